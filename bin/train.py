@@ -1,0 +1,47 @@
+#!/usr/bin/env python
+"""Train a kerasmgr model and write a run folder (model, config, TensorBoard logs, test metrics).
+
+Examples
+--------
+    python bin/train.py --model k2c2                      # embedded dataset, tagging
+    python bin/train.py --model schindler_shallow --epochs 30
+    python bin/train.py --config configs/k2c2.yaml --out runs --name my-run
+
+Options given on the command line override those of --config, which override the model's
+defaults (kerasmgr.training.MODEL_DEFAULTS). See kerasmgr.training for what a run writes.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without install
+
+from kerasmgr.cli import add_dataclass_arguments, given_options, quiet_tensorflow  # noqa: E402
+
+quiet_tensorflow()
+
+
+def main(argv=None):
+    from kerasmgr.training import TrainConfig
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", help="YAML file whose keys are the options below (without dashes)")
+    add_dataclass_arguments(parser, TrainConfig)
+    args = parser.parse_args(argv)
+    options = given_options(args)
+    config = options.pop("config", None)
+
+    from kerasmgr.training import summary_line, train
+
+    result = train(config, **options)
+    print(f"\n{result.config.model} ({result.config.task}): {summary_line(result)}")
+    print(f"run folder: {result.run_dir}")
+    print(f"  best model: {result.model_path} (+ .h5), best epoch {result.metrics['best_epoch']}")
+    print(f"  metrics:    {result.run_dir / 'metrics.json'}")
+    print(f"  TensorBoard: tensorboard --logdir {result.run_dir / 'logs'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,9 @@
+"""kerasmgr: deep music genre recognition and auto-tagging with Keras 3 and Kapre.
+
+Importing the package registers every custom layer with Keras, so ``keras.models.load_model``
+works on kerasmgr models without ``custom_objects``.
+"""
+
+__version__ = "0.1.0"
+
+from . import frontends, layers  # noqa: F401  (registers the layers)

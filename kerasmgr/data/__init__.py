@@ -1,0 +1,3 @@
+"""Datasets and audio loading."""
+
+from . import embedded  # noqa: F401

@@ -1,0 +1,121 @@
+"""Audio decoding, resampling and length fixing, with clear errors for bad input."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["AudioError", "load_audio", "fix_length", "windows"]
+
+
+class AudioError(ValueError):
+    """A file that cannot be used as audio; the message names the file and the reason."""
+
+    def __init__(self, path, reason):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+def load_audio(path, sr, *, mono=True, max_seconds=None):
+    """Decode an audio file, mix to mono and resample.
+
+    Parameters
+    ----------
+    path : str or Path
+        wav, au, flac, ogg, mp3 ... (anything libsndfile reads).
+    sr : int
+        Target sample rate in Hz; resampling uses soxr (``librosa.resample(res_type='soxr_hq')``).
+    mono : bool
+        Average the channels.
+    max_seconds : float or None
+        Read at most this many seconds from the start (long files are not loaded whole).
+
+    Returns
+    -------
+    np.ndarray, float32, shape (n_samples,)
+        The waveform at ``sr`` Hz, nominally in [-1, 1].
+
+    Raises
+    ------
+    AudioError
+        Missing or unreadable path, undecodable data, no samples, or non-finite samples.
+    """
+    import soundfile as sf
+
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(path, "no such file")
+    if path.is_dir():
+        raise AudioError(path, "is a directory, not an audio file")
+    if not os.access(path, os.R_OK):
+        raise AudioError(path, "not readable (permission denied)")
+    try:
+        with sf.SoundFile(path) as f:
+            native_sr = f.samplerate
+            frames = -1 if max_seconds is None else int(np.ceil(max_seconds * native_sr))
+            y = f.read(frames=frames, dtype="float32", always_2d=True)
+    except Exception as e:  # libsndfile's messages vary by format
+        raise AudioError(path, f"cannot decode audio ({e})") from None
+    if y.shape[0] == 0:
+        raise AudioError(path, "contains no samples")
+    if not np.isfinite(y).all():
+        raise AudioError(path, "contains NaN or infinite samples")
+    y = y.mean(axis=1) if mono else y.T
+    if native_sr != sr:
+        import librosa
+
+        y = librosa.resample(y, orig_sr=native_sr, target_sr=sr, res_type="soxr_hq")
+    return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def fix_length(y, n_samples, *, mode="center"):
+    """Crop or zero-pad the last axis to ``n_samples``.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (..., n)
+    n_samples : int
+    mode : {'center', 'start'}
+        Where to crop (centre or keep the start); padding is always at the end, as Choi's
+        ``audio_processor.py`` does.
+    """
+    n = y.shape[-1]
+    if n > n_samples:
+        start = (n - n_samples) // 2 if mode == "center" else 0
+        return y[..., start : start + n_samples]
+    if n < n_samples:
+        pad = [(0, 0)] * (y.ndim - 1) + [(0, n_samples - n)]
+        return np.pad(y, pad)
+    return y
+
+
+def windows(y, n_samples, *, hop=None):
+    """Consecutive windows of ``n_samples`` covering a clip, centred on it.
+
+    A clip shorter than one window is zero-padded to one window. The block of windows is
+    centred, so the same number of samples is dropped at both ends.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n,)
+    n_samples : int
+        Window length in samples.
+    hop : int or None
+        Hop between windows (default ``n_samples``: no overlap).
+
+    Returns
+    -------
+    np.ndarray, shape (n_windows, n_samples)
+    """
+    hop = n_samples if hop is None else int(hop)
+    n = y.shape[-1]
+    if n <= n_samples:
+        return fix_length(y, n_samples, mode="start")[None]
+    k = (n - n_samples) // hop + 1
+    used = (k - 1) * hop + n_samples
+    start = (n - used) // 2
+    idx = start + np.arange(k)[:, None] * hop + np.arange(n_samples)[None, :]
+    return y[idx]

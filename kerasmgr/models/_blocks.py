@@ -1,0 +1,101 @@
+"""Building blocks shared by the model zoo (inputs, front-end, conv blocks, heads)."""
+
+from __future__ import annotations
+
+import keras
+
+from ..frontends import Frontend
+
+ACTIVATIONS = ("softmax", "sigmoid", "linear")
+
+
+def resolve_frontend(defaults, frontend):
+    """Merge a model's default front-end settings with a user's choice.
+
+    Parameters
+    ----------
+    defaults : dict
+        The model's :class:`~kerasmgr.frontends.Frontend` arguments.
+    frontend : None, str or dict
+        ``None`` keeps the defaults; a string replaces ``kind`` ('stft', 'mel', 'cqt'); a dict
+        overrides any argument.
+
+    Returns
+    -------
+    dict
+        Frontend arguments.
+    """
+    cfg = dict(defaults)
+    if frontend is None:
+        return cfg
+    if isinstance(frontend, str):
+        cfg["kind"] = frontend
+    elif isinstance(frontend, dict):
+        cfg.update(frontend)
+    else:
+        raise TypeError(f"frontend must be None, a kind name or a dict, got {type(frontend).__name__}")
+    return cfg
+
+
+def waveform_frontend(n_samples, frontend_cfg):
+    """Waveform input ``(batch, n_samples)`` and the front-end applied to it.
+
+    Returns
+    -------
+    inputs : keras.KerasTensor, shape (batch, n_samples)
+    image : keras.KerasTensor, shape (batch, n_frames, n_freq, 1)
+    frontend : Frontend
+    """
+    inputs = keras.Input((int(n_samples),), name="waveform")
+    fe = Frontend(name="frontend", **frontend_cfg)
+    return inputs, fe(inputs), fe
+
+
+def check_head(n_outputs, activation):
+    """Validate the output size and activation."""
+    if int(n_outputs) < 1:
+        raise ValueError(f"n_outputs must be >= 1, got {n_outputs}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+
+
+def output_layer(x, n_outputs, activation, **kwargs):
+    """The prediction layer, always named ``output``."""
+    check_head(n_outputs, activation)
+    return keras.layers.Dense(int(n_outputs), activation=activation, name="output", **kwargs)(x)
+
+
+def conv_bn_elu(x, filters, kernel, index, *, padding="same", pool=None, dropout=0.0,
+                kernel_initializer="he_normal"):
+    """Choi's block: Conv2D -> BatchNorm -> ELU [-> MaxPool] [-> Dropout].
+
+    Layers are named ``conv{index}``, ``bn{index}``, ``elu{index}``, ``pool{index}``,
+    ``dropout{index}`` so features can be tapped by name. ``kernel`` and ``pool`` are in
+    (time, freq) order, the layout of kerasmgr images.
+    """
+    x = keras.layers.Conv2D(filters, kernel, padding=padding, kernel_initializer=kernel_initializer,
+                            name=f"conv{index}")(x)
+    x = keras.layers.BatchNormalization(name=f"bn{index}")(x)
+    x = keras.layers.ELU(name=f"elu{index}")(x)
+    if pool is not None:
+        x = keras.layers.MaxPooling2D(pool, name=f"pool{index}")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name=f"dropout{index}")(x)
+    return x
+
+
+def dense_bn_elu(x, units, index, *, kernel_initializer="he_normal"):
+    """Fully connected layer with BatchNorm and ELU (``fc{index}``, ``fc{index}_bn``, ``fc{index}_elu``)."""
+    x = keras.layers.Dense(units, kernel_initializer=kernel_initializer, name=f"fc{index}")(x)
+    x = keras.layers.BatchNormalization(name=f"fc{index}_bn")(x)
+    return keras.layers.ELU(name=f"fc{index}_elu")(x)
+
+
+def budget_key(n_params, table):
+    """Pick the Table 4-A column for a parameter budget (0.1e6 ... 3e6)."""
+    if n_params is None:
+        return None
+    for key in table:
+        if abs(float(n_params) - key) <= 1e-6 * key:
+            return key
+    raise ValueError(f"n_params must be one of {sorted(table)} (Table 4-A budgets), got {n_params}")

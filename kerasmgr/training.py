@@ -1,0 +1,435 @@
+"""Training: one call from configuration to a finished run folder.
+
+>>> from kerasmgr.training import train
+>>> result = train(model="k2c2", epochs=2)            # doctest: +SKIP
+>>> result.metrics["macro_roc_auc"]                    # doctest: +SKIP
+
+A run folder ``<out>/<name>/`` holds:
+
+* ``model.keras`` and ``model.h5`` — the best model (by the validation metric), rewritten
+  whenever it improves, so an interrupted run keeps its best epoch;
+* ``config.yaml`` — the resolved configuration (keys are :class:`TrainConfig` fields, so it can
+  be passed back with ``--config``);
+* ``history.csv`` — per-epoch training and validation figures, appended as training goes;
+* ``logs/`` — TensorBoard: scalars (loss, ROC-AUC or accuracy, learning rate), images (the
+  input spectrogram of a fixed validation clip; the validation confusion matrix each epoch for
+  classification), weight histograms;
+* ``metrics.json`` — test-split metrics of the best model (macro and per-tag ROC-AUC / PR-AUC for
+  tagging; accuracy, normalised accuracy, confusion matrix and per-class P/R/F for
+  classification), plus ``confusion_matrix.png`` for classification.
+
+Clip-level evaluation: every clip is cut into consecutive model-sized windows (centred), and the
+window posteriors are averaged — the same for validation during training and for the test split.
+Training draws ``segments_per_clip`` random windows from every clip each epoch.
+
+Determinism: with the same ``seed``, data order, crops and initial weights are the same on every
+run; on CPU with the same TensorFlow build and thread count the trained weights are the same too.
+``deterministic=True`` additionally enables TensorFlow's op determinism (slower). Results are not
+bit-identical across machines, thread counts or TensorFlow versions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+import yaml
+
+from . import __version__, metrics as mmetrics, models, plots
+from .data.audio import windows
+from .data.datasets import load_dataset, load_waveforms
+from .frontends import find_frontend
+from .layers import Standardization, adapt_standardization
+
+__all__ = ["TrainConfig", "RunResult", "train", "resolve_config", "MODEL_DEFAULTS", "predict_clips"]
+
+OPTIMIZERS = ("adam", "sgd", "rmsprop")
+
+
+def _f(default, help, **kw):
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass
+class TrainConfig:
+    """Every option of :func:`train` (and of ``bin/train.py`` and ``configs/*.yaml``).
+
+    ``None`` means "the model's default" (:data:`MODEL_DEFAULTS`).
+    """
+
+    model: str = _f("k2c2", "model name (kerasmgr.models.available())")
+    task: str | None = _f(None, "'tags' (multi-label, sigmoid, ROC-AUC) or 'genre' (softmax, accuracy); "
+                                "default: the model's seed task")
+    model_kwargs: dict = _f(None, "builder arguments, e.g. {n_params: 0.5e6, frontend: cqt} (YAML/JSON)")
+    dataset: str = _f("embedded", "dataset name")
+    data_root: str | None = _f(None, "dataset folder (embedded: cache root, default $KERASMGR_CACHE or "
+                                     "~/.cache/kerasmgr)")
+    dataset_kwargs: dict = _f(None, "dataset options, e.g. {clips_per_genre: 40} (YAML/JSON)")
+    out: str = _f("runs", "folder that receives the run folder")
+    name: str | None = _f(None, "run folder name (default <model>-<task>-<timestamp>)")
+    epochs: int | None = _f(None, "maximum number of epochs")
+    batch_size: int | None = _f(None, "examples (segments) per step")
+    segments_per_clip: int | None = _f(None, "random model-sized windows drawn from each training clip per epoch")
+    optimizer: str = _f("adam", "adam, sgd (with momentum) or rmsprop")
+    learning_rate: float | None = _f(None, "initial learning rate")
+    momentum: float = _f(0.9, "SGD momentum")
+    lr_decay_rate: float = _f(1.0, "exponential decay: lr = lr0 * rate ** (step / lr_decay_steps); 1 = off "
+                                   "(seed 001 EXP: 0.9)")
+    lr_decay_steps: int = _f(3000, "optimizer steps per decay by lr_decay_rate (seed 001 EXP: 3000)")
+    early_stopping: int | None = _f(None, "stop after this many epochs without a better validation metric; 0 = off")
+    seed: int = _f(0, "random seed (data order, crops, initial weights)")
+    deterministic: bool = _f(False, "enable TensorFlow op determinism (slower)")
+    verbose: int = _f(1, "Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch")
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+#: Per-model defaults for the options left at ``None``: fast, good settings for the embedded
+#: dataset on a CPU. ``configs/<model>.yaml`` hold the seeds' own settings instead.
+MODEL_DEFAULTS = {
+    "k2c2": dict(epochs=20, batch_size=16, segments_per_clip=1, learning_rate=2e-3, early_stopping=6),
+    "k1c2": dict(epochs=20, batch_size=16, segments_per_clip=1, learning_rate=2e-3, early_stopping=6),
+    "k2c1": dict(epochs=20, batch_size=16, segments_per_clip=1, learning_rate=2e-3, early_stopping=6),
+    "crnn": dict(epochs=20, batch_size=16, segments_per_clip=1, learning_rate=2e-3, early_stopping=6),
+    "schindler_shallow": dict(epochs=15, batch_size=32, segments_per_clip=15, learning_rate=1e-4,
+                              early_stopping=5),
+    "schindler_deep": dict(epochs=15, batch_size=32, segments_per_clip=15, learning_rate=1e-4,
+                           early_stopping=5),
+    "dnn": dict(epochs=15, batch_size=256, segments_per_clip=200, learning_rate=1e-3, early_stopping=5),
+    "cdnn": dict(epochs=15, batch_size=20, segments_per_clip=12, learning_rate=1e-4, early_stopping=5),
+}
+
+
+@dataclass
+class RunResult:
+    """What :func:`train` returns."""
+
+    run_dir: Path
+    config: TrainConfig
+    metrics: dict
+    model_path: Path
+
+
+def resolve_config(config=None, **overrides):
+    """Merge defaults, a config (dataclass, dict or YAML path) and keyword overrides.
+
+    Keys must be :class:`TrainConfig` fields; unknown keys raise ``ValueError`` naming them.
+    Options still ``None`` afterwards take the model's :data:`MODEL_DEFAULTS`.
+    """
+    values = {}
+    if isinstance(config, TrainConfig):
+        values.update(config.to_dict())
+    elif isinstance(config, (str, Path)):
+        with open(config) as f:
+            loaded = yaml.safe_load(f) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{config}: a config file must be a YAML mapping of option: value")
+        values.update(loaded)
+    elif isinstance(config, dict):
+        values.update(config)
+    elif config is not None:
+        raise TypeError(f"config must be a TrainConfig, dict or YAML path, got {type(config).__name__}")
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ValueError(f"unknown option(s) {', '.join(unknown)}; valid: {', '.join(sorted(names))}")
+    cfg = TrainConfig(**values)
+    info = models.info(cfg.model)
+    for k, v in MODEL_DEFAULTS.get(cfg.model, {}).items():
+        if getattr(cfg, k) is None:
+            setattr(cfg, k, v)
+    if cfg.task is None:
+        cfg.task = info.task
+    cfg.model_kwargs = dict(cfg.model_kwargs or {})
+    cfg.dataset_kwargs = dict(cfg.dataset_kwargs or {})
+    if cfg.optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {cfg.optimizer!r}")
+    for k in ("epochs", "batch_size", "segments_per_clip"):
+        if getattr(cfg, k) < 1:
+            raise ValueError(f"{k} must be >= 1, got {getattr(cfg, k)}")
+    return cfg
+
+
+# ------------------------------------------------------------------------------------- data
+class CropSequence(keras.utils.PyDataset):
+    """Random model-sized windows of in-memory clips, reshuffled every epoch (seeded).
+
+    Parameters
+    ----------
+    audio : np.ndarray, shape (n_clips, n_samples_clip)
+    targets : np.ndarray, shape (n_clips,) or (n_clips, n_tags)
+    n_samples : int
+        Window length (the model input).
+    segments_per_clip, batch_size, seed : int
+    """
+
+    def __init__(self, audio, targets, n_samples, *, segments_per_clip, batch_size, seed):
+        super().__init__(workers=1, use_multiprocessing=False)
+        if audio.shape[1] < n_samples:
+            audio = np.pad(audio, ((0, 0), (0, n_samples - audio.shape[1])))
+        self.audio = audio
+        self.targets = targets
+        self.n_samples = int(n_samples)
+        self.segments = int(segments_per_clip)
+        self.batch_size = int(batch_size)
+        self.rng = np.random.default_rng(seed)
+        self._new_epoch()
+
+    def _new_epoch(self):
+        idx = np.repeat(np.arange(len(self.audio)), self.segments)
+        self.order = self.rng.permutation(idx)
+        self.offsets = self.rng.integers(0, self.audio.shape[1] - self.n_samples + 1, size=len(self.order))
+
+    def __len__(self):
+        return int(np.ceil(len(self.order) / self.batch_size))
+
+    def __getitem__(self, i):
+        sl = slice(i * self.batch_size, (i + 1) * self.batch_size)
+        rows, offs = self.order[sl], self.offsets[sl]
+        x = np.stack([self.audio[r, o : o + self.n_samples] for r, o in zip(rows, offs)])
+        return x, self.targets[rows]
+
+    def on_epoch_end(self):
+        self._new_epoch()
+
+
+def predict_clips(model, audio, *, batch_size=16, hop=None):
+    """Clip-level predictions: the mean of the posteriors of consecutive model-sized windows.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Waveform model with input ``(batch, n_samples)``.
+    audio : np.ndarray, shape (n_clips, n) or list of 1-D arrays
+    batch_size : int
+        Windows per forward pass.
+    hop : int or None
+        Hop between windows in samples (default: the window length, no overlap).
+
+    Returns
+    -------
+    np.ndarray, shape (n_clips, n_outputs)
+    """
+    n_samples = int(model.input_shape[1])
+    out = []
+    for clip in audio:
+        w = windows(np.asarray(clip), n_samples, hop=hop)
+        p = model.predict(w, batch_size=batch_size, verbose=0)
+        out.append(p.mean(axis=0))
+    return np.stack(out) if out else np.zeros((0, model.output_shape[-1]), np.float32)
+
+
+def _loss(task, y_true, y_pred):
+    eps = 1e-7
+    p = np.clip(y_pred, eps, 1 - eps)
+    if task == "genre":
+        return float(-np.log(p[np.arange(len(y_true)), y_true]).mean())
+    return float(-(y_true * np.log(p) + (1 - y_true) * np.log(1 - p)).mean())
+
+
+# ------------------------------------------------------------------------------------- callbacks
+class ClipEvaluation(keras.callbacks.Callback):
+    """Clip-level validation each epoch; saves the best model; writes TensorBoard images.
+
+    Adds ``val_loss`` and ``val_auc`` (tags, macro ROC-AUC) or ``val_accuracy`` (genre) to the
+    epoch logs, so TensorBoard, CSVLogger and EarlyStopping placed after it see them.
+    """
+
+    def __init__(self, audio, targets, task, labels, *, run_dir, log_dir, batch_size, image_clip=0):
+        super().__init__()
+        self.audio, self.targets, self.task, self.labels = audio, targets, task, labels
+        self.run_dir = Path(run_dir)
+        self.batch_size = batch_size
+        self.monitor = "val_accuracy" if task == "genre" else "val_auc"
+        self.best = -np.inf
+        self.best_epoch = None
+        self.writer = tf.summary.create_file_writer(str(Path(log_dir) / "images"))
+        self.image_clip = image_clip
+
+    def _image(self, tag, png, step):
+        img = tf.image.decode_png(png, channels=4)[None]
+        with self.writer.as_default():
+            tf.summary.image(tag, img, step=step)
+        self.writer.flush()
+
+    def on_train_begin(self, logs=None):
+        fe = find_frontend(self.model)
+        if fe is None or not len(self.audio):
+            return
+        x = windows(self.audio[self.image_clip], int(self.model.input_shape[1]))[:1]
+        img = np.asarray(fe(x))[0, :, :, 0]
+        fig = plots.spectrogram_figure(img, sample_rate=fe.sample_rate, hop_length=fe.hop_length,
+                                       frequencies=fe.frequencies(), title="input (validation clip 0)")
+        self._image("input_spectrogram", plots.figure_to_png(fig), 0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        pred = predict_clips(self.model, self.audio, batch_size=self.batch_size)
+        m = mmetrics.evaluate_predictions(self.task, self.targets, pred, self.labels)
+        logs["val_loss"] = _loss(self.task, self.targets, pred)
+        value = m["accuracy"] if self.task == "genre" else m["macro_roc_auc"]
+        logs[self.monitor] = value
+        if self.task == "genre":
+            fig = plots.confusion_matrix_figure(m["confusion_matrix"], self.labels,
+                                                title=f"validation, epoch {epoch + 1}")
+            self._image("confusion_matrix", plots.figure_to_png(fig), epoch)
+        if value > self.best:
+            self.best, self.best_epoch = value, epoch
+            _save_both(self.model, self.run_dir / "model")
+
+
+def _save_both(model, stem):
+    """Write ``stem.keras`` and ``stem.h5`` atomically (temporary file, then rename).
+
+    ``.h5`` is Keras' legacy format, kept because users load released ``.h5`` weights; its
+    "legacy format" warning is silenced here.
+    """
+    import logging
+
+    absl = logging.getLogger("absl")
+    level = absl.level
+    absl.setLevel(logging.ERROR)
+    try:
+        for ext in (".keras", ".h5"):
+            final = Path(str(stem) + ext)
+            tmp = final.with_name(final.stem + ".tmp" + ext)
+            model.save(tmp)
+            os.replace(tmp, final)
+    finally:
+        absl.setLevel(level)
+
+
+# ------------------------------------------------------------------------------------- train
+def _optimizer(cfg, steps_per_epoch):
+    lr = cfg.learning_rate
+    if cfg.lr_decay_rate != 1.0:
+        lr = keras.optimizers.schedules.ExponentialDecay(lr, decay_steps=cfg.lr_decay_steps,
+                                                         decay_rate=cfg.lr_decay_rate)
+    if cfg.optimizer == "adam":
+        return keras.optimizers.Adam(lr)
+    if cfg.optimizer == "sgd":
+        return keras.optimizers.SGD(lr, momentum=cfg.momentum)
+    return keras.optimizers.RMSprop(lr)
+
+
+def _run_dir(cfg):
+    name = cfg.name or f"{cfg.model}-{cfg.task}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+    d = Path(cfg.out) / name
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def train(config=None, **overrides):
+    """Train a model on a dataset and write a run folder (see the module docstring).
+
+    Parameters
+    ----------
+    config : TrainConfig, dict, str/Path of a YAML file, or None
+        Base configuration.
+    **overrides
+        Any :class:`TrainConfig` field (``None`` values are ignored).
+
+    Returns
+    -------
+    RunResult
+        Run folder, resolved config, test metrics and the path of the best ``.keras`` model.
+    """
+    cfg = resolve_config(config, **overrides)
+    keras.utils.set_random_seed(cfg.seed)
+    if cfg.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    run_dir = _run_dir(cfg)
+    log_dir = run_dir / "logs"
+    with open(run_dir / "config.yaml", "w") as f:
+        yaml.safe_dump(cfg.to_dict(), f, sort_keys=False)
+
+    # sample rate and input length come from the model's front-end
+    probe = models.build(cfg.model, n_outputs=2, **cfg.model_kwargs)
+    sr, n_samples = models.input_spec(probe)
+    del probe
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(cfg.seed)
+
+    progress = cfg.verbose > 0
+    data_kwargs = dict(cfg.dataset_kwargs)
+    if cfg.dataset == "embedded":
+        data_kwargs.setdefault("sample_rate", sr)
+        data_kwargs.setdefault("progress", progress)
+    splits = {s: load_dataset(cfg.dataset, cfg.data_root, split=s, **data_kwargs) for s in ("train", "valid", "test")}
+    labels = splits["train"].labels(cfg.task)
+    arrays, skipped = {}, []
+    for s, ds in splits.items():
+        audio, ok, errors = load_waveforms(ds.items, sr, progress=progress, desc=f"loading {s}")
+        if not len(ok):
+            raise RuntimeError(f"no usable audio in the {s} split of {cfg.dataset} ({len(errors)} files failed)")
+        arrays[s] = (audio, ds.targets(cfg.task)[ok])
+        skipped += [{"split": s, "path": p, "reason": r} for p, r in errors]
+    if skipped:
+        print(f"skipped {len(skipped)} unreadable file(s); see {run_dir / 'skipped.json'}")
+        (run_dir / "skipped.json").write_text(json.dumps(skipped, indent=2))
+
+    activation = "softmax" if cfg.task == "genre" else "sigmoid"
+    model = models.build(cfg.model, n_outputs=len(labels), activation=activation, **cfg.model_kwargs)
+    train_seq = CropSequence(*arrays["train"], n_samples, segments_per_clip=cfg.segments_per_clip,
+                             batch_size=cfg.batch_size, seed=cfg.seed)
+    if any(isinstance(l, Standardization) for l in model.layers):
+        n_adapt = min(len(train_seq), max(1, 2048 // cfg.batch_size))
+        adapt_standardization(model, (train_seq[i][0] for i in range(n_adapt)))
+    if cfg.task == "genre":
+        loss, train_metrics = "sparse_categorical_crossentropy", ["accuracy"]
+    else:
+        loss = "binary_crossentropy"
+        train_metrics = [keras.metrics.AUC(multi_label=True, num_labels=len(labels), name="auc")]
+    model.compile(optimizer=_optimizer(cfg, len(train_seq)), loss=loss, metrics=train_metrics)
+
+    evaluation = ClipEvaluation(*arrays["valid"], cfg.task, labels, run_dir=run_dir, log_dir=log_dir,
+                                batch_size=cfg.batch_size)
+    callbacks = [
+        evaluation,
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv")),
+        keras.callbacks.TensorBoard(log_dir=str(log_dir), histogram_freq=1, write_graph=False),
+    ]
+    if cfg.early_stopping:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor=evaluation.monitor, mode="max",
+                                                       patience=cfg.early_stopping, verbose=int(progress)))
+    model.fit(train_seq, epochs=cfg.epochs, callbacks=callbacks, verbose=cfg.verbose)
+
+    best = keras.models.load_model(run_dir / "model.keras", compile=False)
+    test_audio, test_targets = arrays["test"]
+    pred = predict_clips(best, test_audio, batch_size=cfg.batch_size)
+    result = mmetrics.evaluate_predictions(cfg.task, test_targets, pred, labels)
+    result.update({
+        "task": cfg.task,
+        "model": cfg.model,
+        "dataset": cfg.dataset,
+        "split": "test",
+        "best_epoch": None if evaluation.best_epoch is None else evaluation.best_epoch + 1,
+        f"best_{evaluation.monitor}": float(evaluation.best),
+        "n_train_clips": int(len(arrays["train"][0])),
+        "n_skipped_files": len(skipped),
+        "kerasmgr_version": __version__,
+    })
+    (run_dir / "metrics.json").write_text(json.dumps(result, indent=2))
+    if cfg.task == "genre":
+        plots.save_figure(plots.confusion_matrix_figure(result["confusion_matrix"], labels,
+                                                        title=f"{cfg.model}: test"),
+                          run_dir / "confusion_matrix.png")
+    return RunResult(run_dir=run_dir, config=cfg, metrics=result, model_path=run_dir / "model.keras")
+
+
+def summary_line(result):
+    """One line for the terminal: the main test figure of a run."""
+    m = result.metrics
+    if m["task"] == "genre":
+        return (f"test accuracy {m['accuracy']:.3f} (normalised {m['normalised_accuracy']:.3f}, "
+                f"chance {1 / len(m['classes']):.3f}) on {m['n']} clips")
+    return f"test macro ROC-AUC {m['macro_roc_auc']:.3f} (chance 0.5), PR-AUC {m['macro_pr_auc']:.3f} on {m['n']} clips"
