@@ -12,14 +12,14 @@ defaults (kerasmgr.training.MODEL_DEFAULTS). See kerasmgr.training for what a ru
 """
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without install
 
-from kerasmgr.cli import add_dataclass_arguments, given_options, quiet_tensorflow  # noqa: E402
-
-quiet_tensorflow()
+from kerasmgr.cli import add_dataclass_arguments, given_options  # noqa: E402
 
 
 def main(argv=None):

@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import types
 import typing
 
 import yaml
 
-__all__ = ["add_dataclass_arguments", "given_options", "quiet_tensorflow"]
-
-
-def quiet_tensorflow():
-    """Silence TensorFlow's C++ start-up chatter (call before importing TensorFlow)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+__all__ = ["add_dataclass_arguments", "given_options"]
 
 
 def _base_type(tp):

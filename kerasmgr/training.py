@@ -11,9 +11,10 @@ A run folder ``<out>/<name>/`` holds:
 * ``config.yaml`` — the resolved configuration (keys are :class:`TrainConfig` fields, so it can
   be passed back with ``--config``);
 * ``history.csv`` — per-epoch training and validation figures, appended as training goes;
-* ``logs/`` — TensorBoard: scalars (loss, ROC-AUC or accuracy, learning rate), images (the
-  input spectrogram of a fixed validation clip; the validation confusion matrix each epoch for
-  classification), weight histograms;
+* ``logs/`` — TensorBoard: scalars in ``train/`` and ``validation/`` (loss, ROC-AUC or accuracy,
+  learning rate); in ``images/`` the input spectrogram of a fixed validation clip, the
+  validation confusion matrix each epoch (classification) and a histogram of every weight per
+  epoch (tagged by its path, e.g. ``conv1/kernel``);
 * ``metrics.json`` — test-split metrics of the best model (macro and per-tag ROC-AUC / PR-AUC for
   tagging; accuracy, normalised accuracy, confusion matrix and per-class P/R/F for
   classification), plus ``confusion_matrix.png`` for classification.
@@ -240,8 +241,8 @@ def _loss(task, y_true, y_pred):
 class ClipEvaluation(keras.callbacks.Callback):
     """Clip-level validation each epoch; saves the best model; writes TensorBoard images.
 
-    Adds ``val_loss`` and ``val_auc`` (tags, macro ROC-AUC) or ``val_accuracy`` (genre) to the
-    epoch logs, so TensorBoard, CSVLogger and EarlyStopping placed after it see them.
+    Adds ``val_loss``, ``val_auc`` (tags, macro ROC-AUC) or ``val_accuracy`` (genre) and the
+    current ``learning_rate`` to the epoch logs, so TensorBoard, CSVLogger and EarlyStopping placed after it see them.
     """
 
     def __init__(self, audio, targets, task, labels, *, run_dir, log_dir, batch_size, image_clip=0):
@@ -252,7 +253,7 @@ class ClipEvaluation(keras.callbacks.Callback):
         self.monitor = "val_accuracy" if task == "genre" else "val_auc"
         self.best = -np.inf
         self.best_epoch = None
-        self.writer = tf.summary.create_file_writer(str(Path(log_dir) / "images"))
+        self.writer = tf.summary.create_file_writer(str(Path(log_dir) / "images"))  # images, histograms
         self.image_clip = image_clip
 
     def _image(self, tag, png, step):
@@ -276,15 +277,25 @@ class ClipEvaluation(keras.callbacks.Callback):
         pred = predict_clips(self.model, self.audio, batch_size=self.batch_size)
         m = mmetrics.evaluate_predictions(self.task, self.targets, pred, self.labels)
         logs["val_loss"] = _loss(self.task, self.targets, pred)
+        logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         value = m["accuracy"] if self.task == "genre" else m["macro_roc_auc"]
         logs[self.monitor] = value
         if self.task == "genre":
             fig = plots.confusion_matrix_figure(m["confusion_matrix"], self.labels,
                                                 title=f"validation, epoch {epoch + 1}")
             self._image("confusion_matrix", plots.figure_to_png(fig), epoch)
+        self._histograms(epoch)
         if value > self.best:
             self.best, self.best_epoch = value, epoch
             _save_both(self.model, self.run_dir / "model")
+
+    def _histograms(self, epoch):
+        # Keras 3's TensorBoard callback tags every histogram "kernel/histogram" without the layer
+        # name; write them under the variable path instead (e.g. "conv1/kernel").
+        with self.writer.as_default():
+            for w in self.model.weights:
+                tf.summary.histogram(w.path, keras.ops.convert_to_numpy(w), step=epoch)
+        self.writer.flush()
 
 
 def _save_both(model, stem):
@@ -396,7 +407,7 @@ def train(config=None, **overrides):
     callbacks = [
         evaluation,
         keras.callbacks.CSVLogger(str(run_dir / "history.csv")),
-        keras.callbacks.TensorBoard(log_dir=str(log_dir), histogram_freq=1, write_graph=False),
+        keras.callbacks.TensorBoard(log_dir=str(log_dir), histogram_freq=0, write_graph=False),
     ]
     if cfg.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=evaluation.monitor, mode="max",

@@ -95,7 +95,8 @@ def test_a_weighting_linear_domain_multiplies_power():
     y = make_signal("noise", SR, 1.0)
     lin = fe.Frontend(kind="stft", sample_rate=SR, power=2.0, magnitude_scale="linear")
     w = fe.Frontend(kind="stft", sample_rate=SR, power=2.0, magnitude_scale="linear", frequency_weighting="a_weighting")
-    gain = 10 ** (librosa.A_weighting(librosa.fft_frequencies(sr=SR, n_fft=512)) / 10)
+    with np.errstate(divide="ignore"):
+        gain = 10 ** (librosa.A_weighting(librosa.fft_frequencies(sr=SR, n_fft=512)) / 10)
     np.testing.assert_allclose(run(w, y)[0], run(lin, y)[0] * gain, rtol=1e-4, atol=1e-10)
 
 

@@ -180,7 +180,8 @@ class Renderer:
         t = np.arange(n) / self.sr
         f = 45 * tone + 110 * np.exp(-t * 35)
         x = np.sin(2 * np.pi * np.cumsum(f) / self.sr) * np.exp(-t * 9)
-        x[: int(0.003 * self.sr)] += 0.3 * self._noise(0.003)
+        click = max(int(0.003 * self.sr), 1)
+        x[:click] += 0.3 * self._noise(0.003)[:click]
         return x
 
     def snare(self, tone=1.0):

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from ..frontends import find_frontend
 from . import choi, kereliuk, schindler
 
-__all__ = ["available", "build", "info", "input_spec", "ModelInfo"]
+__all__ = ["available", "build", "info", "input_spec", "ModelInfo", "count_trainable", "summary_table",
+           "markdown_table"]
 
 
 @dataclass(frozen=True)
@@ -97,3 +98,38 @@ def input_spec(model):
     if fe is None:
         raise ValueError(f"model {model.name!r} has no kerasmgr Frontend layer (not a waveform model)")
     return int(fe.sample_rate), int(model.input_shape[1])
+
+
+def count_trainable(model):
+    """Number of trainable parameters of a Keras model."""
+    import numpy as np
+
+    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+
+
+def summary_table(names=None):
+    """Rows (name, seed, input, trainable parameters) for the README's model table.
+
+    Each model is built with its defaults (50 tag outputs for Choi's models, 10 classes for the
+    others); the input column gives the waveform length and the front-end image.
+    """
+    rows = []
+    for name in names or available():
+        m = build(name)
+        fe = find_frontend(m)
+        sr, n = input_spec(m)
+        img = m.get_layer("frontend").output.shape
+        kind = {"mel": "log-mel" if fe.magnitude_scale != "linear" else "mel", "stft": "STFT magnitude",
+                "cqt": "CQT"}[fe.kind]
+        rows.append((name, info(name).seed, f"{n:,} samples @ {sr / 1000:g} kHz -> {img[1]} x {img[2]} {kind}",
+                     count_trainable(m), m.output_shape[-1]))
+    return rows
+
+
+def markdown_table(names=None):
+    """The model table as Markdown."""
+    lines = ["| model | seed | input (waveform -> frames x bins) | outputs | trainable parameters |",
+             "|---|---|---|---|---|"]
+    for name, seed, inp, n, outs in summary_table(names):
+        lines.append(f"| `{name}` | {seed} | {inp} | {outs} | {n:,} |")
+    return "\n".join(lines)

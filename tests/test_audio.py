@@ -1,0 +1,73 @@
+"""Audio loading: decoding, mixing, resampling, and clear errors naming the file."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from kerasmgr.data.audio import AudioError, fix_length, load_audio, windows
+from kerasmgr.data.datasets import Item, load_waveforms
+
+
+def test_decode_mix_and_resample(tmp_path):
+    t = np.arange(44100) / 44100
+    stereo = np.stack([np.sin(2 * np.pi * 440 * t), np.zeros_like(t)], axis=1) * 0.5
+    path = tmp_path / "a.wav"
+    sf.write(path, stereo, 44100)
+    y = load_audio(path, 22050)
+    assert y.dtype == np.float32 and y.shape == (22050,)
+    assert abs(np.abs(y).max() - 0.25) < 0.01  # averaged channels
+    au = tmp_path / "b.au"
+    sf.write(au, stereo[:, 0], 44100, format="AU")
+    assert load_audio(au, 44100).shape == (44100,)
+    assert load_audio(au, 44100, max_seconds=0.5).shape == (22050,)
+
+
+@pytest.mark.parametrize("case", ["missing", "empty", "not_audio", "nan", "directory"])
+def test_bad_input_is_named_with_a_reason(tmp_path, case):
+    path = tmp_path / f"{case}.wav"
+    if case == "empty":
+        path.write_bytes(b"")
+    elif case == "not_audio":
+        path.write_text("this is not a wav file\n" * 10)
+    elif case == "nan":
+        sf.write(path, np.array([0.1, np.nan, 0.2] * 100, dtype=np.float32), 8000, subtype="FLOAT")
+    elif case == "directory":
+        path.mkdir()
+    with pytest.raises(AudioError) as err:
+        load_audio(path, 8000)
+    assert str(path) in str(err.value)
+    reason = {"missing": "no such file", "empty": "decode", "not_audio": "decode", "nan": "NaN",
+              "directory": "directory"}[case]
+    assert reason in str(err.value)
+
+
+def test_zero_length_wav(tmp_path):
+    path = tmp_path / "zero.wav"
+    sf.write(path, np.zeros(0, dtype=np.float32), 8000)
+    with pytest.raises(AudioError, match="no samples"):
+        load_audio(path, 8000)
+
+
+def test_load_waveforms_skips_and_reports_bad_files(tmp_path):
+    good = tmp_path / "good.wav"
+    sf.write(good, np.full(800, 0.1, dtype=np.float32), 8000)
+    bad = tmp_path / "bad.wav"
+    bad.write_text("nope")
+    audio, ok, errors = load_waveforms([Item(str(good)), Item(str(bad)), Item(str(good))], 8000, n_samples=1000,
+                                       progress=False)
+    assert audio.shape == (2, 1000) and list(ok) == [0, 2]
+    assert errors[0][0] == str(bad) and "decode" in errors[0][1]
+    np.testing.assert_array_equal(audio[0, 800:], 0)
+
+
+def test_fix_length_and_windows():
+    y = np.arange(10, dtype=np.float32)
+    np.testing.assert_array_equal(fix_length(y, 4), [3, 4, 5, 6])
+    np.testing.assert_array_equal(fix_length(y, 4, mode="start"), [0, 1, 2, 3])
+    np.testing.assert_array_equal(fix_length(y, 12)[-2:], [0, 0])
+    w = windows(y, 3)
+    np.testing.assert_array_equal(w, [[0, 1, 2], [3, 4, 5], [6, 7, 8]])
+    w = windows(np.arange(11, dtype=np.float32), 3)  # 2 samples left over: one dropped at each end
+    np.testing.assert_array_equal(w[:, 0], [1, 4, 7])
+    np.testing.assert_array_equal(windows(y, 4, hop=2)[:, 0], [0, 2, 4, 6])
+    assert windows(y, 20).shape == (1, 20)
