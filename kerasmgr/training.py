@@ -8,6 +8,8 @@ A run folder ``<out>/<name>/`` holds:
 
 * ``model.keras`` and ``model.h5`` — the best model (by the validation metric), rewritten
   whenever it improves, so an interrupted run keeps its best epoch;
+* ``model.json`` — sidecar metadata: labels in output order, sample rate, input length,
+  front-end settings, training data, test metrics;
 * ``config.yaml`` — the resolved configuration (keys are :class:`TrainConfig` fields, so it can
   be passed back with ``--config``);
 * ``history.csv`` — per-epoch training and validation figures, appended as training goes;
@@ -43,13 +45,14 @@ import numpy as np
 import tensorflow as tf
 import yaml
 
-from . import __version__, metrics as mmetrics, models, plots
+from . import __version__, evaluation, metrics as mmetrics, models, plots
 from .data.audio import windows
 from .data.datasets import load_dataset, load_waveforms
 from .frontends import find_frontend
 from .layers import Standardization, adapt_standardization
 
-__all__ = ["TrainConfig", "RunResult", "train", "resolve_config", "MODEL_DEFAULTS", "predict_clips"]
+__all__ = ["TrainConfig", "RunResult", "train", "train_repeated", "resolve_config", "MODEL_DEFAULTS",
+           "write_sidecar", "read_sidecar"]
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 
@@ -73,6 +76,9 @@ class TrainConfig:
     data_root: str | None = _f(None, "dataset folder (embedded: cache root, default $KERASMGR_CACHE or "
                                      "~/.cache/kerasmgr)")
     dataset_kwargs: dict = _f(None, "dataset options, e.g. {clips_per_genre: 40} (YAML/JSON)")
+    split: str | None = _f(None, "partition from split lists {train,valid,test}_<split>.txt (e.g. filtered, "
+                                 "stratified); default: the dataset's own or a seeded stratified split")
+    split_dir: str | None = _f(None, "folder of the split lists (default <data_root>/splits)")
     out: str = _f("runs", "folder that receives the run folder")
     name: str | None = _f(None, "run folder name (default <model>-<task>-<timestamp>)")
     epochs: int | None = _f(None, "maximum number of epochs")
@@ -203,32 +209,6 @@ class CropSequence(keras.utils.PyDataset):
         self._new_epoch()
 
 
-def predict_clips(model, audio, *, batch_size=16, hop=None):
-    """Clip-level predictions: the mean of the posteriors of consecutive model-sized windows.
-
-    Parameters
-    ----------
-    model : keras.Model
-        Waveform model with input ``(batch, n_samples)``.
-    audio : np.ndarray, shape (n_clips, n) or list of 1-D arrays
-    batch_size : int
-        Windows per forward pass.
-    hop : int or None
-        Hop between windows in samples (default: the window length, no overlap).
-
-    Returns
-    -------
-    np.ndarray, shape (n_clips, n_outputs)
-    """
-    n_samples = int(model.input_shape[1])
-    out = []
-    for clip in audio:
-        w = windows(np.asarray(clip), n_samples, hop=hop)
-        p = model.predict(w, batch_size=batch_size, verbose=0)
-        out.append(p.mean(axis=0))
-    return np.stack(out) if out else np.zeros((0, model.output_shape[-1]), np.float32)
-
-
 def _loss(task, y_true, y_pred):
     eps = 1e-7
     p = np.clip(y_pred, eps, 1 - eps)
@@ -274,7 +254,8 @@ class ClipEvaluation(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
-        pred = predict_clips(self.model, self.audio, batch_size=self.batch_size)
+        pred = evaluation.aggregate(
+            evaluation.segment_posteriors(self.model, self.audio, batch_size=self.batch_size), "mean")
         m = mmetrics.evaluate_predictions(self.task, self.targets, pred, self.labels)
         logs["val_loss"] = _loss(self.task, self.targets, pred)
         logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
@@ -332,6 +313,37 @@ def _optimizer(cfg, steps_per_epoch):
     return keras.optimizers.RMSprop(lr)
 
 
+def write_sidecar(path, model, *, cfg, labels, sample_rate, n_samples, dataset, metrics=None):
+    """JSON metadata next to a saved model: what its outputs mean and what it expects.
+
+    Keys: ``model``, ``task``, ``labels`` (classes or tags in output order), ``sample_rate`` (Hz),
+    ``n_samples`` (input length), ``frontend`` (the Frontend layer's config), ``training_data``,
+    ``metrics`` and ``kerasmgr_version``.
+    """
+    fe = find_frontend(model)
+    meta = {
+        "model": cfg.model,
+        "task": cfg.task,
+        "labels": list(labels),
+        "sample_rate": int(sample_rate),
+        "n_samples": int(n_samples),
+        "frontend": None if fe is None else {k: v for k, v in fe.get_config().items()
+                                             if k not in ("name", "trainable", "dtype")},
+        "model_kwargs": cfg.model_kwargs,
+        "training_data": {"dataset": dataset.name, "root": dataset.root, "n_train_items": len(dataset)},
+        "metrics": metrics,
+        "kerasmgr_version": __version__,
+    }
+    Path(path).write_text(json.dumps(meta, indent=2))
+    return meta
+
+
+def read_sidecar(model_path):
+    """The JSON sidecar of a saved model (``model.keras`` -> ``model.json``), or ``None``."""
+    p = Path(model_path).with_suffix(".json")
+    return json.loads(p.read_text()) if p.is_file() else None
+
+
 def _run_dir(cfg):
     name = cfg.name or f"{cfg.model}-{cfg.task}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
     d = Path(cfg.out) / name
@@ -375,6 +387,10 @@ def train(config=None, **overrides):
     if cfg.dataset == "embedded":
         data_kwargs.setdefault("sample_rate", sr)
         data_kwargs.setdefault("progress", progress)
+    if cfg.split:
+        data_kwargs["split_name"] = cfg.split
+    if cfg.split_dir:
+        data_kwargs["split_dir"] = cfg.split_dir
     splits = {s: load_dataset(cfg.dataset, cfg.data_root, split=s, **data_kwargs) for s in ("train", "valid", "test")}
     labels = splits["train"].labels(cfg.task)
     arrays, skipped = {}, []
@@ -402,39 +418,77 @@ def train(config=None, **overrides):
         train_metrics = [keras.metrics.AUC(multi_label=True, num_labels=len(labels), name="auc")]
     model.compile(optimizer=_optimizer(cfg, len(train_seq)), loss=loss, metrics=train_metrics)
 
-    evaluation = ClipEvaluation(*arrays["valid"], cfg.task, labels, run_dir=run_dir, log_dir=log_dir,
-                                batch_size=cfg.batch_size)
+    evaluation_cb = ClipEvaluation(*arrays["valid"], cfg.task, labels, run_dir=run_dir, log_dir=log_dir,
+                                   batch_size=cfg.batch_size)
     callbacks = [
-        evaluation,
+        evaluation_cb,
         keras.callbacks.CSVLogger(str(run_dir / "history.csv")),
         keras.callbacks.TensorBoard(log_dir=str(log_dir), histogram_freq=0, write_graph=False),
     ]
     if cfg.early_stopping:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor=evaluation.monitor, mode="max",
+        callbacks.append(keras.callbacks.EarlyStopping(monitor=evaluation_cb.monitor, mode="max",
                                                        patience=cfg.early_stopping, verbose=int(progress)))
+    write_sidecar(run_dir / "model.json", model, cfg=cfg, labels=labels, sample_rate=sr, n_samples=n_samples,
+                  dataset=splits["train"])
     model.fit(train_seq, epochs=cfg.epochs, callbacks=callbacks, verbose=cfg.verbose)
 
     best = keras.models.load_model(run_dir / "model.keras", compile=False)
     test_audio, test_targets = arrays["test"]
-    pred = predict_clips(best, test_audio, batch_size=cfg.batch_size)
-    result = mmetrics.evaluate_predictions(cfg.task, test_targets, pred, labels)
+    by_agg = evaluation.evaluate_segments(cfg.task, evaluation.segment_posteriors(best, test_audio,
+                                                                                  batch_size=cfg.batch_size),
+                                          test_targets, labels)
+    main = "max_probability" if cfg.task == "genre" else "track"
+    result = dict(by_agg[main])
+    result["aggregation"] = main
+    result["other_aggregations"] = {
+        k: {m: v[m] for m in ("accuracy", "normalised_accuracy", "macro_roc_auc", "macro_pr_auc", "n") if m in v}
+        for k, v in by_agg.items() if k != main
+    }
     result.update({
         "task": cfg.task,
         "model": cfg.model,
         "dataset": cfg.dataset,
         "split": "test",
-        "best_epoch": None if evaluation.best_epoch is None else evaluation.best_epoch + 1,
-        f"best_{evaluation.monitor}": float(evaluation.best),
+        "best_epoch": None if evaluation_cb.best_epoch is None else evaluation_cb.best_epoch + 1,
+        f"best_{evaluation_cb.monitor}": float(evaluation_cb.best),
         "n_train_clips": int(len(arrays["train"][0])),
         "n_skipped_files": len(skipped),
         "kerasmgr_version": __version__,
     })
     (run_dir / "metrics.json").write_text(json.dumps(result, indent=2))
+    sidecar = read_sidecar(run_dir / "model.keras")
+    sidecar["metrics"] = {k: result[k] for k in ("accuracy", "normalised_accuracy", "macro_roc_auc", "macro_pr_auc")
+                          if k in result}
+    (run_dir / "model.json").write_text(json.dumps(sidecar, indent=2))
     if cfg.task == "genre":
         plots.save_figure(plots.confusion_matrix_figure(result["confusion_matrix"], labels,
                                                         title=f"{cfg.model}: test"),
                           run_dir / "confusion_matrix.png")
     return RunResult(run_dir=run_dir, config=cfg, metrics=result, model_path=run_dir / "model.keras")
+
+
+def train_repeated(config=None, *, repeats=1, **overrides):
+    """Train ``repeats`` times with seeds ``seed, seed+1, ...``; summarise test metrics.
+
+    Run folders are ``<name>-seed<k>``; ``<out>/<name>-summary.json`` holds every run's test
+    metrics and their mean ± std (population std).
+
+    Returns
+    -------
+    results : list of RunResult
+    summary : dict
+    """
+    cfg = resolve_config(config, **overrides)
+    base = cfg.name or f"{cfg.model}-{cfg.task}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+    results = []
+    for k in range(repeats):
+        run_cfg = dataclasses.replace(cfg, seed=cfg.seed + k, name=f"{base}-seed{cfg.seed + k}")
+        results.append(train(run_cfg))
+    summary = evaluation.summarise_runs([r.metrics for r in results])
+    summary["runs"] = [str(r.run_dir) for r in results]
+    out = Path(cfg.out) / f"{base}-summary.json"
+    out.write_text(json.dumps(summary, indent=2))
+    return results, summary
 
 
 def summary_line(result):

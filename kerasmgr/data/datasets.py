@@ -1,7 +1,8 @@
 """One dataset API: items with a path, labels and (where known) a group id.
 
-Today it serves the embedded dataset; the real-dataset loaders (GTZAN, folder, CSV,
-MagnaTagATune, MSD, Ballroom) plug into the same :class:`Dataset` shape.
+``load_dataset(name, root, split=...)`` serves the embedded dataset and real datasets in their
+published layouts: GTZAN (with dnn-mgr split lists), any folder-per-class dataset, a CSV,
+MagnaTagATune, the MSD (Choi's split) and Extended Ballroom.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import numpy as np
 from . import embedded
 from .audio import AudioError, fix_length, load_audio
 
-__all__ = ["Item", "Dataset", "load_dataset", "load_waveforms", "DATASETS", "TASKS"]
+__all__ = ["Item", "Dataset", "DatasetError", "load_dataset", "load_waveforms", "read_split_list",
+           "stratified_split", "DATASETS", "TASKS", "MSD_TAGS", "AUDIO_EXTENSIONS"]
 
 TASKS = ("genre", "tags")
 
@@ -80,37 +82,327 @@ def _check_task(task):
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
 
 
+AUDIO_EXTENSIONS = (".wav", ".au", ".flac", ".mp3", ".ogg", ".aiff", ".aif", ".m4a")
+SUBSETS = ("train", "valid", "test")
+
+#: The 50 MSD last.fm tags of Choi's split, in the output order of the released models.
+MSD_TAGS = (
+    "rock", "pop", "alternative", "indie", "electronic", "female vocalists", "dance", "00s",
+    "alternative rock", "jazz", "beautiful", "metal", "chillout", "male vocalists", "classic rock",
+    "soul", "indie rock", "Mellow", "electronica", "80s", "folk", "90s", "chill", "instrumental",
+    "punk", "oldies", "blues", "hard rock", "ambient", "acoustic", "experimental", "female vocalist",
+    "guitar", "Hip-Hop", "70s", "party", "country", "easy listening", "sexy", "catchy", "funk",
+    "electro", "heavy metal", "Progressive rock", "60s", "rnb", "indie pop", "sad", "House", "happy",
+)
+
+
+class DatasetError(ValueError):
+    """A dataset folder, list or annotation file that cannot be used (the message says why)."""
+
+
+def read_split_list(path):
+    """Lines of a dnn-mgr-style split list (one relative path per line; blank lines and
+    ``#`` comments ignored)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: split list not found")
+    return [l.strip() for l in path.read_text().splitlines() if l.strip() and not l.lstrip().startswith("#")]
+
+
+def _inside(root, rel, *, where):
+    """``root / rel`` if it stays inside ``root`` (no absolute paths, no ``..`` escapes)."""
+    p = Path(rel)
+    if p.is_absolute():
+        raise DatasetError(f"{where}: absolute path {rel!r} is not allowed (paths are relative to {root})")
+    full = (Path(root) / p).resolve()
+    if not full.is_relative_to(Path(root).resolve()):
+        raise DatasetError(f"{where}: path {rel!r} points outside the dataset root {root}")
+    return full
+
+
+def _audio_files(folder):
+    return sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
+
+
+def _class_folders(base):
+    classes = sorted(d.name for d in Path(base).iterdir() if d.is_dir() and not d.name.startswith(".")
+                     and _audio_files(d))
+    if not classes:
+        raise DatasetError(f"{base}: no class folders with audio files")
+    return classes
+
+
+def stratified_split(labels, *, seed=0, proportions=(0.5, 0.25, 0.25), groups=None):
+    """Seeded random stratified partition into train/valid/test.
+
+    Within each class the items (or, when ``groups`` is given, whole groups, so a group never
+    straddles two subsets) are shuffled with ``numpy.random.RandomState(seed)`` and cut by
+    ``proportions``; the train subset takes the rounding remainder.
+
+    Parameters
+    ----------
+    labels : sequence of str
+    seed : int
+    proportions : (float, float, float)
+        Fractions for train, valid, test (summing to 1).
+    groups : sequence or None
+        Group id per item.
+
+    Returns
+    -------
+    dict
+        ``{'train': [indices], 'valid': [...], 'test': [...]}``.
+    """
+    if abs(sum(proportions) - 1) > 1e-6 or len(proportions) != 3:
+        raise ValueError(f"proportions must be three fractions summing to 1, got {proportions}")
+    from collections import Counter
+
+    rng = np.random.RandomState(seed)
+    labels = list(labels)
+    groups = list(range(len(labels))) if groups is None else list(groups)
+    members = {}
+    for i, g in enumerate(groups):
+        members.setdefault(g, []).append(i)
+    # a group goes whole to one subset; it is stratified by its most frequent label
+    group_label = {g: Counter(labels[i] for i in idx).most_common(1)[0][0] for g, idx in members.items()}
+    subset_of = {}
+    for c in sorted(set(group_label.values()), key=str):
+        units = sorted((g for g, l in group_label.items() if l == c), key=str)
+        units = [units[j] for j in rng.permutation(len(units))]
+        n_valid = int(round(proportions[1] * len(units)))
+        n_test = int(round(proportions[2] * len(units)))
+        for k, g in enumerate(units):
+            subset_of[g] = "test" if k < n_test else ("valid" if k < n_test + n_valid else "train")
+    out = {s: [] for s in SUBSETS}
+    for i, g in enumerate(groups):
+        out[subset_of[g]].append(i)
+    return out
+
+
+def _resolve_listed(base, rel, *, where):
+    """A split-list entry as a file under ``base``, trying the other audio extensions (lists
+    often say ``.wav`` where GTZAN ships ``.au``)."""
+    p = _inside(base, rel, where=where)
+    if p.is_file():
+        return p
+    for ext in AUDIO_EXTENSIONS:
+        alt = p.with_suffix(ext)
+        if alt.is_file():
+            return alt
+    return None
+
+
+def _from_folders(name, root, split, *, base, split_name=None, split_dir=None, seed=0,
+                  proportions=(0.5, 0.25, 0.25), classes=None):
+    classes = list(classes) if classes else _class_folders(base)
+    if split_name:
+        sdir = Path(split_dir) if split_dir else Path(root) / "splits"
+        listfile = sdir / f"{split}_{split_name}.txt"
+        items, missing = [], []
+        for ln, rel in enumerate(read_split_list(listfile), start=1):
+            path = _resolve_listed(base, rel, where=f"{listfile}:{ln}")
+            if path is None:
+                missing.append(rel)
+                continue
+            label = Path(rel).parts[0] if len(Path(rel).parts) > 1 else None
+            if label not in classes:
+                raise DatasetError(f"{listfile}:{ln}: {rel!r} is not inside a class folder of {base}")
+            items.append(Item(str(path), label, (), None))
+        if missing:
+            raise DatasetError(f"{listfile}: {len(missing)} listed file(s) not found under {base}, e.g. "
+                               f"{', '.join(missing[:3])}")
+        return Dataset(name, str(root), split, items, classes, [])
+    files = [(p, p.relative_to(base).parts[0]) for c in classes for p in _audio_files(Path(base) / c)]
+    idx = stratified_split([c for _, c in files], seed=seed, proportions=proportions)[split]
+    items = [Item(str(files[i][0]), files[i][1], (), None) for i in idx]
+    return Dataset(name, str(root), split, items, classes, [])
+
+
+def _load_gtzan(root, split, **kw):
+    """GTZAN: ``<root>/genres/<genre>/<genre>.000NN.{au,wav}`` (or the genre folders directly in
+    ``root``). Split lists are relative to the ``genres`` folder, as dnn-mgr's."""
+    root = Path(root)
+    base = root / "genres" if (root / "genres").is_dir() else root
+    if not base.is_dir():
+        raise DatasetError(f"{root}: GTZAN folder not found")
+    return _from_folders("gtzan", root, split, base=base, **kw)
+
+
+def _load_folder(root, split, **kw):
+    """Any folder-per-class dataset: classes are the sub-folder names of ``root``."""
+    if not Path(root).is_dir():
+        raise DatasetError(f"{root}: folder not found")
+    return _from_folders("folder", root, split, base=Path(root), **kw)
+
+
+def _load_ballroom(root, split, **kw):
+    """Extended Ballroom: one folder per dance style (``<root>/<Style>/*.mp3``)."""
+    root = Path(root)
+    base = root / "Audio" if (root / "Audio").is_dir() else root
+    if not base.is_dir():
+        raise DatasetError(f"{root}: Ballroom folder not found")
+    return _from_folders("ballroom", root, split, base=base, **kw)
+
+
+def _load_csv(root, split, *, path_column="path", label_column="label", tags_column="tags",
+              group_column="group", split_column="split", tag_separator=";", seed=0,
+              proportions=(0.5, 0.25, 0.25)):
+    """A CSV file (``root``) with a path column and a label and/or tags column.
+
+    Paths are relative to the CSV's folder. With a ``split`` column (values train/valid/test) it
+    gives the partition; otherwise a seeded stratified split (grouped by the group column when
+    present) is made.
+    """
+    csv_path = Path(root)
+    if csv_path.is_dir():
+        found = sorted(csv_path.glob("*.csv"))
+        if len(found) != 1:
+            raise DatasetError(f"{root}: give the CSV file itself (found {len(found)} CSV files)")
+        csv_path = found[0]
+    if not csv_path.is_file():
+        raise DatasetError(f"{root}: CSV file not found")
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or path_column not in rows[0]:
+        raise DatasetError(f"{csv_path}: needs a {path_column!r} column")
+    has_label, has_tags = label_column in rows[0], tags_column in rows[0]
+    if not (has_label or has_tags):
+        raise DatasetError(f"{csv_path}: needs a {label_column!r} or {tags_column!r} column")
+    base = csv_path.parent
+    items = []
+    for ln, r in enumerate(rows, start=2):
+        path = _inside(base, r[path_column], where=f"{csv_path}:{ln}")
+        tags = tuple(t.strip() for t in r[tags_column].split(tag_separator) if t.strip()) if has_tags else ()
+        items.append(Item(str(path), r[label_column] if has_label else None, tags,
+                          r.get(group_column) or None))
+    if split_column in rows[0]:
+        bad = {r[split_column] for r in rows} - set(SUBSETS)
+        if bad:
+            raise DatasetError(f"{csv_path}: split column values must be train/valid/test, got {sorted(bad)}")
+        chosen = [it for it, r in zip(items, rows) if r[split_column] == split]
+    else:
+        strata = [it.label if has_label else "" for it in items]
+        groups = [it.group if it.group is not None else it.path for it in items]
+        idx = stratified_split(strata, seed=seed, proportions=proportions, groups=groups)[split]
+        chosen = [items[i] for i in idx]
+    classes = sorted({it.label for it in items}) if has_label else []
+    tags = sorted({t for it in items for t in it.tags}) if has_tags else []
+    return Dataset("csv", str(csv_path), split, chosen, classes, tags)
+
+
+def _mtat_group(mp3_path):
+    stem = Path(mp3_path).stem  # artist-album-track_no-title-start-end
+    parts = stem.rsplit("-", 2)
+    return parts[0] if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit() else stem
+
+
+def _load_mtat(root, split, *, n_tags=50, annotations=None, audio_dir=None):
+    """MagnaTagATune: ``annotations_final.csv`` (tab-separated: clip_id, 188 tags, mp3_path).
+
+    Tags: the ``n_tags`` most frequent. Split by the first hex digit of the clip's folder:
+    0-b train, c valid, d-f test. Group: the song (clip names minus the segment suffix), so the
+    clips of one song share a group id. Audio under ``audio_dir`` (default ``root`` or
+    ``root/mp3``) at ``mp3_path``.
+    """
+    root = Path(root)
+    ann = Path(annotations) if annotations else root / "annotations_final.csv"
+    if not ann.is_file():
+        raise DatasetError(f"{ann}: MagnaTagATune annotations_final.csv not found")
+    with open(ann, newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    if not rows or "mp3_path" not in rows[0]:
+        raise DatasetError(f"{ann}: not a tab-separated MagnaTagATune annotation file (no mp3_path column)")
+    tag_cols = [c for c in rows[0] if c not in ("clip_id", "mp3_path")]
+    counts = {t: sum(r[t] == "1" for r in rows) for t in tag_cols}
+    top = sorted(tag_cols, key=lambda t: (-counts[t], tag_cols.index(t)))[:n_tags]
+    if audio_dir is None:
+        audio_dir = root / "mp3" if (root / "mp3").is_dir() else root
+    digits = {"train": "0123456789ab", "valid": "c", "test": "def"}[split]
+    items = []
+    for ln, r in enumerate(rows, start=2):
+        rel = r["mp3_path"]
+        if not rel or rel[0].lower() not in digits:
+            continue
+        items.append(Item(str(_inside(audio_dir, rel, where=f"{ann}:{ln}")), None,
+                          tuple(t for t in top if r[t] == "1"), _mtat_group(rel)))
+    return Dataset("mtat", str(root), split, items, [], top)
+
+
+def _load_msd(root, split, *, split_dir=None, audio_suffix=".clip.mp3", tags=MSD_TAGS):
+    """MSD top-50 last.fm tags in the format of Choi's MSD_split_for_tagging.
+
+    Expects in ``split_dir`` (default ``root``): ``{split}_x_filename.txt`` (one relative name
+    per line, e.g. ``3/6/36122424.npy``) and ``{split}_y.npy`` (an ``(n, 50)`` 0/1 matrix in
+    :data:`MSD_TAGS` order). The audio of line ``a/b/id.npy`` is ``root/a/b/id`` +
+    ``audio_suffix`` (the 7digital preview, ``.clip.mp3`` by default). The 7digital id is the
+    group.
+    """
+    root = Path(root)
+    sdir = Path(split_dir) if split_dir else root
+    names = read_split_list(sdir / f"{split}_x_filename.txt")
+    ypath = sdir / f"{split}_y.npy"
+    if not ypath.is_file():
+        raise DatasetError(f"{ypath}: tag matrix not found")
+    y = np.load(ypath, allow_pickle=False)
+    if y.shape != (len(names), len(tags)):
+        raise DatasetError(f"{ypath}: shape {y.shape} does not match {len(names)} files x {len(tags)} tags")
+    items = []
+    for ln, (rel, row) in enumerate(zip(names, y), start=1):
+        stem = rel[: -len(".npy")] if rel.endswith(".npy") else rel
+        path = _inside(root, stem + audio_suffix, where=f"{sdir / (split + '_x_filename.txt')}:{ln}")
+        items.append(Item(str(path), None, tuple(t for t, v in zip(tags, row) if v > 0),
+                          Path(stem).name))
+    return Dataset("msd", str(root), split, items, [], list(tags), sample_rate=None)
+
+
 def _load_embedded(root, split, *, sample_rate=22050, seed=0, clips_per_genre=40, duration=30.0,
-                   progress=True):
+                   progress=True, split_name="default", split_dir=None):
     folder = embedded.ensure_dataset(seed=seed, clips_per_genre=clips_per_genre, duration=duration,
                                      sr=sample_rate, root=root, progress=progress)
     with open(folder / "tags.csv", newline="") as f:
         rows = {r["path"]: r for r in csv.DictReader(f)}
-    names = (folder / "splits" / f"{split}_default.txt").read_text().split()
+    names = read_split_list(Path(split_dir or folder / "splits") / f"{split}_{split_name}.txt")
+    unknown = [p for p in names if p not in rows]
+    if unknown:
+        raise DatasetError(f"split list {split}_{split_name}.txt names clips not in the embedded dataset: "
+                           f"{unknown[:3]}")
     items = [Item(str(folder / p), rows[p]["genre"], tuple(t for t in rows[p]["tags"].split(";") if t),
                   group=p) for p in names]
     return Dataset("embedded", str(folder), split, items, list(embedded.GENRES), list(embedded.TAGS),
                    sample_rate=sample_rate)
 
 
-DATASETS = {"embedded": _load_embedded}
+DATASETS = {
+    "embedded": _load_embedded,
+    "gtzan": _load_gtzan,
+    "folder": _load_folder,
+    "csv": _load_csv,
+    "mtat": _load_mtat,
+    "msd": _load_msd,
+    "ballroom": _load_ballroom,
+}
 
 
 def load_dataset(name, root=None, *, split="train", **kwargs):
-    """Load one split of a dataset.
+    """Load one subset (train/valid/test) of a dataset.
 
     Parameters
     ----------
     name : str
-        One of :data:`DATASETS` (``'embedded'``: the generated default dataset).
+        One of :data:`DATASETS`: 'embedded' (generated default), 'gtzan', 'folder', 'csv',
+        'mtat', 'msd', 'ballroom'.
     root : str or Path or None
-        Dataset folder (for 'embedded': the cache root; default ``$KERASMGR_CACHE`` or
-        ``~/.cache/kerasmgr``).
+        Dataset folder ('csv': the CSV file; 'embedded': the cache root, default
+        ``$KERASMGR_CACHE`` or ``~/.cache/kerasmgr``).
     split : {'train', 'valid', 'test'}
-        Which split.
+        Which subset.
     **kwargs
-        Dataset options; 'embedded' takes ``sample_rate`` (Hz, the files are generated at it),
-        ``seed``, ``clips_per_genre``, ``duration`` (s) and ``progress``.
+        Loader options. gtzan/folder/ballroom: ``split_name`` (list files
+        ``{train,valid,test}_<split_name>.txt``), ``split_dir`` (default ``<root>/splits``),
+        else ``seed`` and ``proportions`` for a seeded stratified split. csv: column names,
+        ``seed``, ``proportions``. mtat: ``n_tags``, ``annotations``, ``audio_dir``. msd:
+        ``split_dir``, ``audio_suffix``. embedded: ``sample_rate``, ``seed``, ``clips_per_genre``,
+        ``duration``, ``progress``.
 
     Returns
     -------
@@ -118,8 +410,10 @@ def load_dataset(name, root=None, *, split="train", **kwargs):
     """
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; available: {', '.join(DATASETS)}")
-    if split not in ("train", "valid", "test"):
+    if split not in SUBSETS:
         raise ValueError(f"split must be 'train', 'valid' or 'test', got {split!r}")
+    if name != "embedded" and root is None:
+        raise DatasetError(f"dataset {name!r} needs a root folder (--data-root)")
     return DATASETS[name](root, split, **kwargs)
 
 

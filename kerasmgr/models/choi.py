@@ -85,6 +85,14 @@ CRNN_POOLS = ((2, 2), (3, 3), (4, 4), (4, 4))
 CRNN_PADDED_FRAMES = 1440  # the released CRNN zero-pads 1366 frames to 1440
 
 
+def _fc_head(x, widths, n_outputs, activation):
+    """Flatten -> FC (BN, ELU) per width -> output: the classifier of k1c2 and k2c1."""
+    x = keras.layers.Flatten(name="flatten")(x)
+    for i, w in enumerate(widths, start=1):
+        x = dense_bn_elu(x, w, i)
+    return output_layer(x, n_outputs, activation)
+
+
 def k2c2(*, n_outputs=50, activation="sigmoid", n_params=None, n_samples=None, frontend=None,
          name=None):
     """Compact-convnet / chapter-4 k2c2 tagger.
@@ -154,10 +162,7 @@ def k1c2(*, n_outputs=50, activation="sigmoid", n_params=0.1e6, n_samples=N_SAMP
     inputs, x, _ = waveform_frontend(n_samples, resolve_frontend(FRONTEND, frontend))
     for i, (w, p) in enumerate(zip(convs, K1C2_POOLS), start=1):
         x = conv_bn_elu(x, w, (4, 1), i, pool=p)
-    x = keras.layers.Flatten(name="flatten")(x)
-    for i, w in enumerate(fcs, start=1):
-        x = dense_bn_elu(x, w, i)
-    out = output_layer(x, n_outputs, activation)
+    out = _fc_head(x, fcs, n_outputs, activation)
     return keras.Model(inputs, out, name=name or "k1c2")
 
 
@@ -181,10 +186,7 @@ def k2c1(*, n_outputs=50, activation="sigmoid", n_params=0.1e6, n_samples=N_SAMP
     x = conv_bn_elu(x, convs[0], (4, fe.n_freq), 1, padding="valid", pool=K2C1_POOLS[0])
     for i, (w, p) in enumerate(zip(convs[1:], K2C1_POOLS[1:]), start=2):
         x = conv_bn_elu(x, w, (4, 1), i, pool=p)
-    x = keras.layers.Flatten(name="flatten")(x)
-    for i, w in enumerate(fcs, start=1):
-        x = dense_bn_elu(x, w, i)
-    out = output_layer(x, n_outputs, activation)
+    out = _fc_head(x, fcs, n_outputs, activation)
     return keras.Model(inputs, out, name=name or "k2c1")
 
 

@@ -1,0 +1,122 @@
+#!/usr/bin/env python
+"""Evaluate a saved model on a dataset, or compare two partitions of a dataset.
+
+Examples
+--------
+    # a saved model on the test subset of the embedded dataset
+    python bin/evaluate.py --model runs/k2c2-tags-.../model.keras --out eval/k2c2
+
+    # on GTZAN with the fault-filtered split lists
+    python bin/evaluate.py --model m.keras --dataset gtzan --data-root ~/data/gtzan \\
+        --split filtered --split-dir ~/data/gtzan/splits --out eval/filtered
+
+    # the seeds' central comparison: train the same system on two partitions, 3 seeds each
+    python bin/evaluate.py --compare-splits stratified filtered --train-config configs/dnn.yaml \\
+        --dataset gtzan --data-root ~/data/gtzan --split-dir ~/data/gtzan/splits --repeats 3 --out cmp
+
+Writes metrics.json (every aggregation: raw, max_probability, majority_vote for genres; track
+and segment level for tags), table.txt (seed 000's layout: confusion matrix with per-class
+precision, recall and F) and confusion_matrix.png into --out. With --compare-splits, one such
+folder per partition plus comparison.txt / comparison.json (mean ± std over --repeats runs).
+"""
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+SUBSETS = ("train", "valid", "test")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", help="saved model (.keras or .h5); its .json sidecar gives task and labels")
+    p.add_argument("--dataset", default="embedded", help="dataset name (default: embedded)")
+    p.add_argument("--data-root", help="dataset folder (csv: the CSV file)")
+    p.add_argument("--split", help="partition: split-list name ({train,valid,test}_<NAME>.txt); "
+                                   "'train', 'valid' or 'test' here select the subset instead")
+    p.add_argument("--split-dir", help="folder of the split lists (default <data-root>/splits)")
+    p.add_argument("--subset", default=None, choices=SUBSETS, help="subset to evaluate (default: test)")
+    p.add_argument("--dataset-kwargs", type=json.loads, default={}, help="loader options as JSON")
+    p.add_argument("--task", choices=("genre", "tags"), help="default: from the sidecar or the output layer")
+    p.add_argument("--hop", type=float, help="hop between segments in seconds (default: no overlap)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--out", default="eval", help="output folder (default: eval)")
+    p.add_argument("--compare-splits", nargs=2, metavar=("A", "B"),
+                   help="evaluate (--model) or train and evaluate (--train-model/--train-config) on two partitions")
+    p.add_argument("--train-model", help="with --compare-splits: model name to train on each partition")
+    p.add_argument("--train-config", help="with --compare-splits: training config YAML")
+    p.add_argument("--repeats", type=int, default=1, help="with --compare-splits and training: runs per partition")
+    a = p.parse_args(argv)
+
+    subset = a.subset or "test"
+    split_name = a.split
+    if a.split in SUBSETS:  # --split test: the subset, for symmetry with the other scripts
+        subset, split_name = a.split, None
+    from kerasmgr import evaluation
+
+    def dataset_kwargs(name):
+        kw = dict(a.dataset_kwargs)
+        if name:
+            kw["split_name"] = name
+        if a.split_dir:
+            kw["split_dir"] = a.split_dir
+        return kw
+
+    def evaluate(model, name, out):
+        import keras
+
+        from kerasmgr.models import input_spec
+
+        m = keras.models.load_model(model, compile=False) if isinstance(model, (str, Path)) else model
+        hop = None if a.hop is None else int(a.hop * input_spec(m)[0])
+        sidecar_model = model if isinstance(model, (str, Path)) else None
+        result = evaluation.evaluate_model(sidecar_model or m, dataset=a.dataset, data_root=a.data_root,
+                                           subset=subset, task=a.task, dataset_kwargs=dataset_kwargs(name),
+                                           hop=hop, batch_size=a.batch_size)
+        text = evaluation.write_report(result, out, title=f"{a.dataset} {name or ''} {subset}".strip())
+        for s in result["skipped"]:
+            print(f"skipped {s['path']}: {s['reason']}", file=sys.stderr)
+        return result, text
+
+    if not a.compare_splits:
+        if not a.model:
+            p.error("--model is required (or use --compare-splits with --train-model/--train-config)")
+        result, text = evaluate(a.model, split_name, Path(a.out))
+        print(text)
+        print(f"\nwrote {Path(a.out) / 'metrics.json'}, table.txt" +
+              (", confusion_matrix.png" if result["task"] == "genre" else ""))
+        return 0
+
+    summaries = []
+    for name in a.compare_splits:
+        out = Path(a.out) / name
+        if a.model:
+            results = [evaluate(a.model, name, out)[0]]
+        elif a.train_model or a.train_config:
+            from kerasmgr.training import train_repeated
+
+            overrides = dict(dataset=a.dataset, data_root=a.data_root, split=name, split_dir=a.split_dir,
+                             out=str(out), name=name, dataset_kwargs=a.dataset_kwargs or None)
+            if a.train_model:
+                overrides["model"] = a.train_model
+            runs, _ = train_repeated(a.train_config, repeats=a.repeats, **overrides)
+            results = [evaluate(r.model_path, name, r.run_dir / "evaluation")[0] for r in runs]
+        else:
+            p.error("--compare-splits needs --model, --train-model or --train-config")
+        summaries.append(evaluation.summarise_headlines(results))
+    text = evaluation.side_by_side(summaries, a.compare_splits)
+    Path(a.out).mkdir(parents=True, exist_ok=True)
+    (Path(a.out) / "comparison.txt").write_text(text + "\n")
+    (Path(a.out) / "comparison.json").write_text(json.dumps(dict(zip(a.compare_splits, summaries)), indent=2))
+    print(text)
+    print(f"\nwrote {Path(a.out) / 'comparison.txt'} and comparison.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
