@@ -23,7 +23,9 @@ A run folder ``<out>/<name>/`` holds:
 
 Clip-level evaluation: every clip is cut into consecutive model-sized windows (centred), and the
 window posteriors are averaged — the same for validation during training and for the test split.
-Training draws ``segments_per_clip`` random windows from every clip each epoch.
+Training draws ``segments_per_clip`` random windows from every clip each epoch through a
+``tf.data`` pipeline (:mod:`kerasmgr.data.pipeline`); decoded audio is kept in RAM or in a
+disk cache (``audio_store``).
 
 Determinism: with the same ``seed``, data order, crops and initial weights are the same on every
 run; on CPU with the same TensorFlow build and thread count the trained weights are the same too.
@@ -47,7 +49,8 @@ import yaml
 
 from . import __version__, evaluation, metrics as mmetrics, models, plots
 from .data.audio import windows
-from .data.datasets import load_dataset, load_waveforms
+from .data.datasets import load_dataset
+from .data.pipeline import STORES, ClipStore, training_dataset
 from .frontends import find_frontend
 from .layers import Standardization, adapt_standardization
 
@@ -84,6 +87,9 @@ class TrainConfig:
     epochs: int | None = _f(None, "maximum number of epochs")
     batch_size: int | None = _f(None, "examples (segments) per step")
     segments_per_clip: int | None = _f(None, "random model-sized windows drawn from each training clip per epoch")
+    audio_store: str = _f("memory", "decoded audio: 'memory' (decode once into RAM), 'disk' (decode once into a "
+                                    "float16 .npy cache, memory-mapped; for large datasets) or 'none' (decode "
+                                    "every time)")
     optimizer: str = _f("adam", "adam, sgd (with momentum) or rmsprop")
     learning_rate: float | None = _f(None, "initial learning rate")
     momentum: float = _f(0.9, "SGD momentum")
@@ -158,6 +164,8 @@ def resolve_config(config=None, **overrides):
         cfg.task = info.task
     cfg.model_kwargs = dict(cfg.model_kwargs or {})
     cfg.dataset_kwargs = dict(cfg.dataset_kwargs or {})
+    if cfg.audio_store not in STORES:
+        raise ValueError(f"audio_store must be one of {STORES}, got {cfg.audio_store!r}")
     if cfg.optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {cfg.optimizer!r}")
     for k in ("epochs", "batch_size", "segments_per_clip"):
@@ -167,48 +175,6 @@ def resolve_config(config=None, **overrides):
 
 
 # ------------------------------------------------------------------------------------- data
-class CropSequence(keras.utils.PyDataset):
-    """Random model-sized windows of in-memory clips, reshuffled every epoch (seeded).
-
-    Parameters
-    ----------
-    audio : np.ndarray, shape (n_clips, n_samples_clip)
-    targets : np.ndarray, shape (n_clips,) or (n_clips, n_tags)
-    n_samples : int
-        Window length (the model input).
-    segments_per_clip, batch_size, seed : int
-    """
-
-    def __init__(self, audio, targets, n_samples, *, segments_per_clip, batch_size, seed):
-        super().__init__(workers=1, use_multiprocessing=False)
-        if audio.shape[1] < n_samples:
-            audio = np.pad(audio, ((0, 0), (0, n_samples - audio.shape[1])))
-        self.audio = audio
-        self.targets = targets
-        self.n_samples = int(n_samples)
-        self.segments = int(segments_per_clip)
-        self.batch_size = int(batch_size)
-        self.rng = np.random.default_rng(seed)
-        self._new_epoch()
-
-    def _new_epoch(self):
-        idx = np.repeat(np.arange(len(self.audio)), self.segments)
-        self.order = self.rng.permutation(idx)
-        self.offsets = self.rng.integers(0, self.audio.shape[1] - self.n_samples + 1, size=len(self.order))
-
-    def __len__(self):
-        return int(np.ceil(len(self.order) / self.batch_size))
-
-    def __getitem__(self, i):
-        sl = slice(i * self.batch_size, (i + 1) * self.batch_size)
-        rows, offs = self.order[sl], self.offsets[sl]
-        x = np.stack([self.audio[r, o : o + self.n_samples] for r, o in zip(rows, offs)])
-        return x, self.targets[rows]
-
-    def on_epoch_end(self):
-        self._new_epoch()
-
-
 def _loss(task, y_true, y_pred):
     eps = 1e-7
     p = np.clip(y_pred, eps, 1 - eps)
@@ -246,7 +212,7 @@ class ClipEvaluation(keras.callbacks.Callback):
         fe = find_frontend(self.model)
         if fe is None or not len(self.audio):
             return
-        x = windows(self.audio[self.image_clip], int(self.model.input_shape[1]))[:1]
+        x = windows(self.audio.get(self.image_clip), int(self.model.input_shape[1]))[:1]
         img = np.asarray(fe(x))[0, :, :, 0]
         fig = plots.spectrogram_figure(img, sample_rate=fe.sample_rate, hop_length=fe.hop_length,
                                        frequencies=fe.frequencies(), title="input (validation clip 0)")
@@ -395,28 +361,29 @@ def train(config=None, **overrides):
     labels = splits["train"].labels(cfg.task)
     arrays, skipped = {}, []
     for s, ds in splits.items():
-        audio, ok, errors = load_waveforms(ds.items, sr, progress=progress, desc=f"loading {s}")
-        if not len(ok):
-            raise RuntimeError(f"no usable audio in the {s} split of {cfg.dataset} ({len(errors)} files failed)")
-        arrays[s] = (audio, ds.targets(cfg.task)[ok])
-        skipped += [{"split": s, "path": p, "reason": r} for p, r in errors]
+        store = ClipStore([it.path for it in ds.items], sr, mode=cfg.audio_store, min_samples=n_samples,
+                          progress=progress, desc=f"loading {s}")
+        if not len(store):
+            raise RuntimeError(f"no usable audio in the {s} split of {cfg.dataset} ({len(store.errors)} files failed)")
+        arrays[s] = (store, ds.targets(cfg.task)[store.index])
+        skipped += [{"split": s, "path": p, "reason": r} for p, r in store.errors]
     if skipped:
         print(f"skipped {len(skipped)} unreadable file(s); see {run_dir / 'skipped.json'}")
         (run_dir / "skipped.json").write_text(json.dumps(skipped, indent=2))
 
     activation = "softmax" if cfg.task == "genre" else "sigmoid"
     model = models.build(cfg.model, n_outputs=len(labels), activation=activation, **cfg.model_kwargs)
-    train_seq = CropSequence(*arrays["train"], n_samples, segments_per_clip=cfg.segments_per_clip,
-                             batch_size=cfg.batch_size, seed=cfg.seed)
+    train_ds, steps = training_dataset(*arrays["train"], n_samples, segments_per_clip=cfg.segments_per_clip,
+                                       batch_size=cfg.batch_size, seed=cfg.seed)
     if any(isinstance(l, Standardization) for l in model.layers):
-        n_adapt = min(len(train_seq), max(1, 2048 // cfg.batch_size))
-        adapt_standardization(model, (train_seq[i][0] for i in range(n_adapt)))
+        n_adapt = min(steps, max(1, 2048 // cfg.batch_size))
+        adapt_standardization(model, (x.numpy() for x, _ in train_ds.take(n_adapt)))
     if cfg.task == "genre":
         loss, train_metrics = "sparse_categorical_crossentropy", ["accuracy"]
     else:
         loss = "binary_crossentropy"
         train_metrics = [keras.metrics.AUC(multi_label=True, num_labels=len(labels), name="auc")]
-    model.compile(optimizer=_optimizer(cfg, len(train_seq)), loss=loss, metrics=train_metrics)
+    model.compile(optimizer=_optimizer(cfg, steps), loss=loss, metrics=train_metrics)
 
     evaluation_cb = ClipEvaluation(*arrays["valid"], cfg.task, labels, run_dir=run_dir, log_dir=log_dir,
                                    batch_size=cfg.batch_size)
@@ -430,7 +397,7 @@ def train(config=None, **overrides):
                                                        patience=cfg.early_stopping, verbose=int(progress)))
     write_sidecar(run_dir / "model.json", model, cfg=cfg, labels=labels, sample_rate=sr, n_samples=n_samples,
                   dataset=splits["train"])
-    model.fit(train_seq, epochs=cfg.epochs, callbacks=callbacks, verbose=cfg.verbose)
+    model.fit(train_ds, steps_per_epoch=steps, epochs=cfg.epochs, callbacks=callbacks, verbose=cfg.verbose)
 
     best = keras.models.load_model(run_dir / "model.keras", compile=False)
     test_audio, test_targets = arrays["test"]
@@ -451,7 +418,7 @@ def train(config=None, **overrides):
         "split": "test",
         "best_epoch": None if evaluation_cb.best_epoch is None else evaluation_cb.best_epoch + 1,
         f"best_{evaluation_cb.monitor}": float(evaluation_cb.best),
-        "n_train_clips": int(len(arrays["train"][0])),
+        "n_train_clips": len(arrays["train"][0]),
         "n_skipped_files": len(skipped),
         "kerasmgr_version": __version__,
     })

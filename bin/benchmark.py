@@ -1,0 +1,44 @@
+#!/usr/bin/env python
+"""Print performance figures (medians over repeated timed runs after a warm-up).
+
+    python bin/benchmark.py pipeline [--model k2c2] [--files 48]   # input pipeline, cache on/off
+"""
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="what", required=True)
+    pp = sub.add_parser("pipeline", help="training steps/s with decoded audio in RAM, disk cache, or none")
+    pp.add_argument("--model", default="k2c2")
+    pp.add_argument("--files", type=int, default=48)
+    pp.add_argument("--batch-size", type=int, default=16)
+    pp.add_argument("--steps", type=int, default=6)
+    pp.add_argument("--repeats", type=int, default=3)
+    pp.add_argument("--json", help="also write the figures to this JSON file")
+    a = p.parse_args(argv)
+    from kerasmgr import benchmark
+
+    r = benchmark.input_pipeline(model=a.model, n_files=a.files, batch_size=a.batch_size, steps=a.steps,
+                                 repeats=a.repeats)
+    print(f"{r['model']}: {r['n_files']} WAV files at {r['file_sample_rate']} Hz -> {r['model_sample_rate']} Hz, "
+          f"batch {r['batch_size']}")
+    print(f"{'audio store':<12}{'fill (s)':>10}{'pipeline ex/s':>16}{'train steps/s':>15}")
+    for mode in ("memory", "disk", "none"):
+        m = r[mode]
+        print(f"{mode:<12}{m['fill_seconds']:>10.1f}{m['pipeline_examples_per_s']:>16.1f}{m['train_steps_per_s']:>15.3f}")
+    if a.json:
+        Path(a.json).write_text(json.dumps(r, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

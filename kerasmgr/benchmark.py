@@ -1,0 +1,85 @@
+"""Benchmarks that print figures (run through ``bin/benchmark.py``; never timed in tests)."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["input_pipeline"]
+
+
+def _median_rate(fn, repeats):
+    rates = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        n = fn()
+        rates.append(n / (time.perf_counter() - t))
+    return float(np.median(rates))
+
+
+def input_pipeline(*, model="k2c2", n_files=48, seconds=30.0, file_sr=22050, batch_size=16, steps=6,
+                   repeats=3, workdir=None, progress=False):
+    """Training steps/s with decoded audio in RAM, in the disk cache, and decoded every time.
+
+    Writes ``n_files`` generated WAV clips (embedded-dataset music at ``file_sr``, so the model's
+    rate needs resampling), then for each store mode times ``steps`` training steps of ``model``
+    (median of ``repeats``, after a warm-up), and the pipeline alone (examples/s, no model).
+
+    Returns
+    -------
+    dict
+        Per mode: ``fill_seconds`` (building the store: decoding + resampling once for
+        memory/disk), ``pipeline_examples_per_s``, ``train_steps_per_s``; plus ``model``,
+        ``batch_size``.
+    """
+    import keras
+    import soundfile as sf
+
+    from . import models
+    from .data import embedded
+    from .data.pipeline import ClipStore, training_dataset
+
+    tmp = Path(workdir or tempfile.mkdtemp(prefix="kerasmgr-bench-"))
+    paths = []
+    for i in range(n_files):
+        g = embedded.GENRES[i % len(embedded.GENRES)]
+        p = tmp / "wav" / f"{g}.{i:05d}.wav"
+        if not p.exists():
+            p.parent.mkdir(parents=True, exist_ok=True)
+            y, _ = embedded.generate_clip(g, embedded.clip_seed(99, g, i), sr=file_sr, duration=seconds)
+            sf.write(p, y, file_sr)
+        paths.append(str(p))
+    net = models.build(model, n_outputs=8, activation="softmax")
+    sr, n_samples = models.input_spec(net)
+    net.compile("adam", "sparse_categorical_crossentropy")
+    targets = np.arange(n_files) % 8
+    out = {"model": model, "batch_size": batch_size, "n_files": n_files, "file_sample_rate": file_sr,
+           "model_sample_rate": sr}
+    for mode in ("memory", "disk", "none"):
+        t = time.perf_counter()
+        store = ClipStore(paths, sr, mode=mode, cache_dir=tmp / "cache", min_samples=n_samples, progress=progress)
+        fill = time.perf_counter() - t
+        ds, _ = training_dataset(store, targets, n_samples, batch_size=batch_size, seed=0)
+        it = iter(ds)
+        next(it)
+
+        def pipeline_only():
+            for _ in range(steps):
+                next(it)
+            return steps * batch_size
+
+        def train_steps():
+            net.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)
+            return steps
+
+        net.fit(ds, steps_per_epoch=1, epochs=1, verbose=0)  # warm-up (graph tracing)
+        out[mode] = {
+            "fill_seconds": round(fill, 2),
+            "pipeline_examples_per_s": round(_median_rate(pipeline_only, repeats), 2),
+            "train_steps_per_s": round(_median_rate(train_steps, repeats), 3),
+        }
+        keras.backend.clear_session(free_memory=False)
+    return out

@@ -1,0 +1,187 @@
+"""Clip stores (decoded, resampled audio) and the ``tf.data`` training pipeline.
+
+A :class:`ClipStore` hands out item ``i``'s waveform at the model's sample rate:
+
+* ``'memory'`` — decode everything once into RAM (fast; for datasets that fit: the embedded
+  dataset, GTZAN, Ballroom);
+* ``'disk'`` — decode each file once into a float16 ``.npy`` cache (``<cache>/audio/<sr>/``,
+  keyed by path, size and modification time) and memory-map it afterwards: epochs after the
+  first never decode again and resident memory stays flat (MTAT, MSD);
+* ``'none'`` — decode and resample on every access (the baseline the cache is measured against).
+
+:func:`training_dataset` draws ``segments_per_clip`` random model-sized windows from every
+clip per epoch through ``tf.data`` (seeded shuffle, parallel map, batching, prefetch).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .audio import AudioError, fix_length, load_audio
+
+__all__ = ["ClipStore", "training_dataset", "STORES", "audio_cache_dir"]
+
+STORES = ("memory", "disk", "none")
+
+
+def audio_cache_dir(root=None):
+    """``<root or $KERASMGR_CACHE or ~/.cache/kerasmgr>/audio``."""
+    from .embedded import default_cache_dir
+
+    return Path(root) / "audio" if root is not None else default_cache_dir() / "audio"
+
+
+class ClipStore:
+    """Waveforms of a list of items at one sample rate.
+
+    Parameters
+    ----------
+    paths : list of str
+        Audio files.
+    sr : int
+        Sample rate in Hz.
+    mode : {'memory', 'disk', 'none'}
+        See the module docstring.
+    cache_dir : str or Path or None
+        Root of the disk cache (default :func:`audio_cache_dir`).
+    min_samples : int
+        Clips shorter than this are zero-padded to it (a model input).
+    progress : bool
+        Progress bar while filling the store.
+
+    Notes
+    -----
+    Files that cannot be decoded are dropped and listed in :attr:`errors` as ``(path, reason)``;
+    :attr:`index` maps store rows to the original item positions.
+    """
+
+    def __init__(self, paths, sr, *, mode="memory", cache_dir=None, min_samples=0, progress=True, desc="audio"):
+        if mode not in STORES:
+            raise ValueError(f"mode must be one of {STORES}, got {mode!r}")
+        self.sr = int(sr)
+        self.mode = mode
+        self.min_samples = int(min_samples)
+        self.cache_dir = audio_cache_dir(cache_dir) / str(self.sr)
+        self.errors = []
+        self._arrays = []
+        self.paths = []
+        self.index = []
+        from tqdm.auto import tqdm
+
+        for i, p in enumerate(tqdm(list(paths), desc=desc, unit="file", disable=not progress)):
+            try:
+                if mode == "memory":
+                    self._arrays.append(self._pad(load_audio(p, self.sr)))
+                elif mode == "disk":
+                    self._cached_file(p)  # decode now, once
+                else:
+                    import soundfile as sf
+
+                    try:
+                        sf.info(p)
+                    except Exception as e:
+                        raise AudioError(p, f"cannot decode audio ({e})") from None
+            except AudioError as e:
+                self.errors.append((e.path, e.reason))
+                continue
+            self.paths.append(str(p))
+            self.index.append(i)
+        self.index = np.array(self.index, dtype=np.int64)
+
+    def __len__(self):
+        return len(self.paths)
+
+    def _pad(self, y):
+        return fix_length(y, self.min_samples, mode="start") if len(y) < self.min_samples else y
+
+    def _cached_file(self, path):
+        st = os.stat(path)
+        key = hashlib.sha1(f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}|{self.sr}".encode()).hexdigest()
+        f = self.cache_dir / key[:2] / f"{key}.npy"
+        if not f.exists():
+            y = load_audio(path, self.sr)
+            f.parent.mkdir(parents=True, exist_ok=True)
+            tmp = f.with_name(f"{key}.{os.getpid()}.tmp.npy")
+            np.save(tmp, y.astype(np.float16))
+            os.replace(tmp, f)
+        return f
+
+    def get(self, i):
+        """Waveform of store row ``i``, float32 ``(n_samples,)`` (at least ``min_samples`` long)."""
+        if self.mode == "memory":
+            return self._arrays[i]
+        if self.mode == "disk":
+            y = np.load(self._cached_file(self.paths[i]), mmap_mode="r")
+            return self._pad(np.asarray(y, dtype=np.float32))
+        return self._pad(load_audio(self.paths[i], self.sr))
+
+    def crop(self, i, n_samples, offset_fraction):
+        """A window of ``n_samples`` from row ``i`` starting at ``offset_fraction`` of the slack."""
+        if self.mode == "disk":
+            y = np.load(self._cached_file(self.paths[i]), mmap_mode="r")
+        else:
+            y = self.get(i)
+        slack = max(len(y) - n_samples, 0)
+        off = int(offset_fraction * (slack + 1)) if slack else 0
+        off = min(off, slack)
+        x = np.asarray(y[off : off + n_samples], dtype=np.float32)
+        return fix_length(x, n_samples, mode="start") if len(x) < n_samples else x
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self.get(i)
+
+
+def training_dataset(store, targets, n_samples, *, segments_per_clip=1, batch_size=16, seed=0,
+                     parallel_calls=None):
+    """Infinite ``tf.data`` stream of random windows and their targets, batched.
+
+    Every epoch (``len(store) * segments_per_clip`` examples) visits each clip
+    ``segments_per_clip`` times in a seeded random order; window offsets come from a seeded
+    generator keyed by the example's position in the stream, so runs with the same seed see the
+    same data.
+
+    Parameters
+    ----------
+    store : ClipStore
+    targets : np.ndarray
+        Per store row: class indices (n,) or multi-hot (n, n_tags).
+    n_samples : int
+        Window length in samples.
+    segments_per_clip, batch_size, seed : int
+    parallel_calls : int or None
+        Parallel map workers (default ``tf.data.AUTOTUNE``).
+
+    Returns
+    -------
+    dataset : tf.data.Dataset
+        Yields ``(x (batch, n_samples) float32, y)``.
+    steps_per_epoch : int
+    """
+    import tensorflow as tf
+
+    n = len(store)
+    if n == 0:
+        raise ValueError("no clips to train on")
+    per_epoch = n * int(segments_per_clip)
+    targets = np.asarray(targets)
+    y_all = tf.constant(targets)
+
+    def _window(k, i):
+        rng = np.random.default_rng([seed, int(k)])
+        return store.crop(int(i), n_samples, rng.random())
+
+    def _map(k, i):
+        x = tf.numpy_function(_window, [k, i], tf.float32, stateful=False)
+        x.set_shape([n_samples])
+        return x, tf.gather(y_all, i)
+
+    idx = tf.data.Dataset.range(per_epoch).map(lambda j: j % n)
+    idx = idx.shuffle(per_epoch, seed=seed, reshuffle_each_iteration=True).repeat()
+    ds = idx.enumerate().map(_map, num_parallel_calls=parallel_calls or tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.batch(int(batch_size)).prefetch(tf.data.AUTOTUNE)
+    return ds, int(np.ceil(per_epoch / batch_size))
