@@ -27,13 +27,24 @@ def main(argv=None):
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", help="YAML file whose keys are the options below (without dashes)")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="train this many times with seeds seed, seed+1, ... and report mean ± std "
+                             "(run folders <name>-seed<k>, summary <out>/<name>-summary.json)")
     add_dataclass_arguments(parser, TrainConfig)
     args = parser.parse_args(argv)
     options = given_options(args)
     config = options.pop("config", None)
+    repeats = options.pop("repeats", 1)
 
-    from kerasmgr.training import summary_line, train
+    from kerasmgr.training import summary_line, train, train_repeated
 
+    if repeats > 1:
+        results, summary = train_repeated(config, repeats=repeats, **options)
+        key = "accuracy" if results[0].metrics["task"] == "genre" else "macro_roc_auc"
+        for r in results:
+            print(f"{r.run_dir.name}: {summary_line(r)}")
+        print(f"\n{key}: {summary['mean'][key]:.4f} ± {summary['std'][key]:.4f} over {repeats} runs")
+        return 0
     result = train(config, **options)
     print(f"\n{result.config.model} ({result.config.task}): {summary_line(result)}")
     print(f"run folder: {result.run_dir}")

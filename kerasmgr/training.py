@@ -96,6 +96,14 @@ class TrainConfig:
     lr_decay_rate: float = _f(1.0, "exponential decay: lr = lr0 * rate ** (step / lr_decay_steps); 1 = off "
                                    "(seed 001 EXP: 0.9)")
     lr_decay_steps: int = _f(3000, "optimizer steps per decay by lr_decay_rate (seed 001 EXP: 3000)")
+    lr_linear_saturate: int = _f(0, "dnn-mgr LinearDecayOverEpoch: lr falls linearly from epoch 1 to this epoch, "
+                                    "then stays at lr * lr_linear_final; 0 = off")
+    lr_linear_final: float = _f(0.01, "final fraction of the learning rate for lr_linear_saturate")
+    momentum_start: float | None = _f(None, "dnn-mgr MomentumAdjustor: SGD momentum rises linearly from this "
+                                            "value (epoch 1) to --momentum at momentum_saturate")
+    momentum_saturate: int = _f(0, "epoch at which the momentum reaches --momentum")
+    monitor: str = _f("clip", "validation level for model selection and early stopping: 'clip' (posteriors "
+                              "averaged per clip) or 'segment' (every window on its own, dnn-mgr's frame error)")
     early_stopping: int | None = _f(None, "stop after this many epochs without a better validation metric; 0 = off")
     seed: int = _f(0, "random seed (data order, crops, initial weights)")
     deterministic: bool = _f(False, "enable TensorFlow op determinism (slower)")
@@ -166,6 +174,8 @@ def resolve_config(config=None, **overrides):
     cfg.dataset_kwargs = dict(cfg.dataset_kwargs or {})
     if cfg.audio_store not in STORES:
         raise ValueError(f"audio_store must be one of {STORES}, got {cfg.audio_store!r}")
+    if cfg.monitor not in ("clip", "segment"):
+        raise ValueError(f"monitor must be 'clip' or 'segment', got {cfg.monitor!r}")
     if cfg.optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {cfg.optimizer!r}")
     for k in ("epochs", "batch_size", "segments_per_clip"):
@@ -191,8 +201,10 @@ class ClipEvaluation(keras.callbacks.Callback):
     current ``learning_rate`` to the epoch logs, so TensorBoard, CSVLogger and EarlyStopping placed after it see them.
     """
 
-    def __init__(self, audio, targets, task, labels, *, run_dir, log_dir, batch_size, image_clip=0):
+    def __init__(self, audio, targets, task, labels, *, run_dir, log_dir, batch_size, image_clip=0,
+                 level="clip"):
         super().__init__()
+        self.level = level
         self.audio, self.targets, self.task, self.labels = audio, targets, task, labels
         self.run_dir = Path(run_dir)
         self.batch_size = batch_size
@@ -220,10 +232,14 @@ class ClipEvaluation(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
-        pred = evaluation.aggregate(
-            evaluation.segment_posteriors(self.model, self.audio, batch_size=self.batch_size), "mean")
-        m = mmetrics.evaluate_predictions(self.task, self.targets, pred, self.labels)
-        logs["val_loss"] = _loss(self.task, self.targets, pred)
+        post = evaluation.segment_posteriors(self.model, self.audio, batch_size=self.batch_size)
+        if self.level == "segment":  # every window scored on its own
+            targets = np.concatenate([np.repeat(self.targets[i : i + 1], len(p), axis=0) for i, p in enumerate(post)])
+            pred = np.concatenate(post)
+        else:
+            targets, pred = self.targets, evaluation.aggregate(post, "mean")
+        m = mmetrics.evaluate_predictions(self.task, targets, pred, self.labels)
+        logs["val_loss"] = _loss(self.task, targets, pred)
         logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         value = m["accuracy"] if self.task == "genre" else m["macro_roc_auc"]
         logs[self.monitor] = value
@@ -243,6 +259,78 @@ class ClipEvaluation(keras.callbacks.Callback):
             for w in self.model.weights:
                 tf.summary.histogram(w.path, keras.ops.convert_to_numpy(w), step=epoch)
         self.writer.flush()
+
+
+@keras.saving.register_keras_serializable(package="kerasmgr")
+class ScheduledMomentumSGD(keras.optimizers.SGD):
+    """SGD whose momentum lives in a variable, so a schedule can change it during training.
+
+    (Keras 3's SGD reads ``self.momentum`` as a Python float that is frozen into the traced
+    training step.) Same update as ``keras.optimizers.SGD``; set the momentum with
+    :meth:`set_momentum`.
+    """
+
+    def build(self, variables):
+        if self.built:
+            return
+        super().build(variables)
+        self._momentum_value = self.add_variable((), initializer=keras.initializers.Constant(self.momentum),
+                                                 name="momentum_value")
+
+    def set_momentum(self, value):
+        self._momentum_value.assign(float(value))
+
+    def update_step(self, gradient, variable, learning_rate):
+        ops = keras.ops
+        learning_rate = ops.cast(learning_rate, variable.dtype)
+        gradient = ops.cast(gradient, variable.dtype)
+        m = self.momentums[self._get_variable_index(variable)]
+        momentum = ops.cast(self._momentum_value, variable.dtype)
+        self.assign(m, ops.subtract(ops.multiply(m, momentum), ops.multiply(gradient, learning_rate)))
+        if self.nesterov:
+            self.assign_add(variable, ops.subtract(ops.multiply(m, momentum), ops.multiply(gradient, learning_rate)))
+        else:
+            self.assign_add(variable, m)
+
+
+class LinearSchedules(keras.callbacks.Callback):
+    """dnn-mgr's pylearn2 schedules, per epoch (1-based ``e``).
+
+    * ``LinearDecayOverEpoch(start=1, saturate=S, decay_factor=f)``:
+      ``lr = lr0 - lr0 * (1 - f) / S * e`` for ``e <= S``, then ``lr0 * f``;
+    * ``MomentumAdjustor(final, start=1, saturate=M)``: momentum rises linearly from
+      ``momentum_start`` to ``momentum`` at epoch ``M``.
+    """
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.cfg = cfg
+
+    def lr_at(self, e):
+        c = self.cfg
+        if not c.lr_linear_saturate:
+            return c.learning_rate
+        if e >= c.lr_linear_saturate:
+            return c.learning_rate * c.lr_linear_final
+        step = c.learning_rate * (1 - c.lr_linear_final) / c.lr_linear_saturate
+        return c.learning_rate - step * e
+
+    def momentum_at(self, e):
+        c = self.cfg
+        if c.momentum_start is None or not c.momentum_saturate:
+            return c.momentum
+        frac = min(max((e - 1) / max(c.momentum_saturate - 1, 1), 0.0), 1.0)
+        return c.momentum_start + frac * (c.momentum - c.momentum_start)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        opt = self.model.optimizer
+        e = epoch + 1
+        if self.cfg.lr_linear_saturate:
+            opt.learning_rate.assign(self.lr_at(e))
+        if isinstance(opt, ScheduledMomentumSGD):
+            if not opt.built:
+                opt.build(self.model.trainable_variables)
+            opt.set_momentum(self.momentum_at(e))
 
 
 def _save_both(model, stem):
@@ -275,6 +363,8 @@ def _optimizer(cfg, steps_per_epoch):
     if cfg.optimizer == "adam":
         return keras.optimizers.Adam(lr)
     if cfg.optimizer == "sgd":
+        if cfg.momentum_start is not None:
+            return ScheduledMomentumSGD(lr, momentum=max(cfg.momentum, 1e-7))
         return keras.optimizers.SGD(lr, momentum=cfg.momentum)
     return keras.optimizers.RMSprop(lr)
 
@@ -386,12 +476,14 @@ def train(config=None, **overrides):
     model.compile(optimizer=_optimizer(cfg, steps), loss=loss, metrics=train_metrics)
 
     evaluation_cb = ClipEvaluation(*arrays["valid"], cfg.task, labels, run_dir=run_dir, log_dir=log_dir,
-                                   batch_size=cfg.batch_size)
+                                   batch_size=cfg.batch_size, level=cfg.monitor)
     callbacks = [
         evaluation_cb,
         keras.callbacks.CSVLogger(str(run_dir / "history.csv")),
         keras.callbacks.TensorBoard(log_dir=str(log_dir), histogram_freq=0, write_graph=False),
     ]
+    if cfg.lr_linear_saturate or cfg.momentum_start is not None:
+        callbacks.insert(0, LinearSchedules(cfg))
     if cfg.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=evaluation_cb.monitor, mode="max",
                                                        patience=cfg.early_stopping, verbose=int(progress)))

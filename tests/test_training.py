@@ -131,4 +131,19 @@ def test_help_documents_every_option():
                          text=True, check=True).stdout
     for f in training.TrainConfig.__dataclass_fields__:
         assert "--" + f.replace("_", "-") in out
-    assert "--config" in out
+    assert "--config" in out and "--repeats" in out
+
+
+def test_dnn_mgr_schedules_change_lr_and_momentum(tmp_path):
+    r = training.train(model="dnn", out=str(tmp_path), name="sched", epochs=3, segments_per_clip=10, verbose=0,
+                       optimizer="sgd", learning_rate=0.1, lr_linear_saturate=2, lr_linear_final=0.01,
+                       momentum_start=0.5, momentum=0.9, momentum_saturate=3, monitor="segment",
+                       model_kwargs={"n_units": 50}, dataset_kwargs=dict(clips_per_genre=3, duration=3.0))
+    rows = (r.run_dir / "history.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    lrs = [float(x.split(",")[header.index("learning_rate")]) for x in rows[1:]]
+    # LinearDecayOverEpoch(saturate=2, decay=0.01): epoch 1 -> 0.1 - 0.0495, epoch 2.. -> 0.001
+    np.testing.assert_allclose(lrs, [0.0505, 0.001, 0.001], rtol=1e-5)
+    cb = training.LinearSchedules(r.config)
+    assert [cb.momentum_at(e) for e in (1, 2, 3, 4)] == pytest.approx([0.5, 0.7, 0.9, 0.9])
+    assert "val_accuracy" in header
