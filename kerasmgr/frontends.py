@@ -29,7 +29,10 @@ import tensorflow as tf
 
 __all__ = [
     "Frontend",
-    "CenterPad",
+    "Kapre01Frontend",
+    "FramingPad",
+    "framing_pads",
+    "FRAMINGS",
     "Decibel",
     "NaturalLog",
     "FrequencyWeighting",
@@ -58,36 +61,70 @@ def _as_waveform3d(x):
     return x
 
 
+FRAMINGS = ("center", "valid", "tf_same", "theano")
+
+
+def framing_pads(n_samples, n_fft, hop_length, framing):
+    """Zero padding (left, right) in samples and the frame count of a framing convention.
+
+    * ``'center'``: ``n_fft // 2`` each side, ``1 + n // hop`` frames (librosa ``center=True``);
+    * ``'valid'``: none, ``1 + (n - n_fft) // hop`` frames;
+    * ``'tf_same'``: TensorFlow 'SAME' padding of a strided convolution (Kapre 0.1's STFT):
+      ``T = ceil(n / hop)``, ``pad_total = max((T - 1) * hop + n_fft - n, 0)`` split floor-left;
+    * ``'theano'``: Kapre 0.1 on Theano (true convolution with 'half' padding): frame ``t``
+      starts at sample ``t * hop - (n_fft // 2 + 1)``, ``T = ceil(n / hop)``.
+
+    Returns
+    -------
+    (int, int, int)
+        ``(pad_left, pad_right, n_frames)``.
+    """
+    if framing == "center":
+        return n_fft // 2, n_fft // 2, 1 + n_samples // hop_length
+    if framing == "valid":
+        return 0, 0, 1 + (n_samples - n_fft) // hop_length
+    t = -(-n_samples // hop_length)
+    if framing == "tf_same":
+        total = max((t - 1) * hop_length + n_fft - n_samples, 0)
+        return total // 2, total - total // 2, t
+    if framing == "theano":
+        left = n_fft // 2 + 1
+        return left, max((t - 1) * hop_length + n_fft - left - n_samples, 0), t
+    raise ValueError(f"framing must be one of {FRAMINGS}, got {framing!r}")
+
+
 @_register
-class CenterPad(keras.layers.Layer):
-    """Zero-pad a waveform by ``n_fft // 2`` samples at both ends (librosa's ``center=True``).
+class FramingPad(keras.layers.Layer):
+    """Pad a waveform ``(batch, n, 1)`` for a framing convention (see :func:`framing_pads`).
 
-    With centred framing, frame ``t`` is centred on sample ``t * hop_length`` and a signal of
-    ``n`` samples gives ``1 + n // hop_length`` frames, as ``librosa.stft(center=True,
-    pad_mode='constant')`` does.
-
-    Parameters
-    ----------
-    n_fft : int
-        Frame length in samples; the pad on each side is ``n_fft // 2`` samples.
-
-    Input shape ``(batch, n_samples, 1)``; output ``(batch, n_samples + 2 * (n_fft // 2), 1)``.
+    ``pad_mode`` 'constant' pads zeros; 'reflect' mirrors the signal (old librosa's centred
+    STFT). The following STFT keeps the first ``n_frames`` frames.
     """
 
-    def __init__(self, n_fft, **kwargs):
+    def __init__(self, n_fft, hop_length, framing="center", pad_mode="constant", **kwargs):
         super().__init__(**kwargs)
         self.n_fft = int(n_fft)
+        self.hop_length = int(hop_length)
+        self.framing = framing
+        self.pad_mode = pad_mode
+        framing_pads(10 * self.n_fft, self.n_fft, self.hop_length, framing)  # validates
+        if pad_mode not in ("constant", "reflect"):
+            raise ValueError(f"pad_mode must be 'constant' or 'reflect', got {pad_mode!r}")
 
     def call(self, x):
-        p = self.n_fft // 2
-        return tf.pad(x, [[0, 0], [p, p], [0, 0]])
+        left, right, _ = framing_pads(int(x.shape[1]), self.n_fft, self.hop_length, self.framing)
+        return tf.pad(x, [[0, 0], [left, right], [0, 0]], mode=self.pad_mode.upper())
 
     def compute_output_shape(self, input_shape):
         n = input_shape[1]
-        return (input_shape[0], None if n is None else n + 2 * (self.n_fft // 2), input_shape[2])
+        if n is None:
+            return input_shape
+        left, right, _ = framing_pads(n, self.n_fft, self.hop_length, self.framing)
+        return (input_shape[0], n + left + right, input_shape[2])
 
     def get_config(self):
-        return {**super().get_config(), "n_fft": self.n_fft}
+        return {**super().get_config(), "n_fft": self.n_fft, "hop_length": self.hop_length,
+                "framing": self.framing, "pad_mode": self.pad_mode}
 
 
 @_register
@@ -97,37 +134,52 @@ class Decibel(keras.layers.Layer):
     Computes ``(20 / power) * log10(max(S, amin) / ref)`` — i.e. ``librosa.power_to_db`` for
     ``power=2`` and ``librosa.amplitude_to_db`` for ``power=1`` — then floors each clip at
     ``max(clip) - top_db``. The maximum is taken per clip, so no value depends on the batch.
-    Uses ``kapre.backend.magnitude_to_decibel``.
+    Uses ``kapre.backend.magnitude_to_decibel``. ``ref='max'`` subtracts the maximum (output
+    in ``[-top_db, 0]``); ``scope='batch'`` takes that maximum over the whole batch tensor, as
+    Kapre 0.1 did (its outputs then depend on the other clips; only for faithful ports).
 
     Parameters
     ----------
     power : float
         Exponent the spectrogram was raised to (1 = magnitude, 2 = power).
-    ref : float
-        Reference value that maps to 0 dB (in units of ``S``).
+    ref : float or 'max'
+        Reference value that maps to 0 dB (in units of ``S``), or the maximum.
     amin : float
         Floor of ``S`` before the logarithm (in units of ``S``).
     top_db : float or None
         Dynamic range in dB kept below each clip's maximum; ``None`` disables the floor.
+    scope : {'clip', 'batch'}
+        Where the maximum is taken.
     """
 
-    def __init__(self, power=2.0, ref=1.0, amin=1e-10, top_db=80.0, **kwargs):
+    def __init__(self, power=2.0, ref=1.0, amin=1e-10, top_db=80.0, scope="clip", **kwargs):
         super().__init__(**kwargs)
         self.power = float(power)
-        self.ref = float(ref)
+        self.ref = ref if ref == "max" else float(ref)
         self.amin = float(amin)
         self.top_db = None if top_db is None else float(top_db)
+        if scope not in ("clip", "batch"):
+            raise ValueError(f"scope must be 'clip' or 'batch', got {scope!r}")
+        self.scope = scope
 
     def call(self, x):
         factor = 2.0 / self.power  # kapre's helper returns 10 log10
-        if self.top_db is None:
+        if self.ref != "max" and self.scope == "clip":
             # a dynamic range wider than float32 can represent disables the floor
-            rng = 1e30
+            rng = 1e30 if self.top_db is None else self.top_db / factor
+            return factor * kapre.backend.magnitude_to_decibel(x, ref_value=self.ref, amin=self.amin, dynamic_range=rng)
+        db = factor * 10.0 * tf.math.log(tf.maximum(x, self.amin)) / np.log(10.0)
+        axes = list(range(1, len(x.shape))) if self.scope == "clip" else list(range(len(x.shape)))
+        peak = tf.reduce_max(db, axis=axes, keepdims=True)
+        if self.ref == "max":
+            db = db - peak
+            peak = tf.zeros_like(peak)
         else:
-            rng = self.top_db / factor
-        return factor * kapre.backend.magnitude_to_decibel(
-            x, ref_value=self.ref, amin=self.amin, dynamic_range=rng
-        )
+            db = db - factor * 10.0 * np.log10(max(self.amin, self.ref))
+            peak = peak - factor * 10.0 * np.log10(max(self.amin, self.ref))
+        if self.top_db is not None:
+            db = tf.maximum(db, peak - self.top_db)
+        return db
 
     def get_config(self):
         return {
@@ -136,6 +188,7 @@ class Decibel(keras.layers.Layer):
             "ref": self.ref,
             "amin": self.amin,
             "top_db": self.top_db,
+            "scope": self.scope,
         }
 
 
@@ -464,6 +517,11 @@ class Frontend(keras.layers.Layer):
     center : bool
         Centred framing (librosa's default): ``1 + n // hop`` frames. Otherwise
         ``1 + (n - n_fft) // hop`` frames with no padding.
+    framing : {None, 'center', 'valid', 'tf_same', 'theano'}
+        Overrides ``center``; 'tf_same' and 'theano' reproduce Kapre 0.1's framings
+        (:func:`framing_pads`), for ports of released weights.
+    pad_mode : {'constant', 'reflect'}
+        Padding of centred framing (librosa < 0.10 reflected).
     n_mels : int
         Number of mel bands (kind 'mel').
     fmin, fmax : float or None
@@ -480,7 +538,12 @@ class Frontend(keras.layers.Layer):
         'db': :class:`Decibel` (``(20/power) log10``, per-clip ``top_db`` floor);
         'log': natural ``log(S + log_offset)``; 'linear': none.
     db_ref, db_amin, top_db : float
-        Decibel reference, floor and dynamic range (dB).
+        Decibel reference (or 'max'), floor and dynamic range (dB).
+    db_power : float or None
+        Exponent the dB conversion assumes (default ``power``); 1 gives ``20 log10`` of the
+        spectrogram whatever its power (Choi's 2016 taggers squared the mel power again).
+    db_scope : {'clip', 'batch'}
+        Where the decibel maximum is taken ('batch' only for faithful ports of Kapre 0.1).
     log_offset : float
         Offset of the natural log.
     frequency_weighting : {'none', 'per_frequency', 'a_weighting'}
@@ -488,8 +551,14 @@ class Frontend(keras.layers.Layer):
         IEC 61672 A-weighting at each bin's centre frequency.
     sample_standardization : bool
         Per-clip standardisation over time and frequency.
+    standardization_eps : float
+        Added to the standard deviation (Kapre 0.1's ``Normalization2D``: 1e-10).
     scale : float
         Constant factor applied last (10 for the thesis' ×10 scaler; 1 = off).
+    precision : {'float32', 'float64'}
+        Arithmetic of the spectrogram and its scaling (the output is float32). float64 keeps
+        bins far below the peak exact (float32 FFT rounding is ~1e-3 dB at -80 dB); the ports of
+        released weights use it.
 
     Input ``(batch, n_samples)`` or ``(batch, n_samples, 1)`` float waveform in [-1, 1].
     Output ``(batch, n_frames, n_freq, 1)`` float32 where ``n_freq`` is ``n_fft // 2 + 1``,
@@ -504,6 +573,8 @@ class Frontend(keras.layers.Layer):
         hop_length=256,
         win_length=None,
         center=True,
+        framing=None,
+        pad_mode="constant",
         n_mels=96,
         fmin=None,
         fmax=None,
@@ -516,10 +587,14 @@ class Frontend(keras.layers.Layer):
         db_ref=1.0,
         db_amin=1e-10,
         top_db=80.0,
+        db_scope="clip",
+        db_power=None,
         log_offset=1e-6,
         frequency_weighting="none",
         sample_standardization=False,
+        standardization_eps=1e-6,
         scale=1.0,
+        precision="float32",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -536,7 +611,13 @@ class Frontend(keras.layers.Layer):
         self.n_fft = int(n_fft)
         self.hop_length = int(hop_length)
         self.win_length = None if win_length is None else int(win_length)
-        self.center = bool(center)
+        self.framing = framing or ("center" if center else "valid")
+        if self.framing not in FRAMINGS:
+            raise ValueError(f"framing must be one of {FRAMINGS}, got {self.framing!r}")
+        if kind == "cqt" and self.framing not in ("center", "valid"):
+            raise ValueError("the constant-Q front-end supports framing 'center' or 'valid'")
+        self.center = self.framing == "center"
+        self.pad_mode = pad_mode
         self.n_mels = int(n_mels)
         self.fmin = None if fmin is None else float(fmin)
         self.fmax = None if fmax is None else float(fmax)
@@ -546,14 +627,21 @@ class Frontend(keras.layers.Layer):
         self.bins_per_octave = int(bins_per_octave)
         self.power = float(power)
         self.magnitude_scale = magnitude_scale
-        self.db_ref = float(db_ref)
+        self.db_ref = db_ref if db_ref == "max" else float(db_ref)
         self.db_amin = float(db_amin)
         self.top_db = None if top_db is None else float(top_db)
+        self.db_scope = db_scope
+        self.db_power = None if db_power is None else float(db_power)
         self.log_offset = float(log_offset)
         self.frequency_weighting = frequency_weighting
         self.sample_standardization = bool(sample_standardization)
+        self.standardization_eps = float(standardization_eps)
         self.scale = float(scale)
+        if precision not in ("float32", "float64"):
+            raise ValueError(f"precision must be 'float32' or 'float64', got {precision!r}")
+        self.precision = precision
 
+        sub = {"dtype": "float64"} if precision == "float64" else {}  # sub-layers compute in this
         if kind == "cqt":
             self._cqt = ConstantQ(
                 sample_rate=self.sample_rate,
@@ -562,20 +650,20 @@ class Frontend(keras.layers.Layer):
                 n_bins=self.n_bins,
                 bins_per_octave=self.bins_per_octave,
                 center=self.center,
-                name="cqt",
+                name="cqt", **sub
             )
         else:
-            if self.center:
-                self._pad = CenterPad(self.n_fft, name="center_pad")
+            if self.framing != "valid":
+                self._pad = FramingPad(self.n_fft, self.hop_length, self.framing, self.pad_mode, name="framing_pad", **sub)
             self._stft = kapre.STFT(
                 n_fft=self.n_fft,
                 win_length=self.win_length,
                 hop_length=self.hop_length,
                 input_data_format="channels_last",
                 output_data_format="channels_last",
-                name="stft",
+                name="stft", **sub
             )
-            self._mag = kapre.Magnitude(name="magnitude")
+            self._mag = kapre.Magnitude(name="magnitude", **sub)
             if kind == "mel":
                 self._mel = kapre.ApplyFilterbank(
                     type="mel",
@@ -593,23 +681,24 @@ class Frontend(keras.layers.Layer):
                 )
         if magnitude_scale == "db":
             self._scale_layer = Decibel(
-                power=self.power, ref=self.db_ref, amin=self.db_amin, top_db=self.top_db, name="decibel"
+                power=self.power if self.db_power is None else self.db_power, ref=self.db_ref, amin=self.db_amin, top_db=self.top_db, scope=self.db_scope,
+                name="decibel", **sub
             )
         elif magnitude_scale == "log":
-            self._scale_layer = NaturalLog(self.log_offset, name="log")
+            self._scale_layer = NaturalLog(self.log_offset, name="log", **sub)
         if frequency_weighting == "a_weighting":
             self._weighting = FrequencyWeighting(
                 a_weighting_db(self.frequencies()).tolist(),
                 domain=magnitude_scale,
                 power=self.power,
-                name="a_weighting",
+                name="a_weighting", **sub,
             )
         elif frequency_weighting == "per_frequency":
-            self._weighting = PerFrequencyStandardization(name="per_frequency_standardization")
+            self._weighting = PerFrequencyStandardization(name="per_frequency_standardization", **sub)
         if self.sample_standardization:
-            self._sample_std = PerSampleStandardization(name="per_sample_standardization")
+            self._sample_std = PerSampleStandardization(self.standardization_eps, name="per_sample_standardization", **sub)
         if self.scale != 1.0:
-            self._scaler = Scale(self.scale, name="scale")
+            self._scaler = Scale(self.scale, name="scale", **sub)
 
     def build(self, input_shape):
         # the sub-layers hold no weights; building them here keeps Keras' state tracking exact
@@ -618,7 +707,7 @@ class Frontend(keras.layers.Layer):
         if self.kind == "cqt":
             self._cqt.build(shape3)
         else:
-            if self.center:
+            if self.framing != "valid":
                 self._pad.build(shape3)
                 shape3 = self._pad.compute_output_shape(shape3)
             self._stft.build(shape3)
@@ -649,17 +738,17 @@ class Frontend(keras.layers.Layer):
 
     def n_frames(self, n_samples):
         """Number of output frames for a waveform of ``n_samples`` samples."""
-        if self.center:
-            return 1 + n_samples // self.hop_length
         n_fft = self.n_fft if self.kind != "cqt" else self._cqt.n_fft
-        if n_samples < n_fft:
+        if self.framing == "valid" and n_samples < n_fft:
             raise ValueError(f"{n_samples} samples are fewer than one frame of {n_fft}")
-        return 1 + (n_samples - n_fft) // self.hop_length
+        return framing_pads(n_samples, n_fft, self.hop_length, self.framing)[2]
 
     def min_samples(self, n_frames):
         """Fewest samples that give ``n_frames`` frames."""
-        if self.center:
+        if self.framing == "center":
             return (n_frames - 1) * self.hop_length
+        if self.framing in ("tf_same", "theano"):
+            return (n_frames - 1) * self.hop_length + 1
         n_fft = self.n_fft if self.kind != "cqt" else self._cqt.n_fft
         return (n_frames - 1) * self.hop_length + n_fft
 
@@ -673,15 +762,23 @@ class Frontend(keras.layers.Layer):
     def spectrogram(self, x):
         """``|X| ** power`` before any scaling, shape ``(batch, n_frames, n_freq)``."""
         x = _as_waveform3d(x)
+        if self.precision == "float64":
+            x = tf.cast(x, tf.float64)
         if self.kind == "cqt":
             s = self._cqt(x)
         else:
-            if self.center:
+            n_frames = None if x.shape[1] is None else self.n_frames(int(x.shape[1]))
+            if self.framing != "valid":
                 x = self._pad(x)
             s = self._mag(self._stft(x))  # (b, t, f, 1)
+            if self.framing in ("tf_same", "theano") and n_frames is not None:
+                s = s[:, :n_frames]
             if self.kind == "mel":
                 if self.power != 1.0:
                     s = tf.pow(s, self.power)
+                if self.precision == "float64":
+                    fb = tf.cast(self._mel.filterbank, tf.float64)
+                    return tf.tensordot(s[..., 0], fb, axes=[[2], [0]])
                 s = self._mel(s)
                 return s[..., 0]
             s = s[..., 0]
@@ -699,7 +796,7 @@ class Frontend(keras.layers.Layer):
             s = self._sample_std(s)
         if self.scale != 1.0:
             s = self._scaler(s)
-        return tf.expand_dims(s, -1)
+        return tf.expand_dims(tf.cast(s, self.compute_dtype), -1)
 
     def compute_output_shape(self, input_shape):
         n = input_shape[1]
@@ -714,6 +811,8 @@ class Frontend(keras.layers.Layer):
             "hop_length": self.hop_length,
             "win_length": self.win_length,
             "center": self.center,
+            "framing": self.framing,
+            "pad_mode": self.pad_mode,
             "n_mels": self.n_mels,
             "fmin": self.fmin,
             "fmax": self.fmax,
@@ -726,10 +825,14 @@ class Frontend(keras.layers.Layer):
             "db_ref": self.db_ref,
             "db_amin": self.db_amin,
             "top_db": self.top_db,
+            "db_scope": self.db_scope,
+            "db_power": self.db_power,
             "log_offset": self.log_offset,
             "frequency_weighting": self.frequency_weighting,
             "sample_standardization": self.sample_standardization,
+            "standardization_eps": self.standardization_eps,
             "scale": self.scale,
+            "precision": self.precision,
         }
 
 
@@ -739,3 +842,57 @@ def find_frontend(model):
         if isinstance(layer, Frontend):
             return layer
     return None
+
+
+@_register
+class Kapre01Frontend(Frontend):
+    """Kapre 0.1's ``Melspectrogram`` maths with its matrices as weights, for ports of weights
+    trained with it (Choi's Compact-convnet).
+
+    Kapre 0.1 computed the STFT as a strided convolution with windowed-DFT kernels
+    (``cos(2 pi k n / N) hann[n]`` and ``sin(...)``, stored float32 in the weight files) and
+    applied a stored frequency-to-mel matrix to the power spectrum. This layer does the same
+    (in float64), with ``real_kernels`` (n_fft, n_fft/2+1), ``imag_kernels`` and ``freq2mel``
+    (n_fft/2+1, n_mels) as non-trainable weights that a converter overwrites with the released
+    values; everything after the mel power (dB, standardisation) is :class:`Frontend`'s. Only
+    ``kind='mel'``, ``power=2`` and the 'tf_same'/'theano'/'valid' framings are supported.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("precision", "float64")
+        super().__init__(**kwargs)
+        if self.kind != "mel" or self.power != 2.0:
+            raise ValueError("Kapre01Frontend reproduces mel power spectrograms only (kind='mel', power=2)")
+
+    def build(self, input_shape):
+        nb = self.n_fft // 2 + 1
+        self.real_kernels = self.add_weight(name="real_kernels", shape=(self.n_fft, nb), initializer="zeros",
+                                            trainable=False, dtype="float32")
+        self.imag_kernels = self.add_weight(name="imag_kernels", shape=(self.n_fft, nb), initializer="zeros",
+                                            trainable=False, dtype="float32")
+        self.freq2mel = self.add_weight(name="freq2mel", shape=(nb, self.n_mels), initializer="zeros",
+                                        trainable=False, dtype="float32")
+        n = np.arange(self.n_fft)[:, None]
+        k = np.arange(nb)[None, :]
+        hann = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(self.n_fft) / self.n_fft)  # periodic
+        self.real_kernels.assign((np.cos(2 * np.pi * k * n / self.n_fft) * hann[:, None]).astype("float32"))
+        self.imag_kernels.assign((np.sin(2 * np.pi * k * n / self.n_fft) * hann[:, None]).astype("float32"))
+        self.freq2mel.assign(self.filterbank_matrix().astype("float32"))
+        super().build(input_shape)
+
+    def filterbank_matrix(self):
+        return librosa.filters.mel(sr=self.sample_rate, n_fft=self.n_fft, n_mels=self.n_mels,
+                                   fmin=0.0 if self.fmin is None else self.fmin, fmax=self.fmax,
+                                   htk=self.htk, norm=self.mel_norm).T
+
+    def filterbank(self):
+        return np.asarray(self.freq2mel)
+
+    def spectrogram(self, x):
+        x = tf.cast(_as_waveform3d(x)[..., 0], tf.float64)
+        left, right, n_frames = framing_pads(int(x.shape[1]), self.n_fft, self.hop_length, self.framing)
+        x = tf.pad(x, [[0, 0], [left, right]])
+        frames = tf.signal.frame(x, self.n_fft, self.hop_length)[:, :n_frames]  # (b, t, n_fft)
+        re = tf.linalg.matmul(frames, tf.cast(self.real_kernels, tf.float64))
+        im = tf.linalg.matmul(frames, tf.cast(self.imag_kernels, tf.float64))
+        return tf.linalg.matmul(re * re + im * im, tf.cast(self.freq2mel, tf.float64))

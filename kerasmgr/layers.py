@@ -19,6 +19,9 @@ __all__ = [
     "FoldPatches",
     "UnfoldPatches",
     "adapt_standardization",
+    "LegacyBatchNorm",
+    "BatchStatBN",
+    "keras1_hard_sigmoid",
 ]
 
 _register = keras.saving.register_keras_serializable(package="kerasmgr")
@@ -268,3 +271,81 @@ class UnfoldPatches(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "n_patches": self.n_patches}
+
+
+# ----------------------------------------------------------------------------------- legacy Keras
+@_register
+class LegacyBatchNorm(keras.layers.Layer):
+    """Keras 1.0.x batch normalisation at inference: ``gamma * (x - mean) / (std + eps) + beta``.
+
+    Keras 1.0.x stored ``running_std`` = an average of ``sqrt(var + eps)`` and divided by
+    ``running_std + eps`` (eps 1e-6) — not ``sqrt(var + eps)`` as today. Used by the ports of
+    Choi's MusicTaggerCNN/CRNN. Weights: gamma, beta, running_mean, running_std (non-trainable).
+
+    Parameters
+    ----------
+    axis : int
+        The normalised axis (e.g. 1 for the time axis of a (batch, time, freq, ch) image).
+    epsilon : float
+        1e-6 in Keras 1.0.x.
+    """
+
+    def __init__(self, axis=-1, epsilon=1e-6, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = int(axis)
+        self.epsilon = float(epsilon)
+
+    def build(self, input_shape):
+        n = int(input_shape[self.axis])
+        self.gamma = self.add_weight(name="gamma", shape=(n,), initializer="ones")
+        self.beta = self.add_weight(name="beta", shape=(n,), initializer="zeros")
+        self.running_mean = self.add_weight(name="running_mean", shape=(n,), initializer="zeros", trainable=False)
+        self.running_std = self.add_weight(name="running_std", shape=(n,), initializer="ones", trainable=False)
+
+    def _b(self, v, ndim):
+        shape = [1] * ndim
+        shape[self.axis] = -1
+        return tf.reshape(v, shape)
+
+    def call(self, x):
+        n = len(x.shape)
+        return (self._b(self.gamma, n) * (x - self._b(self.running_mean, n)) / (self._b(self.running_std, n) + self.epsilon)
+                + self._b(self.beta, n))
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon}
+
+
+@_register
+class BatchStatBN(keras.layers.Layer):
+    """Batch normalisation that always uses the current batch's statistics (Keras 1 ``mode=2``).
+
+    ``gamma * (x - mean_b) / sqrt(var_b + eps) + beta`` with per-channel mean and biased variance
+    over every axis but the last, at training *and* inference. Outputs therefore depend on the
+    other clips in the batch; only for faithful ports of weights trained that way.
+    """
+
+    def __init__(self, epsilon=1e-3, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = float(epsilon)
+
+    def build(self, input_shape):
+        n = int(input_shape[-1])
+        self.gamma = self.add_weight(name="gamma", shape=(n,), initializer="ones")
+        self.beta = self.add_weight(name="beta", shape=(n,), initializer="zeros")
+
+    def call(self, x):
+        # float64 statistics: float32 moments over ~1e6 activations of magnitude ~1e2 lose ~1e-3
+        x64 = tf.cast(x, tf.float64)
+        mean, var = tf.nn.moments(x64, axes=list(range(len(x.shape) - 1)))
+        y = tf.cast(self.gamma, tf.float64) * (x64 - mean) * tf.math.rsqrt(var + self.epsilon)
+        return tf.cast(y + tf.cast(self.beta, tf.float64), x.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}
+
+
+@keras.saving.register_keras_serializable(package="kerasmgr", name="keras1_hard_sigmoid")
+def keras1_hard_sigmoid(x):
+    """Keras 1/Theano's hard sigmoid, ``clip(0.2 x + 0.5, 0, 1)`` (Keras 3's has slope 1/6)."""
+    return tf.clip_by_value(0.2 * x + 0.5, 0.0, 1.0)

@@ -18,7 +18,7 @@ def resolve_frontend(defaults, frontend):
         The model's :class:`~kerasmgr.frontends.Frontend` arguments.
     frontend : None, str or dict
         ``None`` keeps the defaults; a string replaces ``kind`` ('stft', 'mel', 'cqt'); a dict
-        overrides any argument.
+        overrides any argument (``layer`` names a Frontend subclass, e.g. ``'Kapre01Frontend'``).
 
     Returns
     -------
@@ -46,8 +46,14 @@ def waveform_frontend(n_samples, frontend_cfg):
     image : keras.KerasTensor, shape (batch, n_frames, n_freq, 1)
     frontend : Frontend
     """
+    from .. import frontends
+
+    cfg = dict(frontend_cfg)
+    cls = getattr(frontends, cfg.pop("layer", "Frontend"))  # a Frontend subclass, e.g. Kapre01Frontend
+    if not (isinstance(cls, type) and issubclass(cls, Frontend)):
+        raise ValueError(f"frontend layer must be a Frontend subclass, got {cls!r}")
     inputs = keras.Input((int(n_samples),), name="waveform")
-    fe = Frontend(name="frontend", **frontend_cfg)
+    fe = cls(name="frontend", **cfg)
     return inputs, fe(inputs), fe
 
 
@@ -66,16 +72,22 @@ def output_layer(x, n_outputs, activation, **kwargs):
 
 
 def conv_bn_elu(x, filters, kernel, index, *, padding="same", pool=None, dropout=0.0,
-                kernel_initializer="he_normal"):
+                kernel_initializer="he_normal", batch_norm="moving"):
     """Choi's block: Conv2D -> BatchNorm -> ELU [-> MaxPool] [-> Dropout].
 
     Layers are named ``conv{index}``, ``bn{index}``, ``elu{index}``, ``pool{index}``,
     ``dropout{index}`` so features can be tapped by name. ``kernel`` and ``pool`` are in
-    (time, freq) order, the layout of kerasmgr images.
+    (time, freq) order, the layout of kerasmgr images. ``batch_norm='batch'`` uses
+    :class:`~kerasmgr.layers.BatchStatBN` (batch statistics at inference) instead.
     """
     x = keras.layers.Conv2D(filters, kernel, padding=padding, kernel_initializer=kernel_initializer,
                             name=f"conv{index}")(x)
-    x = keras.layers.BatchNormalization(name=f"bn{index}")(x)
+    if batch_norm == "batch":  # Keras 1 mode 2: batch statistics at inference (faithful ports only)
+        from ..layers import BatchStatBN
+
+        x = BatchStatBN(name=f"bn{index}")(x)
+    else:
+        x = keras.layers.BatchNormalization(name=f"bn{index}")(x)
     x = keras.layers.ELU(name=f"elu{index}")(x)
     if pool is not None:
         x = keras.layers.MaxPooling2D(pool, name=f"pool{index}")(x)

@@ -94,7 +94,7 @@ def _fc_head(x, widths, n_outputs, activation):
 
 
 def k2c2(*, n_outputs=50, activation="sigmoid", n_params=None, n_samples=None, frontend=None,
-         name=None):
+         batch_norm="moving", name=None):
     """Compact-convnet / chapter-4 k2c2 tagger.
 
     Parameters
@@ -112,6 +112,9 @@ def k2c2(*, n_outputs=50, activation="sigmoid", n_params=None, n_samples=None, f
         Input length in samples at 12 kHz (default 348,000 = 29 s, or 349,440 with a budget).
     frontend : None, str or dict
         Front-end overrides (see :func:`kerasmgr.models._blocks.resolve_frontend`).
+    batch_norm : {'moving', 'batch'}
+        Ordinary batch normalisation, or batch statistics at inference too (Keras 1's
+        ``mode=2``; only for the faithful port of Choi's Theano weights).
     name : str or None
         Model name (default ``'k2c2'``).
 
@@ -131,7 +134,7 @@ def k2c2(*, n_outputs=50, activation="sigmoid", n_params=None, n_samples=None, f
         n_samples = N_SAMPLES_CH4 if n_samples is None else n_samples
     inputs, x, _ = waveform_frontend(n_samples, resolve_frontend(FRONTEND, frontend))
     for i, (w, p) in enumerate(zip(widths, pools), start=1):
-        x = conv_bn_elu(x, w, (3, 3), i, pool=p)
+        x = conv_bn_elu(x, w, (3, 3), i, pool=p, batch_norm=batch_norm)
     x = keras.layers.GlobalMaxPooling2D(name="global_pool")(x)
     out = output_layer(x, n_outputs, activation)
     return keras.Model(inputs, out, name=name or "k2c2")

@@ -1,0 +1,112 @@
+"""Converted Choi weights against independent numpy forward passes of the HDF5 files."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+import kerasmgr  # noqa: F401
+from kerasmgr.convert import build_converted, convert
+from kerasmgr.data.datasets import MSD_TAGS
+from conftest import SHARED, make_signal
+import choi_reference as ref
+
+CHOI2017 = SHARED / "data" / "choi2017"
+CHOI2016 = SHARED / "data" / "choi2016"
+needs_2017 = pytest.mark.skipif(not CHOI2017.is_dir(), reason="Choi's released weights (../shared/data/choi2017) are absent")
+needs_2016 = pytest.mark.skipif(not CHOI2016.is_dir(), reason="Choi's released weights (../shared/data/choi2016) are absent")
+
+SR = 12000
+
+
+def inputs(n):
+    """Noise, a sine, a chirp and a silence-padded sine, each ``n`` samples at 12 kHz."""
+    sec = n / SR
+    sil = make_signal("sine", SR, sec)
+    sil[n // 3 :] = 0.0
+    return np.stack([make_signal("noise", SR, sec), make_signal("sine", SR, sec), make_signal("chirp", SR, sec), sil])
+
+
+def taps(model, names):
+    return keras.Model(model.input, [model.get_layer(n).output for n in names])
+
+
+@needs_2017
+def test_keras2_faithful_matches_the_reference_on_a_batch():
+    x = inputs(348000)
+    model, meta = build_converted("choi2017-keras2", CHOI2017 / "keras2_model_best.hdf5", mode="faithful")
+    out = taps(model, ["output"] + [f"elu{i}" for i in range(1, 6)])(x)
+    tags = np.asarray(out[0])
+    feats = np.concatenate([np.asarray(o).mean(axis=(1, 2)) for o in out[1:]], axis=1)
+    want_tags, want_feats = ref.compact_keras2(CHOI2017 / "keras2_model_best.hdf5", x)
+    assert np.abs(tags - want_tags).max() < 1e-4
+    assert np.abs(feats - want_feats).max() < 1e-3
+    assert meta["labels"] == list(MSD_TAGS) and meta["sample_rate"] == 12000
+
+
+@needs_2017
+def test_keras2_per_clip_mode_is_batch_independent_and_matches_per_clip_reference():
+    x = inputs(348000)
+    model, _ = build_converted("choi2017-keras2", CHOI2017 / "keras2_model_best.hdf5", mode="per_clip")
+    batch = model.predict(x, verbose=0)
+    want, _ = ref.compact_keras2(CHOI2017 / "keras2_model_best.hdf5", x, per_clip=True)
+    assert np.abs(batch - want).max() < 1e-4
+    alone = np.concatenate([model.predict(x[i : i + 1], verbose=0) for i in range(len(x))])
+    assert np.abs(batch - alone).max() < 1e-5
+
+
+@needs_2017
+def test_keras1_theano_faithful_matches_the_reference():
+    x = inputs(348000)
+    path = CHOI2017 / "keras1_theano_weights.hdf5"
+    model, _ = build_converted("choi2017-keras1-theano", path, mode="faithful")
+    out = taps(model, ["output"] + [f"pool{i}" for i in range(1, 6)])(x)
+    tags = np.asarray(out[0])
+    feats = np.concatenate([np.asarray(o).mean(axis=(1, 2)) for o in out[1:]], axis=1)
+    want_tags, want_feats = ref.compact_keras1_theano(path, x)
+    assert np.abs(tags - want_tags).max() < 1e-4
+    assert np.abs(feats - want_feats).max() < 1e-3
+
+
+@needs_2017
+def test_keras1_theano_per_clip_mode_uses_frozen_calibration_statistics():
+    path = CHOI2017 / "keras1_theano_weights.hdf5"
+    clips = inputs(348000)
+    faithful, _ = build_converted("choi2017-keras1-theano", path, mode="faithful")
+    # calibrated on one clip, the per-clip model is the faithful model run on that clip alone
+    one, meta = build_converted("choi2017-keras1-theano", path, mode="per_clip", calibration=clips[1:2])
+    assert meta["mode"] == "per_clip"
+    assert np.abs(one.predict(clips[1:2], verbose=0) - faithful.predict(clips[1:2], verbose=0)).max() < 1e-4
+    # calibrated on a set, each clip's output no longer depends on the batch
+    model, _ = build_converted("choi2017-keras1-theano", path, mode="per_clip", calibration=clips)
+    batch = model.predict(clips, verbose=0)
+    alone = np.concatenate([model.predict(clips[i : i + 1], verbose=0) for i in range(len(clips))])
+    assert np.abs(batch - alone).max() < 1e-5
+    with pytest.raises(ValueError, match="calibration"):
+        build_converted("choi2017-keras1-theano", path, mode="per_clip")
+
+
+@needs_2016
+@pytest.mark.parametrize("kind", ["cnn", "crnn"])
+@pytest.mark.parametrize("ordering", ["tensorflow", "theano"])
+def test_choi2016_taggers_match_the_reference(kind, ordering):
+    path = CHOI2016 / f"music_tagger_{kind}_weights_{ordering}.h5"
+    x = inputs(349440)
+    model, meta = build_converted(f"choi2016-{kind}", path)
+    assert meta["ordering"] == ordering
+    got = model.predict(x, verbose=0)
+    logmel = np.stack([ref.librosa_logmel(c) for c in x])
+    want = ref.tagger2016(path, logmel, kind=kind, theano=ordering == "theano")
+    assert np.abs(got - want).max() < 1e-4
+
+
+@needs_2017
+def test_convert_writes_loadable_files_with_a_sidecar(tmp_path):
+    paths = convert("choi2017-keras2", CHOI2017 / "keras2_model_best.hdf5", tmp_path / "compact.keras")
+    meta = json.loads(paths["json"].read_text())
+    assert meta["model"] == "choi2017-keras2" and len(meta["labels"]) == 50
+    x = inputs(348000)[:2]
+    a = keras.models.load_model(paths["keras"]).predict(x, verbose=0)
+    b = keras.models.load_model(paths["h5"]).predict(x, verbose=0)
+    np.testing.assert_array_equal(a, b)
