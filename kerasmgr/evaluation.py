@@ -240,11 +240,11 @@ def evaluate_model(model, *, dataset="embedded", data_root=None, subset="test", 
 
     from .data.datasets import load_dataset, load_waveforms
     from .models import input_spec
-    from .training import read_sidecar
+    from .pretrained import read_metadata
 
     sidecar = None
     if not hasattr(model, "predict"):
-        sidecar = read_sidecar(model)
+        sidecar = read_metadata(model)
         model = keras.models.load_model(model, compile=False)
     task = task or (sidecar or {}).get("task") or infer_task(model)
     sr, _ = input_spec(model)

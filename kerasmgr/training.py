@@ -53,9 +53,10 @@ from .data.datasets import load_dataset
 from .data.pipeline import STORES, ClipStore, training_dataset
 from .frontends import find_frontend
 from .layers import Standardization, adapt_standardization
+from .pretrained import read_metadata
 
 __all__ = ["TrainConfig", "RunResult", "train", "train_repeated", "resolve_config", "MODEL_DEFAULTS",
-           "write_sidecar", "read_sidecar"]
+           "write_sidecar"]
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 
@@ -334,24 +335,10 @@ class LinearSchedules(keras.callbacks.Callback):
 
 
 def _save_both(model, stem):
-    """Write ``stem.keras`` and ``stem.h5`` atomically (temporary file, then rename).
+    """The best model as ``stem.keras`` and ``stem.h5`` (atomic writes)."""
+    from .pretrained import save
 
-    ``.h5`` is Keras' legacy format, kept because users load released ``.h5`` weights; its
-    "legacy format" warning is silenced here.
-    """
-    import logging
-
-    absl = logging.getLogger("absl")
-    level = absl.level
-    absl.setLevel(logging.ERROR)
-    try:
-        for ext in (".keras", ".h5"):
-            final = Path(str(stem) + ext)
-            tmp = final.with_name(final.stem + ".tmp" + ext)
-            model.save(tmp)
-            os.replace(tmp, final)
-    finally:
-        absl.setLevel(level)
+    save(model, stem)
 
 
 # ------------------------------------------------------------------------------------- train
@@ -392,12 +379,6 @@ def write_sidecar(path, model, *, cfg, labels, sample_rate, n_samples, dataset, 
     }
     Path(path).write_text(json.dumps(meta, indent=2))
     return meta
-
-
-def read_sidecar(model_path):
-    """The JSON sidecar of a saved model (``model.keras`` -> ``model.json``), or ``None``."""
-    p = Path(model_path).with_suffix(".json")
-    return json.loads(p.read_text()) if p.is_file() else None
 
 
 def _run_dir(cfg):
@@ -515,7 +496,7 @@ def train(config=None, **overrides):
         "kerasmgr_version": __version__,
     })
     (run_dir / "metrics.json").write_text(json.dumps(result, indent=2))
-    sidecar = read_sidecar(run_dir / "model.keras")
+    sidecar = read_metadata(run_dir / "model.keras")
     sidecar["metrics"] = {k: result[k] for k in ("accuracy", "normalised_accuracy", "macro_roc_auc", "macro_pr_auc")
                           if k in result}
     (run_dir / "model.json").write_text(json.dumps(sidecar, indent=2))

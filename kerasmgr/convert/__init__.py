@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-
 from .choi import FORMATS, MODES, PUBLISHED, build_converted
 
 __all__ = ["FORMATS", "MODES", "PUBLISHED", "build_converted", "convert"]
@@ -30,23 +26,8 @@ def convert(fmt, src, out, **kwargs):
     dict
         ``{'keras': path, 'h5': path, 'json': path}``.
     """
-    import logging
+    from ..pretrained import save
 
     model, meta = build_converted(fmt, src, **kwargs)
-    stem = Path(out)
-    if stem.suffix in (".keras", ".h5", ".json"):
-        stem = stem.with_suffix("")
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = {ext: Path(f"{stem}.{ext}") for ext in ("keras", "h5", "json")}
-    absl = logging.getLogger("absl")
-    level = absl.level
-    absl.setLevel(logging.ERROR)  # Keras' "HDF5 is a legacy format" notice
-    try:
-        for ext in ("keras", "h5"):
-            tmp = paths[ext].with_name(paths[ext].stem + f".tmp.{ext}")
-            model.save(tmp)
-            os.replace(tmp, paths[ext])
-    finally:
-        absl.setLevel(level)
-    paths["json"].write_text(json.dumps(meta, indent=2))
+    paths = save(model, out, meta)
     return paths
