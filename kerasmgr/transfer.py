@@ -1,0 +1,425 @@
+"""Transfer learning with SVMs over layer combinations (thesis chapter 6, ``bin/transfer.py``).
+
+For every feature set — each of the 31 non-empty combinations of the 5 conv layers, their
+random-convnet counterparts, MFCC and MFCC + 12345 — an SVM (classification: SVC, accuracy;
+regression: SVR, r²) is tuned over the thesis' grid: kernel {linear, rbf}, γ ∈ {2^-3, 2^-5, 2^-7,
+2^-9, 2^-11, 2^-13, 1/N_f}, C ∈ {0.1, 2, 8, 32}, standard scaling on/off. Two protocols:
+
+* ``thesis`` — the original code's: the best mean score of the grid search itself over
+  unshuffled stratified 10-fold cross-validation (folds follow file order). The same folds pick
+  the hyper-parameters and score them, so it is optimistic.
+* ``nested`` — grid search inside each outer fold (inner 10-fold CV on the outer training part),
+  scored on the outer test fold: the unbiased estimate. Outer folds unshuffled by default;
+  ``shuffle=True`` shuffles them (on GTZAN, where neighbouring files often share an artist,
+  shuffling leaks artists across folds and raises the score).
+
+Folds are grouped when group ids are given (segments of one recording never on both sides);
+with a predefined split (train/valid/test) the grid is scored on valid and the best setting,
+refitted on train + valid, is scored on test (both protocols).
+
+Kernels are precomputed once per fold and layer (Gram and squared-distance matrices of the
+per-fold-scaled features) and summed per combination, so no feature set is rescaled or
+re-multiplied per grid point.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["GAMMAS", "CS", "layer_combinations", "FeatureSet", "feature_sets", "cv_splits", "run", "rank",
+           "results_table", "plot_results"]
+
+GAMMAS = (2.0 ** -3, 2.0 ** -5, 2.0 ** -7, 2.0 ** -9, 2.0 ** -11, 2.0 ** -13, "1/N_f")
+CS = (0.1, 2.0, 8.0, 32.0)
+
+
+def layer_combinations(layers=(1, 2, 3, 4, 5)):
+    """All non-empty combinations, by size then order: (1,), (2,), ..., (1, 2), ..., (1, 2, 3, 4, 5)."""
+    layers = tuple(layers)
+    return [c for r in range(1, len(layers) + 1) for c in itertools.combinations(layers, r)]
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """A named list of feature blocks (keys into the block dictionary)."""
+
+    name: str
+    blocks: tuple
+    kind: str  # 'convnet', 'random', 'mfcc', 'mfcc+convnet'
+
+
+def feature_sets(layers, *, random=False, mfcc=False):
+    """The feature sets of a run: every layer combination, optionally their random twins, MFCC
+    and MFCC + all layers."""
+    out = [FeatureSet("".join(map(str, c)), tuple(f"L{k}" for k in c), "convnet") for c in layer_combinations(layers)]
+    if random:
+        out += [FeatureSet("random " + "".join(map(str, c)), tuple(f"R{k}" for k in c), "random")
+                for c in layer_combinations(layers)]
+    if mfcc:
+        out.append(FeatureSet("mfcc", ("MFCC",), "mfcc"))
+        out.append(FeatureSet("mfcc+" + "".join(map(str, layers)), ("MFCC",) + tuple(f"L{k}" for k in layers),
+                              "mfcc+convnet"))
+    return out
+
+
+def cv_splits(y, *, task, n_folds=10, groups=None, shuffle=False, seed=0):
+    """(train, test) index pairs: stratified (classification) or plain k-fold, grouped if needed.
+
+    For classification the number of folds is reduced to the size of the rarest class (inner
+    folds of a nested run on a small dataset)."""
+    from sklearn import model_selection as ms
+
+    n = len(y)
+    if task == "classification":  # no more folds than the rarest class has items (or groups)
+        if groups is not None:
+            per_class = [len(set(np.asarray(groups)[np.asarray(y) == c])) for c in np.unique(y)]
+        else:
+            per_class = np.unique(y, return_counts=True)[1]
+        n_folds = min(n_folds, int(min(per_class)))
+        if n_folds < 2:
+            raise ValueError("too few items per class for cross-validation (a class has fewer than 2)")
+    if groups is not None:
+        if task == "classification":
+            cv = ms.StratifiedGroupKFold(n_splits=n_folds, shuffle=shuffle, random_state=seed if shuffle else None)
+        else:
+            cv = ms.GroupKFold(n_splits=n_folds)
+        return list(cv.split(np.zeros(n), y, groups))
+    if task == "classification":
+        cv = ms.StratifiedKFold(n_splits=n_folds, shuffle=shuffle, random_state=seed if shuffle else None)
+    else:
+        cv = ms.KFold(n_splits=n_folds, shuffle=shuffle, random_state=seed if shuffle else None)
+    return list(cv.split(np.zeros(n), y))
+
+
+def _grid(n_features):
+    out = []
+    for scale in (True, False):
+        for C in CS:
+            out.append(("linear", None, C, scale))
+            for g in GAMMAS:
+                out.append(("rbf", 1.0 / n_features if g == "1/N_f" else g, C, scale))
+    return out
+
+
+class _FoldKernels:
+    """Per-block Gram and squared-distance matrices for one (fit, evaluate) index set."""
+
+    def __init__(self, blocks, fit_idx, all_idx):
+        self.fit_idx, self.all_idx = fit_idx, all_idx
+        self.gram = {}
+        self.dist = {}
+        for name, X in blocks.items():
+            X = np.asarray(X, dtype=np.float64)[all_idx]
+            for scale in (True, False):
+                Z = X
+                if scale:
+                    ref = np.asarray(blocks[name], dtype=np.float64)[fit_idx]
+                    mu, sd = ref.mean(0), ref.std(0)
+                    sd[sd == 0] = 1.0
+                    Z = (X - mu) / sd
+                G = Z @ Z.T
+                d = np.diag(G)
+                self.gram[name, scale] = G
+                self.dist[name, scale] = np.maximum(d[:, None] + d[None, :] - 2 * G, 0.0)
+
+    def kernel(self, blocks, kind, gamma, scale):
+        if kind == "linear":
+            return sum(self.gram[b, scale] for b in blocks)
+        return np.exp(-gamma * sum(self.dist[b, scale] for b in blocks))
+
+
+def _score(task, y_true, y_pred):
+    from sklearn.metrics import accuracy_score, r2_score
+
+    return float(accuracy_score(y_true, y_pred) if task == "classification" else r2_score(y_true, y_pred))
+
+
+def _fit_predict(task, K_train, y_train, K_test, C):
+    from sklearn.svm import SVC, SVR
+
+    est = SVC(kernel="precomputed", C=C) if task == "classification" else SVR(kernel="precomputed", C=C)
+    return est.fit(K_train, y_train).predict(K_test)
+
+
+def _grid_scores(fset, blocks, y, task, splits, dims):
+    """Mean CV score of every grid point for one feature set (index arrays into ``y``)."""
+    n_f = sum(dims[b] for b in fset.blocks)
+    grid = _grid(n_f)
+    scores = np.zeros((len(grid), len(splits)))
+    for s, (tr, te) in enumerate(splits):
+        idx = np.concatenate([tr, te])
+        fk = _FoldKernels({b: blocks[b] for b in fset.blocks}, tr, idx)
+        ntr = len(tr)
+        for gi, (kind, gamma, C, scale) in enumerate(grid):
+            K = fk.kernel(fset.blocks, kind, gamma, scale)
+            pred = _fit_predict(task, K[:ntr, :ntr], y[tr], K[ntr:, :ntr], C)
+            scores[gi, s] = _score(task, y[te], pred)
+    return grid, scores
+
+
+def _evaluate_set(fset, blocks, y, task, protocol, *, n_folds, groups, shuffle, seed, split, dims):
+    n_f = sum(dims[b] for b in fset.blocks)
+    if split is not None:  # predefined: grid on valid, refit on train+valid, score on test
+        tr, va, te = (np.flatnonzero(split == s) for s in ("train", "valid", "test"))
+        grid, sc = _grid_scores(fset, blocks, y, task, [(tr, va)], dims)
+        best = grid[int(sc[:, 0].argmax())]
+        fit = np.concatenate([tr, va])
+        fk = _FoldKernels({b: blocks[b] for b in fset.blocks}, fit, np.concatenate([fit, te]))
+        K = fk.kernel(fset.blocks, best[0], best[1], best[3])
+        pred = _fit_predict(task, K[: len(fit), : len(fit)], y[fit], K[len(fit):, : len(fit)], best[2])
+        s = _score(task, y[te], pred)
+        return {"score": s, "std": 0.0, "params": _params(best), "n_features": n_f, "validation": float(sc.max())}
+    if protocol == "thesis":
+        splits = cv_splits(y, task=task, n_folds=n_folds, groups=groups, shuffle=False)
+        grid, sc = _grid_scores(fset, blocks, y, task, splits, dims)
+        means = sc.mean(axis=1)
+        b = int(means.argmax())
+        return {"score": float(means[b]), "std": float(sc[b].std()), "params": _params(grid[b]), "n_features": n_f}
+    outer = cv_splits(y, task=task, n_folds=n_folds, groups=groups, shuffle=shuffle, seed=seed)
+    fold_scores, chosen = [], []
+    for tr, te in outer:
+        sub_groups = None if groups is None else groups[tr]
+        inner = cv_splits(y[tr], task=task, n_folds=n_folds, groups=sub_groups, shuffle=False)
+        sub_blocks = {b: np.asarray(blocks[b])[tr] for b in fset.blocks}
+        grid, sc = _grid_scores(fset, sub_blocks, y[tr], task, inner, dims)
+        best = grid[int(sc.mean(axis=1).argmax())]
+        fk = _FoldKernels({b: blocks[b] for b in fset.blocks}, tr, np.concatenate([tr, te]))
+        K = fk.kernel(fset.blocks, best[0], best[1], best[3])
+        pred = _fit_predict(task, K[: len(tr), : len(tr)], y[tr], K[len(tr):, : len(tr)], best[2])
+        fold_scores.append(_score(task, y[te], pred))
+        chosen.append(_params(best))
+    return {"score": float(np.mean(fold_scores)), "std": float(np.std(fold_scores)), "params": chosen,
+            "n_features": n_f}
+
+
+def _params(g):
+    kind, gamma, C, scale = g
+    return {"kernel": kind, "gamma": gamma, "C": C, "scaler": scale}
+
+
+def run(blocks, y, *, task=None, layers=(1, 2, 3, 4, 5), protocols=("thesis", "nested"), n_folds=10, groups=None,
+        split=None, shuffle=False, seed=0, n_jobs=2, progress=True):
+    """Evaluate every feature set under the chosen protocols.
+
+    Parameters
+    ----------
+    blocks : dict
+        ``{'L1': (n, d1), ..., 'L5': ..., optional 'R1'..'R5' (random convnet), 'MFCC': (n, 120)}``.
+    y : array, shape (n,)
+        Class labels or real targets.
+    task : {'classification', 'regression', None}
+        Default: regression for float targets with many distinct values, else classification.
+    layers : iterable of int
+        Conv layers present as ``L<k>`` blocks.
+    protocols : iterable of {'thesis', 'nested'}
+    n_folds : int
+        Folds (outer and inner).
+    groups : array or None
+        Group id per item: folds never split a group.
+    split : array of {'train', 'valid', 'test'} or None
+        Predefined split (overrides the folds).
+    shuffle : bool
+        Shuffle the nested protocol's outer folds (seeded).
+    n_jobs : int
+        Parallel feature sets (joblib).
+
+    Returns
+    -------
+    list of dict
+        One row per (feature set, protocol): ``feature_set``, ``kind``, ``protocol``, ``score``,
+        ``std``, ``n_features``, ``params``, ``metric``, ``outer_folds``.
+    """
+    from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
+
+    y = np.asarray(y)
+    if task is None:
+        task = "regression" if (np.issubdtype(y.dtype, np.floating) and len(np.unique(y)) > 20) else "classification"
+    if task == "classification":
+        y = np.unique(y, return_inverse=True)[1]
+    groups = None if groups is None else np.asarray(groups)
+    split = None if split is None else np.asarray(split)
+    dims = {k: int(np.asarray(v).shape[1]) for k, v in blocks.items()}
+    sets = feature_sets(layers, random=any(k.startswith("R") for k in blocks), mfcc="MFCC" in blocks)
+    jobs = [(fs, p) for p in protocols for fs in sets]
+    # threads: libsvm and numpy release the GIL, and workers need not import TensorFlow again
+    out = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(
+        delayed(_evaluate_set)(fs, blocks, y, task, p, n_folds=n_folds, groups=groups, shuffle=shuffle, seed=seed,
+                               split=split, dims=dims) for fs, p in jobs)
+    rows = []
+    for (fs, p), r in tqdm(zip(jobs, out), total=len(jobs), desc="SVM grids", disable=not progress):
+        rows.append({"feature_set": fs.name, "kind": fs.kind, "protocol": p, **r,
+                     "metric": "accuracy" if task == "classification" else "r2",
+                     "outer_folds": "predefined split" if split is not None else
+                     ("shuffled" if (p == "nested" and shuffle) else "file order")})
+    return rows
+
+
+def rank(rows, protocol=None):
+    """Rows of one protocol ranked best first; ties go to the smaller feature set (parsimony)."""
+    protocol = protocol or rows[0]["protocol"]
+    return sorted((r for r in rows if r["protocol"] == protocol), key=lambda r: (-round(r["score"], 12), r["n_features"]))
+
+
+def results_table(rows):
+    """Text table: feature sets ranked (:func:`rank`) by the first protocol, one column per protocol."""
+    protocols = sorted({r["protocol"] for r in rows}, key=["thesis", "nested"].index)
+    by = {(r["feature_set"], r["protocol"]): r for r in rows}
+    names = [r["feature_set"] for r in rank(rows, protocols[0])]
+    lines = [f"{'features':<18}{'dims':>6}" + "".join(f"{p:>20}" for p in protocols)]
+    for n in names:
+        d = next(r["n_features"] for r in rows if r["feature_set"] == n)
+        cells = [f"{by[n, p]['score']:.3f} ± {by[n, p]['std']:.3f}" if (n, p) in by else "-" for p in protocols]
+        lines.append(f"{n:<18}{d:>6}" + "".join(f"{c:>20}" for c in cells))
+    return "\n".join(lines)
+
+
+def plot_results(rows, path, *, protocol="thesis", title=""):
+    """Bar chart in the style of the thesis' figures 6.3-6.9: layer combinations ranked by score,
+    the random-convnet score of the same combination beside each bar, MFCC and MFCC + all layers
+    as reference lines. Written as PNG."""
+    from . import plots
+
+    plt = plots._plt()
+    rs = [r for r in rows if r["protocol"] == protocol]
+    conv = [r for r in rank(rows, protocol) if r["kind"] == "convnet"]
+    rand = {r["feature_set"].split()[-1]: r["score"] for r in rs if r["kind"] == "random"}
+    fig, ax = plt.subplots(figsize=(max(8, 0.35 * len(conv) + 2), 4), dpi=100)
+    xs = np.arange(len(conv))
+    ax.bar(xs - 0.2, [r["score"] for r in conv], width=0.4, label="convnet feature", color="tab:blue")
+    if rand:
+        ax.bar(xs + 0.2, [rand.get(r["feature_set"], np.nan) for r in conv], width=0.4, label="random weights",
+               color="tab:gray")
+    for r, style in ((next((r for r in rs if r["kind"] == "mfcc"), None), "--"),
+                     (next((r for r in rs if r["kind"] == "mfcc+convnet"), None), ":")):
+        if r is not None:
+            ax.axhline(r["score"], linestyle=style, color="tab:red", label=f"{r['feature_set']} ({r['score']:.3f})")
+    ax.set_xticks(xs, [r["feature_set"] for r in conv], rotation=90)
+    ax.set_xlabel("layers")
+    ax.set_ylabel(conv[0]["metric"] if conv else "score")
+    lo = min([r["score"] for r in rs] + [0.0])
+    ax.set_ylim(lo, 1.0 if conv and conv[0]["metric"] == "accuracy" else None)
+    ax.legend(fontsize=8, loc="upper right", framealpha=0.9)
+    ax.set_title(title or f"{protocol} protocol")
+    fig.tight_layout()
+    plots.save_figure(fig, path)
+
+
+# ------------------------------------------------------------------------------------------ inputs
+def _array_with_meta(path):
+    """An extract_features array, its metadata JSON and index CSV (paths), if present."""
+    import csv
+    import json
+    from pathlib import Path
+
+    p = Path(path)
+    X = np.load(p, allow_pickle=False)
+    meta = json.loads(p.with_suffix(".json").read_text()) if p.with_suffix(".json").is_file() else {}
+    paths = None
+    if p.with_suffix(".csv").is_file():
+        with open(p.with_suffix(".csv"), newline="") as f:
+            rows = list(csv.DictReader(f))
+        paths = [None] * len(X)
+        for r in rows:
+            paths[int(r["row"])] = r["path"]
+    return X, meta, paths
+
+
+def _split_layers(X, meta, prefix):
+    if "boundaries" not in meta:
+        raise ValueError("the feature file has no layer boundaries (its .json from extract_features); "
+                         "use --layer-files for per-layer arrays")
+    return {f"{prefix}{int(k)}": X[:, a:b] for k, (a, b) in meta["boundaries"].items()}
+
+
+def load_inputs(*, labels, features=None, layer_files=None, mfcc=None, random=None, target="label"):
+    """Feature blocks and targets for :func:`run`, aligned row by row.
+
+    Parameters
+    ----------
+    labels : str or Path
+        CSV with a ``target`` column (class names or real values) and optional ``group``,
+        ``split`` (train/valid/test) and ``path`` columns. With ``path`` (and the feature files'
+        index CSVs), rows are matched by path; otherwise row ``i`` of every file is item ``i``.
+    features : str or None
+        Array written by ``extract_features`` (its ``.json`` gives the layer boundaries).
+    layer_files : list of str or None
+        One ``(n, d)`` array per layer, in layer order (the format other extractors publish).
+    mfcc, random : str or None
+        MFCC baseline array, and the random-convnet array (same layers as ``features``).
+
+    Returns
+    -------
+    blocks : dict
+    y : np.ndarray
+    groups, split : np.ndarray or None
+    layers : list of int
+    dropped : list of str
+        Items left out (failed extraction or no label), with the reason.
+    """
+    import csv
+
+    with open(labels, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or target not in rows[0]:
+        raise ValueError(f"{labels}: needs a {target!r} column")
+    sources = []  # (prefix, array, meta, paths)
+    if features is not None:
+        X, meta, paths = _array_with_meta(features)
+        sources.append(("L", X, meta, paths))
+    elif layer_files:
+        arrays = [np.load(p, allow_pickle=False) for p in layer_files]
+        starts = np.cumsum([0] + [a.shape[1] for a in arrays])
+        meta = {"boundaries": {str(i + 1): [int(starts[i]), int(starts[i + 1])] for i in range(len(arrays))}}
+        sources.append(("L", np.concatenate(arrays, axis=1), meta, None))
+    else:
+        raise ValueError("give features or layer_files")
+    if random is not None:
+        X, meta, paths = _array_with_meta(random)
+        sources.append(("R", X, meta, paths))
+    if mfcc is not None:
+        X, meta, paths = _array_with_meta(mfcc)
+        sources.append(("MFCC", X, {"boundaries": None}, paths))
+
+    n = len(sources[0][1])
+    if "path" in rows[0] and all(s[3] is not None for s in sources):
+        by_path = {r["path"]: r for r in rows}
+        index = []
+        for i in range(n):
+            p = sources[0][3][i]
+            if p is not None and p in by_path and all(s[3][i] == p for s in sources):
+                index.append((i, by_path[p]))
+    else:
+        for s in sources:
+            if len(s[1]) != len(rows):
+                raise ValueError(f"{labels} has {len(rows)} rows but a feature file has {len(s[1])}; add a 'path' column")
+        index = list(enumerate(rows))
+    dropped = []
+    keep = []
+    for i, r in index:
+        bad = any(not np.all(np.isfinite(s[1][i])) for s in sources)
+        if bad or r[target] == "":
+            dropped.append(f"{r.get('path', i)}: {'no features' if bad else 'no label'}")
+        else:
+            keep.append((i, r))
+    rows_idx = np.array([i for i, _ in keep], dtype=np.int64)
+    blocks = {}
+    for prefix, X, meta, _ in sources:
+        if prefix == "MFCC":
+            blocks["MFCC"] = X[rows_idx]
+        else:
+            blocks.update({k: v[rows_idx] for k, v in _split_layers(X, meta, prefix).items()})
+    vals = [r[target] for _, r in keep]
+    try:
+        y = np.array([float(v) for v in vals])
+        if np.all(y == np.round(y)) and len(np.unique(y)) <= 20:
+            y = y.astype(np.int64)
+    except ValueError:
+        y = np.array(vals)
+    groups = np.array([r["group"] for _, r in keep]) if "group" in rows[0] else None
+    split = np.array([r["split"] for _, r in keep]) if "split" in rows[0] else None
+    layers = sorted(int(k[1:]) for k in blocks if k.startswith("L"))
+    return blocks, y, groups, split, layers, dropped
