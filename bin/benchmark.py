@@ -2,6 +2,7 @@
 """Print performance figures (medians over repeated timed runs after a warm-up).
 
     python bin/benchmark.py pipeline [--model k2c2] [--files 48]   # input pipeline, cache on/off
+    python bin/benchmark.py transfer [--items 1000] [--protocol thesis nested]   # SVM grids over 31 combinations
 """
 
 import argparse
@@ -24,8 +25,21 @@ def main(argv=None):
     pp.add_argument("--steps", type=int, default=6)
     pp.add_argument("--repeats", type=int, default=3)
     pp.add_argument("--json", help="also write the figures to this JSON file")
+    pt = sub.add_parser("transfer", help="seconds for the thesis/nested SVM protocols over all layer combinations")
+    pt.add_argument("--items", type=int, default=1000)
+    pt.add_argument("--protocol", nargs="+", choices=("thesis", "nested"), default=["thesis"])
+    pt.add_argument("--n-jobs", type=int, default=2)
+    pt.add_argument("--folds", type=int, default=10)
     a = p.parse_args(argv)
     from kerasmgr import benchmark
+
+    if a.what == "transfer":
+        r = benchmark.transfer_protocols(n_items=a.items, protocols=a.protocol, n_jobs=a.n_jobs, n_folds=a.folds)
+        print(f"{r['n_items']} items x {r['dims']} features, {r['n_combinations']} layer combinations, "
+              f"{a.folds}-fold, {r['n_jobs']} jobs")
+        for proto in a.protocol:
+            print(f"  {proto:<8} {r[proto]:8.1f} s")
+        return 0
 
     r = benchmark.input_pipeline(model=a.model, n_files=a.files, batch_size=a.batch_size, steps=a.steps,
                                  repeats=a.repeats)

@@ -83,3 +83,37 @@ def input_pipeline(*, model="k2c2", n_files=48, seconds=30.0, file_sr=22050, bat
         }
         keras.backend.clear_session(free_memory=False)
     return out
+
+
+def transfer_protocols(*, n_items=1000, n_classes=10, layer_dim=32, n_layers=5, protocols=("thesis",), n_jobs=2,
+                       n_folds=10, seed=0):
+    """Seconds for the SVM transfer protocols over all layer combinations on synthetic features.
+
+    ``n_items`` × ``n_layers * layer_dim`` features (layer 2 and 4 informative), ``n_classes``
+    classes; every protocol runs the full grid over all ``2**n_layers - 1`` combinations.
+
+    Returns
+    -------
+    dict
+        ``{protocol: seconds}`` plus the problem size.
+    """
+    import time
+
+    from . import transfer
+
+    rng = np.random.default_rng(seed)
+    y = np.arange(n_items) % n_classes
+    centres = rng.standard_normal((n_classes, layer_dim))
+    blocks = {}
+    for k in range(1, n_layers + 1):
+        X = rng.standard_normal((n_items, layer_dim))
+        if k in (2, 4):
+            X += 0.5 * centres[y]
+        blocks[f"L{k}"] = X
+    out = {"n_items": n_items, "dims": n_layers * layer_dim, "n_combinations": 2 ** n_layers - 1, "n_jobs": n_jobs}
+    for p in protocols:
+        t = time.perf_counter()
+        transfer.run(blocks, y, layers=tuple(range(1, n_layers + 1)), protocols=(p,), n_folds=n_folds, n_jobs=n_jobs,
+                     progress=False)
+        out[p] = round(time.perf_counter() - t, 1)
+    return out

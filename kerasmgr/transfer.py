@@ -149,14 +149,19 @@ def _grid_scores(fset, blocks, y, task, splits, dims):
     n_f = sum(dims[b] for b in fset.blocks)
     grid = _grid(n_f)
     scores = np.zeros((len(grid), len(splits)))
+    by_kernel = {}  # one kernel matrix per (kind, gamma, scale), shared by the C values
+    for gi, (kind, gamma, C, scale) in enumerate(grid):
+        by_kernel.setdefault((kind, gamma, scale), []).append((gi, C))
     for s, (tr, te) in enumerate(splits):
         idx = np.concatenate([tr, te])
         fk = _FoldKernels({b: blocks[b] for b in fset.blocks}, tr, idx)
         ntr = len(tr)
-        for gi, (kind, gamma, C, scale) in enumerate(grid):
+        for (kind, gamma, scale), points in by_kernel.items():
             K = fk.kernel(fset.blocks, kind, gamma, scale)
-            pred = _fit_predict(task, K[:ntr, :ntr], y[tr], K[ntr:, :ntr], C)
-            scores[gi, s] = _score(task, y[te], pred)
+            K_train = np.ascontiguousarray(K[:ntr, :ntr])
+            K_test = np.ascontiguousarray(K[ntr:, :ntr])
+            for gi, C in points:
+                scores[gi, s] = _score(task, y[te], _fit_predict(task, K_train, y[tr], K_test, C))
     return grid, scores
 
 
