@@ -6,4 +6,4 @@ works on kerasmgr models without ``custom_objects``.
 
 __version__ = "0.1.0"
 
-from . import frontends, layers  # noqa: F401  (registers the layers)
+from . import frontends, layers, optimizers  # noqa: F401  (registers the layers and optimizers)

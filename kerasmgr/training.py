@@ -53,6 +53,7 @@ from .data.datasets import load_dataset
 from .data.pipeline import STORES, ClipStore, training_dataset
 from .frontends import find_frontend
 from .layers import Standardization, adapt_standardization
+from .optimizers import ScheduledMomentumSGD
 from .pretrained import read_metadata
 
 __all__ = ["TrainConfig", "RunResult", "train", "train_repeated", "resolve_config", "MODEL_DEFAULTS",
@@ -260,38 +261,6 @@ class ClipEvaluation(keras.callbacks.Callback):
             for w in self.model.weights:
                 tf.summary.histogram(w.path, keras.ops.convert_to_numpy(w), step=epoch)
         self.writer.flush()
-
-
-@keras.saving.register_keras_serializable(package="kerasmgr")
-class ScheduledMomentumSGD(keras.optimizers.SGD):
-    """SGD whose momentum lives in a variable, so a schedule can change it during training.
-
-    (Keras 3's SGD reads ``self.momentum`` as a Python float that is frozen into the traced
-    training step.) Same update as ``keras.optimizers.SGD``; set the momentum with
-    :meth:`set_momentum`.
-    """
-
-    def build(self, variables):
-        if self.built:
-            return
-        super().build(variables)
-        self._momentum_value = self.add_variable((), initializer=keras.initializers.Constant(self.momentum),
-                                                 name="momentum_value")
-
-    def set_momentum(self, value):
-        self._momentum_value.assign(float(value))
-
-    def update_step(self, gradient, variable, learning_rate):
-        ops = keras.ops
-        learning_rate = ops.cast(learning_rate, variable.dtype)
-        gradient = ops.cast(gradient, variable.dtype)
-        m = self.momentums[self._get_variable_index(variable)]
-        momentum = ops.cast(self._momentum_value, variable.dtype)
-        self.assign(m, ops.subtract(ops.multiply(m, momentum), ops.multiply(gradient, learning_rate)))
-        if self.nesterov:
-            self.assign_add(variable, ops.subtract(ops.multiply(m, momentum), ops.multiply(gradient, learning_rate)))
-        else:
-            self.assign_add(variable, m)
 
 
 class LinearSchedules(keras.callbacks.Callback):

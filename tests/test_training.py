@@ -144,6 +144,11 @@ def test_dnn_mgr_schedules_change_lr_and_momentum(tmp_path):
     lrs = [float(x.split(",")[header.index("learning_rate")]) for x in rows[1:]]
     # LinearDecayOverEpoch(saturate=2, decay=0.01): epoch 1 -> 0.1 - 0.0495, epoch 2.. -> 0.001
     np.testing.assert_allclose(lrs, [0.0505, 0.001, 0.001], rtol=1e-5)
+    # the saved optimizer (momentum in a variable) loads after a plain `import kerasmgr`
+    code = ("import kerasmgr, keras; m = keras.models.load_model(%r); print(type(m.optimizer).__name__)"
+            % str(r.model_path))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ScheduledMomentumSGD"), out.stderr[-1500:]
     cb = training.LinearSchedules(r.config)
     assert [cb.momentum_at(e) for e in (1, 2, 3, 4)] == pytest.approx([0.5, 0.7, 0.9, 0.9])
     assert "val_accuracy" in header
