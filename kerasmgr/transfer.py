@@ -18,8 +18,8 @@ with a predefined split (train/valid/test) the grid is scored on valid and the b
 refitted on train + valid, is scored on test (both protocols).
 
 Kernels are precomputed once per fold and layer (Gram and squared-distance matrices of the
-per-fold-scaled features) and summed per combination, so no feature set is rescaled or
-re-multiplied per grid point.
+per-fold-scaled features), shared by every feature set and summed per combination; one kernel
+matrix serves all C values.
 """
 
 from __future__ import annotations
@@ -144,17 +144,19 @@ def _fit_predict(task, K_train, y_train, K_test, C):
     return est.fit(K_train, y_train).predict(K_test)
 
 
-def _grid_scores(fset, blocks, y, task, splits, dims):
-    """Mean CV score of every grid point for one feature set (index arrays into ``y``)."""
+def _grid_scores(fset, fold_kernels, y, task, splits, dims):
+    """Mean CV score of every grid point for one feature set.
+
+    ``fold_kernels[s]`` holds the per-block matrices of split ``s`` (shared by all feature sets);
+    ``splits[s]`` is its (train, test) pair of indices into ``y``.
+    """
     n_f = sum(dims[b] for b in fset.blocks)
     grid = _grid(n_f)
     scores = np.zeros((len(grid), len(splits)))
     by_kernel = {}  # one kernel matrix per (kind, gamma, scale), shared by the C values
     for gi, (kind, gamma, C, scale) in enumerate(grid):
         by_kernel.setdefault((kind, gamma, scale), []).append((gi, C))
-    for s, (tr, te) in enumerate(splits):
-        idx = np.concatenate([tr, te])
-        fk = _FoldKernels({b: blocks[b] for b in fset.blocks}, tr, idx)
+    for s, ((tr, te), fk) in enumerate(zip(splits, fold_kernels)):
         ntr = len(tr)
         for (kind, gamma, scale), points in by_kernel.items():
             K = fk.kernel(fset.blocks, kind, gamma, scale)
@@ -165,39 +167,21 @@ def _grid_scores(fset, blocks, y, task, splits, dims):
     return grid, scores
 
 
-def _evaluate_set(fset, blocks, y, task, protocol, *, n_folds, groups, shuffle, seed, split, dims):
-    n_f = sum(dims[b] for b in fset.blocks)
-    if split is not None:  # predefined: grid on valid, refit on train+valid, score on test
-        tr, va, te = (np.flatnonzero(split == s) for s in ("train", "valid", "test"))
-        grid, sc = _grid_scores(fset, blocks, y, task, [(tr, va)], dims)
-        best = grid[int(sc[:, 0].argmax())]
-        fit = np.concatenate([tr, va])
-        fk = _FoldKernels({b: blocks[b] for b in fset.blocks}, fit, np.concatenate([fit, te]))
-        K = fk.kernel(fset.blocks, best[0], best[1], best[3])
-        pred = _fit_predict(task, K[: len(fit), : len(fit)], y[fit], K[len(fit):, : len(fit)], best[2])
-        s = _score(task, y[te], pred)
-        return {"score": s, "std": 0.0, "params": _params(best), "n_features": n_f, "validation": float(sc.max())}
-    if protocol == "thesis":
-        splits = cv_splits(y, task=task, n_folds=n_folds, groups=groups, shuffle=False)
-        grid, sc = _grid_scores(fset, blocks, y, task, splits, dims)
-        means = sc.mean(axis=1)
-        b = int(means.argmax())
-        return {"score": float(means[b]), "std": float(sc[b].std()), "params": _params(grid[b]), "n_features": n_f}
-    outer = cv_splits(y, task=task, n_folds=n_folds, groups=groups, shuffle=shuffle, seed=seed)
-    fold_scores, chosen = [], []
-    for tr, te in outer:
-        sub_groups = None if groups is None else groups[tr]
-        inner = cv_splits(y[tr], task=task, n_folds=n_folds, groups=sub_groups, shuffle=False)
-        sub_blocks = {b: np.asarray(blocks[b])[tr] for b in fset.blocks}
-        grid, sc = _grid_scores(fset, sub_blocks, y[tr], task, inner, dims)
-        best = grid[int(sc.mean(axis=1).argmax())]
-        fk = _FoldKernels({b: blocks[b] for b in fset.blocks}, tr, np.concatenate([tr, te]))
-        K = fk.kernel(fset.blocks, best[0], best[1], best[3])
-        pred = _fit_predict(task, K[: len(tr), : len(tr)], y[tr], K[len(tr):, : len(tr)], best[2])
-        fold_scores.append(_score(task, y[te], pred))
-        chosen.append(_params(best))
-    return {"score": float(np.mean(fold_scores)), "std": float(np.std(fold_scores)), "params": chosen,
-            "n_features": n_f}
+def _best(grid, scores):
+    means = scores.mean(axis=1)
+    b = int(means.argmax())
+    return grid[b], float(means[b]), float(scores[b].std())
+
+
+def _fit_score(fset, fk, y, task, tr, te, best):
+    K = fk.kernel(fset.blocks, best[0], best[1], best[3])
+    pred = _fit_predict(task, K[: len(tr), : len(tr)], y[tr], K[len(tr):, : len(tr)], best[2])
+    return _score(task, y[te], pred)
+
+
+def _kernels_for(blocks, splits):
+    """Per-block matrices of each (train, test) split: computed once, shared by every feature set."""
+    return [_FoldKernels(blocks, tr, np.concatenate([tr, te])) for tr, te in splits]
 
 
 def _params(g):
@@ -248,18 +232,71 @@ def run(blocks, y, *, task=None, layers=(1, 2, 3, 4, 5), protocols=("thesis", "n
     groups = None if groups is None else np.asarray(groups)
     split = None if split is None else np.asarray(split)
     dims = {k: int(np.asarray(v).shape[1]) for k, v in blocks.items()}
+    blocks = {k: np.asarray(v, dtype=np.float64) for k, v in blocks.items()}
     sets = feature_sets(layers, random=any(k.startswith("R") for k in blocks), mfcc="MFCC" in blocks)
-    jobs = [(fs, p) for p in protocols for fs in sets]
-    # threads: libsvm and numpy release the GIL, and workers need not import TensorFlow again
-    out = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(
-        delayed(_evaluate_set)(fs, blocks, y, task, p, n_folds=n_folds, groups=groups, shuffle=shuffle, seed=seed,
-                               split=split, dims=dims) for fs, p in jobs)
+    # threads: libsvm and numpy release the GIL, and workers share the precomputed matrices
+    par = Parallel(n_jobs=n_jobs, prefer="threads")
+    metric = "accuracy" if task == "classification" else "r2"
     rows = []
-    for (fs, p), r in tqdm(zip(jobs, out), total=len(jobs), desc="SVM grids", disable=not progress):
-        rows.append({"feature_set": fs.name, "kind": fs.kind, "protocol": p, **r,
-                     "metric": "accuracy" if task == "classification" else "r2",
-                     "outer_folds": "predefined split" if split is not None else
-                     ("shuffled" if (p == "nested" and shuffle) else "file order")})
+
+    def row(fs, p, result, folds):
+        rows.append({"feature_set": fs.name, "kind": fs.kind, "protocol": p, "metric": metric,
+                     "n_features": sum(dims[b] for b in fs.blocks), "outer_folds": folds, **result})
+
+    for p in protocols:
+        bar = tqdm(total=len(sets), desc=f"SVM grids ({p})", disable=not progress)
+        if split is not None:  # predefined: grid on valid, refit on train+valid, score on test
+            tr, va, te = (np.flatnonzero(split == s) for s in ("train", "valid", "test"))
+            fk_val = _kernels_for(blocks, [(tr, va)])
+            fit = np.concatenate([tr, va])
+            fk_test = _kernels_for(blocks, [(fit, te)])[0]
+
+            def one(fs):
+                grid, sc = _grid_scores(fs, fk_val, y, task, [(tr, va)], dims)
+                best, val, _ = _best(grid, sc)
+                return {"score": _fit_score(fs, fk_test, y, task, fit, te, best), "std": 0.0,
+                        "params": _params(best), "validation": val}
+
+            for fs, r in zip(sets, par(delayed(one)(fs) for fs in sets)):
+                row(fs, p, r, "predefined split")
+                bar.update(1)
+        elif p == "thesis":
+            splits = cv_splits(y, task=task, n_folds=n_folds, groups=groups, shuffle=False)
+            fks = _kernels_for(blocks, splits)
+
+            def one(fs):
+                grid, sc = _grid_scores(fs, fks, y, task, splits, dims)
+                best, mean, sd = _best(grid, sc)
+                return {"score": mean, "std": sd, "params": _params(best)}
+
+            for fs, r in zip(sets, par(delayed(one)(fs) for fs in sets)):
+                row(fs, p, r, "file order")
+                bar.update(1)
+        else:
+            outer = cv_splits(y, task=task, n_folds=n_folds, groups=groups, shuffle=shuffle, seed=seed)
+            fold_scores = {fs.name: [] for fs in sets}
+            chosen = {fs.name: [] for fs in sets}
+            for tr, te in outer:
+                sub_groups = None if groups is None else groups[tr]
+                inner = cv_splits(y[tr], task=task, n_folds=n_folds, groups=sub_groups, shuffle=False)
+                inner_abs = [(tr[a], tr[b]) for a, b in inner]  # indices into the full arrays
+                fks = _kernels_for(blocks, inner_abs)
+                fk_outer = _kernels_for(blocks, [(tr, te)])[0]
+
+                def one(fs):
+                    grid, sc = _grid_scores(fs, fks, y, task, inner_abs, dims)
+                    best, _, _ = _best(grid, sc)
+                    return best, _fit_score(fs, fk_outer, y, task, tr, te, best)
+
+                for fs, (best, score) in zip(sets, par(delayed(one)(fs) for fs in sets)):
+                    fold_scores[fs.name].append(score)
+                    chosen[fs.name].append(_params(best))
+                bar.update(len(sets) / len(outer))
+            for fs in sets:
+                row(fs, p, {"score": float(np.mean(fold_scores[fs.name])),
+                            "std": float(np.std(fold_scores[fs.name])), "params": chosen[fs.name]},
+                    "shuffled" if shuffle else "file order")
+        bar.close()
     return rows
 
 
