@@ -181,7 +181,7 @@ class _Computer:
     def __init__(self, extractor, sample_rate, min_seconds):
         self.extractor = extractor  # FeatureExtractor or "mfcc"
         self.sr = int(sample_rate)
-        self.min_samples = int(min_seconds * self.sr)
+        self.min_seconds = float(min_seconds)
 
     @property
     def dim(self):
@@ -193,12 +193,7 @@ class _Computer:
         waves, ok, errors = [], [], {}
         for i, p in enumerate(paths):
             try:
-                y = load_audio(p, self.sr)
-                if len(y) < self.min_samples:
-                    raise AudioError(p, f"too short ({len(y) / self.sr:.2f} s < {self.min_samples / self.sr:.2f} s)")
-                if not np.any(y):
-                    raise AudioError(p, "is silent (all samples are zero)")
-                waves.append(y)
+                waves.append(load_audio(p, self.sr, min_seconds=self.min_seconds, allow_silent=False))
                 ok.append(i)
             except AudioError as e:
                 errors[i] = e.reason

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data.audio import AudioError, fix_length, load_audio, windows
+from .data.audio import AudioError, fix_length, load_audio, windows  # noqa: F401 (AudioError: docs)
 
 __all__ = ["tag_file", "tag_files", "write_csv", "format_result"]
 
@@ -54,9 +54,7 @@ def tag_file(model, meta, path, *, window=None, hop=None, short="pad", batch_siz
         The file cannot be used (the message names it and the reason).
     """
     sr, n = int(meta["sample_rate"]), int(meta["n_samples"])
-    y = load_audio(path, sr)
-    if not np.any(y):
-        raise AudioError(path, "is silent (all samples are zero)")
+    y = load_audio(path, sr, allow_silent=False)
     w = n if window is None else int(round(window * sr))
     h = w if hop is None else int(round(hop * sr))
     if w <= 0 or h <= 0:

@@ -71,3 +71,16 @@ def test_fix_length_and_windows():
     np.testing.assert_array_equal(w[:, 0], [1, 4, 7])
     np.testing.assert_array_equal(windows(y, 4, hop=2)[:, 0], [0, 2, 4, 6])
     assert windows(y, 20).shape == (1, 20)
+
+
+def test_too_short_and_silent_files_can_be_rejected(tmp_path):
+    short = tmp_path / "short.wav"
+    sf.write(short, np.full(400, 0.1, dtype=np.float32), 8000)  # 0.05 s
+    assert load_audio(short, 8000).shape == (400,)
+    with pytest.raises(AudioError, match="too short"):
+        load_audio(short, 8000, min_seconds=0.5)
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(8000, dtype=np.float32), 8000)
+    assert load_audio(silent, 8000).shape == (8000,)
+    with pytest.raises(AudioError, match="silent"):
+        load_audio(silent, 8000, allow_silent=False)

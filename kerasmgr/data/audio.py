@@ -19,7 +19,7 @@ class AudioError(ValueError):
         super().__init__(f"{path}: {reason}")
 
 
-def load_audio(path, sr, *, mono=True, max_seconds=None):
+def load_audio(path, sr, *, mono=True, max_seconds=None, min_seconds=0.0, allow_silent=True):
     """Decode an audio file, mix to mono and resample.
 
     Parameters
@@ -32,6 +32,10 @@ def load_audio(path, sr, *, mono=True, max_seconds=None):
         Average the channels.
     max_seconds : float or None
         Read at most this many seconds from the start (long files are not loaded whole).
+    min_seconds : float
+        Shorter files are rejected ("too short").
+    allow_silent : bool
+        If False, all-zero files are rejected ("is silent").
 
     Returns
     -------
@@ -41,7 +45,8 @@ def load_audio(path, sr, *, mono=True, max_seconds=None):
     Raises
     ------
     AudioError
-        Missing or unreadable path, undecodable data, no samples, or non-finite samples.
+        Missing or unreadable path, undecodable data, no samples, non-finite samples, too short
+        or (if not allowed) silent.
     """
     import soundfile as sf
 
@@ -63,6 +68,10 @@ def load_audio(path, sr, *, mono=True, max_seconds=None):
         raise AudioError(path, "contains no samples")
     if not np.isfinite(y).all():
         raise AudioError(path, "contains NaN or infinite samples")
+    if y.shape[0] < min_seconds * native_sr:
+        raise AudioError(path, f"too short ({y.shape[0] / native_sr:.2f} s < {min_seconds:.2f} s)")
+    if not allow_silent and not np.any(y):
+        raise AudioError(path, "is silent (all samples are zero)")
     y = y.mean(axis=1) if mono else y.T
     if native_sr != sr:
         import librosa

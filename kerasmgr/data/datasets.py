@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from . import embedded
-from .audio import AudioError, fix_length, load_audio
+from .audio import fix_length
 
 __all__ = ["Item", "Dataset", "DatasetError", "load_dataset", "load_waveforms", "read_split_list",
            "stratified_split", "DATASETS", "TASKS", "MSD_TAGS", "AUDIO_EXTENSIONS"]
@@ -438,18 +438,13 @@ def load_waveforms(items, sr, *, n_samples=None, progress=True, desc="loading au
     errors : list of (str, str)
         ``(path, reason)`` of every file that could not be used (skipped, not fatal).
     """
-    from tqdm.auto import tqdm
+    from .pipeline import ClipStore
 
-    waves, ok, errors = [], [], []
-    for i, it in enumerate(tqdm(items, desc=desc, unit="file", disable=not progress)):
-        try:
-            waves.append(load_audio(it.path, sr))
-            ok.append(i)
-        except AudioError as e:
-            errors.append((e.path, e.reason))
+    store = ClipStore([it.path for it in items], sr, mode="memory", progress=progress, desc=desc)
+    waves = list(store)
     if not waves:
-        return np.zeros((0, n_samples or 0), np.float32), np.array(ok, dtype=np.int64), errors
+        return np.zeros((0, n_samples or 0), np.float32), store.index, store.errors
     if n_samples is None:
         n_samples = max(len(w) for w in waves)
     audio = np.stack([fix_length(w, n_samples) for w in waves]).astype(np.float32)
-    return audio, np.array(ok, dtype=np.int64), errors
+    return audio, store.index, store.errors
