@@ -68,6 +68,7 @@ class ClipStore:
         self.cache_dir = audio_cache_dir(cache_dir) / str(self.sr)
         self.errors = []
         self._arrays = []
+        self._cached = []  # disk mode: the .npy of each row, resolved once
         self.paths = []
         self.index = []
         from tqdm.auto import tqdm
@@ -77,7 +78,7 @@ class ClipStore:
                 if mode == "memory":
                     self._arrays.append(self._pad(load_audio(p, self.sr)))
                 elif mode == "disk":
-                    self._cached_file(p)  # decode now, once
+                    self._cached.append(self._cached_file(p))  # decode now, once
                 else:
                     import soundfile as sf
 
@@ -115,14 +116,14 @@ class ClipStore:
         if self.mode == "memory":
             return self._arrays[i]
         if self.mode == "disk":
-            y = np.load(self._cached_file(self.paths[i]), mmap_mode="r")
+            y = np.load(self._cached[i], mmap_mode="r")
             return self._pad(np.asarray(y, dtype=np.float32))
         return self._pad(load_audio(self.paths[i], self.sr))
 
     def crop(self, i, n_samples, offset_fraction):
         """A window of ``n_samples`` from row ``i`` starting at ``offset_fraction`` of the slack."""
         if self.mode == "disk":
-            y = np.load(self._cached_file(self.paths[i]), mmap_mode="r")
+            y = np.load(self._cached[i], mmap_mode="r")
         else:
             y = self.get(i)
         slack = max(len(y) - n_samples, 0)
