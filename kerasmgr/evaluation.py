@@ -238,7 +238,8 @@ def evaluate_model(model, *, dataset="embedded", data_root=None, subset="test", 
     """
     import keras
 
-    from .data.datasets import load_dataset, load_waveforms
+    from .data.datasets import load_dataset
+    from .data.pipeline import ClipStore
     from .models import input_spec
     from .pretrained import read_metadata
 
@@ -262,27 +263,14 @@ def evaluate_model(model, *, dataset="embedded", data_root=None, subset="test", 
         missing = sorted(set(ds_labels) - set(labels))
         if missing:
             raise ValueError(f"dataset labels not among the model's outputs: {missing[:5]}")
-    targets_full = _targets_in_order(ds, task, labels)
-    audio, ok, errors = load_waveforms(ds.items, sr, progress=progress, desc=f"loading {subset}")
-    post = segment_posteriors(model, audio, hop=hop, batch_size=batch_size, max_segments=max_segments)
-    result = evaluate_segments(task, post, targets_full[ok], labels)
+    targets_full = ds.targets(task, labels)
+    # clips keep their own lengths (no padding to the longest file), as in training's validation
+    store = ClipStore([it.path for it in ds.items], sr, progress=progress, desc=f"loading {subset}")
+    post = segment_posteriors(model, store, hop=hop, batch_size=batch_size, max_segments=max_segments)
+    result = evaluate_segments(task, post, targets_full[store.index], labels)
     result.update({"task": task, "dataset": dataset, "subset": subset, "n_items": len(ds),
-                   "skipped": [{"path": p, "reason": r} for p, r in errors]})
+                   "skipped": [{"path": p, "reason": r} for p, r in store.errors]})
     return result
-
-
-def _targets_in_order(ds, task, labels):
-    """Targets of a dataset re-indexed to the model's label order."""
-    if task == "genre":
-        index = {c: i for i, c in enumerate(labels)}
-        return np.array([index[it.label] for it in ds.items], dtype=np.int64)
-    index = {t: i for i, t in enumerate(labels)}
-    y = np.zeros((len(ds.items), len(labels)), dtype=np.float32)
-    for r, it in enumerate(ds.items):
-        for t in it.tags:
-            if t in index:
-                y[r, index[t]] = 1.0
-    return y
 
 
 def main_metrics(result):

@@ -96,8 +96,3 @@ def evaluate_predictions(task, y_true, y_pred, labels):
     if task == "tags":
         return tagging_metrics(y_true, y_pred, labels)
     raise ValueError(f"task must be 'genre' or 'tags', got {task!r}")
-
-
-def main_metric(task):
-    """Name of the metric used for model selection and early stopping."""
-    return "accuracy" if task == "genre" else "macro_roc_auc"

@@ -38,7 +38,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 

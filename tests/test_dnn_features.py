@@ -1,7 +1,6 @@
 """The DNN-feature + random-forest system and the MFCC+ZCR Mahalanobis baseline."""
 
 import numpy as np
-import pytest
 
 from kerasmgr import dnn_features as dfe
 from kerasmgr import models

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from kerasmgr import features, models
+from kerasmgr import features
 from kerasmgr.data import embedded
 from conftest import make_signal
 
@@ -83,7 +83,7 @@ def test_mfcc_baseline():
 @pytest.fixture
 def folder(tmp_path):
     d = tmp_path / "music"
-    for i, g in enumerate(["jazz", "rock", "techno", "classical", "reggae"]):
+    for g in ["jazz", "rock", "techno", "classical", "reggae"]:
         y, _ = embedded.generate_clip(g, embedded.clip_seed(1, g, 0), sr=16000, duration=8.0)
         (d / g).mkdir(parents=True)
         sf.write(d / g / f"{g}.wav", y, 16000)

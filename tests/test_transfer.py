@@ -1,7 +1,6 @@
 """SVM transfer protocols: ranking of a known informative layer subset, protocols, splits."""
 
 import numpy as np
-import pytest
 
 from kerasmgr import transfer
 

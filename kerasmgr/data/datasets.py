@@ -56,24 +56,28 @@ class Dataset:
         _check_task(task)
         return list(self.classes if task == "genre" else self.tags)
 
-    def targets(self, task):
-        """Targets for ``task``.
+    def targets(self, task, labels=None):
+        """Targets for ``task``, indexed by ``labels`` (default: the dataset's own order).
+
+        ``labels`` lets a model's output order differ from the dataset's; tags not among them
+        are ignored.
 
         Returns
         -------
         np.ndarray
             'genre': int class indices, shape (n_items,); 'tags': float32 multi-hot,
-            shape (n_items, n_tags).
+            shape (n_items, n_labels).
         """
         _check_task(task)
+        labels = self.labels(task) if labels is None else list(labels)
+        index = {c: i for i, c in enumerate(labels)}
         if task == "genre":
-            index = {c: i for i, c in enumerate(self.classes)}
             return np.array([index[it.label] for it in self.items], dtype=np.int64)
-        index = {t: i for i, t in enumerate(self.tags)}
-        y = np.zeros((len(self.items), len(self.tags)), dtype=np.float32)
+        y = np.zeros((len(self.items), len(labels)), dtype=np.float32)
         for r, it in enumerate(self.items):
             for t in it.tags:
-                y[r, index[t]] = 1.0
+                if t in index:
+                    y[r, index[t]] = 1.0
         return y
 
 

@@ -495,7 +495,7 @@ def ensure_dataset(*, seed=0, clips_per_genre=40, duration=30.0, sr=22050, root=
     for rel, genre, cseed, i in jobs:
         meta = metas.get(rel)
         if meta is None:  # written by an earlier, interrupted run: re-derive the labels only
-            meta = _meta_only(genre, cseed, sr, duration)
+            meta = generate_clip(genre, cseed, sr=sr, duration=duration)[1]  # labels depend on the mix
         rows.append({"path": rel, "genre": genre, "tags": ";".join(meta["tags"]), "tempo": meta["tempo"],
                      "key": meta["key"], "mode": meta["mode"], "seed": cseed})
         splits[_split_of(i, clips_per_genre)].append(rel)
@@ -513,8 +513,3 @@ def ensure_dataset(*, seed=0, clips_per_genre=40, duration=30.0, sr=22050, root=
         "splits": {k: len(v) for k, v in splits.items()},
     }, indent=2))
     return folder
-
-
-def _meta_only(genre, cseed, sr, duration):
-    """Labels of a clip (renders it again: the tags depend on what was actually mixed)."""
-    return generate_clip(genre, cseed, sr=sr, duration=duration)[1]

@@ -216,10 +216,6 @@ class Renderer:
         env = np.hanning(len(n))
         return 0.25 * signal.lfilter(b, a, n) * env
 
-    def clave(self):
-        t = np.arange(int(0.06 * self.sr)) / self.sr
-        return np.sin(2 * np.pi * min(2500, 0.4 * self.sr) * t) * np.exp(-t * 70)
-
     def clap(self):
         out = np.zeros(int(0.2 * self.sr))
         for d in (0.0, 0.011, 0.023):
