@@ -2,7 +2,7 @@
 """Print performance figures (medians over repeated timed runs after a warm-up).
 
     python bin/benchmark.py pipeline [--model k2c2] [--files 48]   # input pipeline, cache on/off
-    python bin/benchmark.py transfer [--items 1000] [--protocol thesis nested]   # SVM grids over 31 combinations
+    python bin/benchmark.py transfer [--items 1000] [--protocol thesis nested] [--solver smo|libsvm]
 """
 
 import argparse
@@ -30,15 +30,22 @@ def main(argv=None):
     pt.add_argument("--protocol", nargs="+", choices=("thesis", "nested"), default=["thesis"])
     pt.add_argument("--n-jobs", type=int, default=2)
     pt.add_argument("--folds", type=int, default=10)
+    pt.add_argument("--strengths", type=float, nargs="+", default=[0.2, 0.3, 0.4, 0.3, 0.25],
+                    help="class signal per layer (0 = pure noise, the slowest case for linear kernels)")
+    pt.add_argument("--solver", choices=("smo", "libsvm"), default="smo")
+    pt.add_argument("--json", help="also write the figures to this JSON file")
     a = p.parse_args(argv)
     from kerasmgr import benchmark
 
     if a.what == "transfer":
-        r = benchmark.transfer_protocols(n_items=a.items, protocols=a.protocol, n_jobs=a.n_jobs, n_folds=a.folds)
-        print(f"{r['n_items']} items x {r['dims']} features, {r['n_combinations']} layer combinations, "
-              f"{a.folds}-fold, {r['n_jobs']} jobs")
+        r = benchmark.transfer_protocols(n_items=a.items, protocols=a.protocol, n_jobs=a.n_jobs, n_folds=a.folds,
+                                         strengths=tuple(a.strengths), solver=a.solver)
+        print(f"{r['n_items']} items x {r['dims']} features (layer strengths {r['strengths']}), "
+              f"{r['n_combinations']} layer combinations, {a.folds}-fold, {r['n_jobs']} jobs, solver {r['solver']}")
         for proto in a.protocol:
-            print(f"  {proto:<8} {r[proto]:8.1f} s")
+            print(f"  {proto:<8} {r[proto]:8.1f} s   best/worst: {r[proto + '_scores']}")
+        if a.json:
+            Path(a.json).write_text(json.dumps(r, indent=2))
         return 0
 
     r = benchmark.input_pipeline(model=a.model, n_files=a.files, batch_size=a.batch_size, steps=a.steps,

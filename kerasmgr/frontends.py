@@ -759,35 +759,51 @@ class Frontend(keras.layers.Layer):
         return np.asarray(self._mel.filterbank)
 
     # ----------------------------------------------------------------------------------------
-    def spectrogram(self, x):
-        """``|X| ** power`` before any scaling, shape ``(batch, n_frames, n_freq)``."""
+    def stft(self, x):
+        """Complex STFT of the front-end's framing, shape ``(batch, n_frames, n_fft // 2 + 1)``.
+
+        Kinds 'stft' and 'mel' only. ``|stft(x)|`` is what :meth:`from_magnitude` expects.
+        """
+        if self.kind == "cqt":
+            raise ValueError("a constant-Q front-end has no STFT magnitude to work on")
         x = _as_waveform3d(x)
         if self.precision == "float64":
             x = tf.cast(x, tf.float64)
-        if self.kind == "cqt":
-            s = self._cqt(x)
-        else:
-            n_frames = None if x.shape[1] is None else self.n_frames(int(x.shape[1]))
-            if self.framing != "valid":
-                x = self._pad(x)
-            s = self._mag(self._stft(x))  # (b, t, f, 1)
-            if self.framing in ("tf_same", "theano") and n_frames is not None:
-                s = s[:, :n_frames]
-            if self.kind == "mel":
-                if self.power != 1.0:
-                    s = tf.pow(s, self.power)
-                if self.precision == "float64":
-                    fb = tf.cast(self._mel.filterbank, tf.float64)
-                    return tf.tensordot(s[..., 0], fb, axes=[[2], [0]])
-                s = self._mel(s)
-                return s[..., 0]
-            s = s[..., 0]
+        n_frames = None if x.shape[1] is None else self.n_frames(int(x.shape[1]))
+        if self.framing != "valid":
+            x = self._pad(x)
+        z = self._stft(x)[..., 0]  # (b, t, f)
+        if self.framing in ("tf_same", "theano") and n_frames is not None:
+            z = z[:, :n_frames]
+        return z
+
+    def magnitude(self, x):
+        """Linear STFT magnitude ``|X|``, shape ``(batch, n_frames, n_fft // 2 + 1)``."""
+        return self._mag(self.stft(x)[..., None])[..., 0]
+
+    def _power_filterbank(self, s):
+        """``|X| -> |X| ** power`` (then the mel filterbank for kind 'mel'), shape (b, t, n_freq)."""
+        if self.precision == "float64":
+            s = tf.cast(s, tf.float64)
         if self.power != 1.0:
             s = tf.pow(s, self.power)
+        if self.kind == "mel":
+            if self.precision == "float64":
+                return tf.tensordot(s, tf.cast(self._mel.filterbank, tf.float64), axes=[[2], [0]])
+            return self._mel(s[..., None])[..., 0]
         return s
 
-    def call(self, x):
-        s = self.spectrogram(x)
+    def spectrogram(self, x):
+        """``|X| ** power`` before any scaling, shape ``(batch, n_frames, n_freq)``."""
+        if self.kind == "cqt":
+            x = _as_waveform3d(x)
+            if self.precision == "float64":
+                x = tf.cast(x, tf.float64)
+            s = self._cqt(x)
+            return tf.pow(s, self.power) if self.power != 1.0 else s
+        return self._power_filterbank(self.magnitude(x))
+
+    def _finish(self, s):
         if self.magnitude_scale != "linear":
             s = self._scale_layer(s)
         if self.frequency_weighting != "none":
@@ -797,6 +813,26 @@ class Frontend(keras.layers.Layer):
         if self.scale != 1.0:
             s = self._scaler(s)
         return tf.expand_dims(tf.cast(s, self.compute_dtype), -1)
+
+    def from_magnitude(self, magnitude):
+        """The front-end's output from a linear STFT magnitude (differentiable).
+
+        Parameters
+        ----------
+        magnitude : tensor, shape (batch, n_frames, n_fft // 2 + 1)
+            ``|X|`` as returned by :meth:`magnitude`.
+
+        Returns
+        -------
+        tensor, shape (batch, n_frames, n_freq, 1)
+            Equal to ``self(x)`` when ``magnitude == self.magnitude(x)``.
+        """
+        if self.kind == "cqt":
+            raise ValueError("a constant-Q front-end has no STFT magnitude to work on")
+        return self._finish(self._power_filterbank(magnitude))
+
+    def call(self, x):
+        return self._finish(self.spectrogram(x))
 
     def compute_output_shape(self, input_shape):
         n = input_shape[1]

@@ -105,65 +105,98 @@ def _grid(n_features):
 
 
 class _FoldKernels:
-    """Per-block Gram and squared-distance matrices for one (fit, evaluate) index set."""
+    """Per-block Gram and squared-distance matrices for one (fit, evaluate) split.
 
-    def __init__(self, blocks, fit_idx, all_idx):
-        self.fit_idx, self.all_idx = fit_idx, all_idx
-        self.gram = {}
-        self.dist = {}
+    Rows are the fit items then the evaluation items, columns the fit items: shape
+    (n_fit + n_eval, n_fit). Scaling statistics come from the fit items only.
+    """
+
+    def __init__(self, blocks, fit_idx, eval_idx):
+        self.n_fit = len(fit_idx)
+        rows = np.concatenate([fit_idx, eval_idx])
+        self.gram, self.dist = {}, {}
         for name, X in blocks.items():
-            X = np.asarray(X, dtype=np.float64)[all_idx]
+            X = np.asarray(X, dtype=np.float64)[rows]
             for scale in (True, False):
                 Z = X
                 if scale:
-                    ref = np.asarray(blocks[name], dtype=np.float64)[fit_idx]
+                    ref = X[: self.n_fit]
                     mu, sd = ref.mean(0), ref.std(0)
                     sd[sd == 0] = 1.0
                     Z = (X - mu) / sd
-                G = Z @ Z.T
-                d = np.diag(G)
+                G = Z @ Z[: self.n_fit].T
+                sq = np.einsum("ij,ij->i", Z, Z)
                 self.gram[name, scale] = G
-                self.dist[name, scale] = np.maximum(d[:, None] + d[None, :] - 2 * G, 0.0)
+                self.dist[name, scale] = np.maximum(sq[:, None] + sq[None, : self.n_fit] - 2 * G, 0.0)
 
-    def kernel(self, blocks, kind, gamma, scale):
-        if kind == "linear":
-            return sum(self.gram[b, scale] for b in blocks)
-        return np.exp(-gamma * sum(self.dist[b, scale] for b in blocks))
+    def sums(self, blocks, scale):
+        """Gram and squared-distance matrices of the concatenated ``blocks``."""
+        G = self.gram[blocks[0], scale].copy()
+        D = self.dist[blocks[0], scale].copy()
+        for b in blocks[1:]:
+            G += self.gram[b, scale]
+            D += self.dist[b, scale]
+        return G, D
 
 
 def _score(task, y_true, y_pred):
-    from sklearn.metrics import accuracy_score, r2_score
+    """Accuracy, or r² as scikit-learn's ``r2_score`` (1 for a perfect fit of a constant target)."""
+    if task == "classification":
+        return float(np.mean(y_true == y_pred))
+    ss_res = float(np.sum((y_true - y_pred) ** 2))
+    ss_tot = float(np.sum((y_true - np.mean(y_true)) ** 2))
+    if ss_tot == 0.0:
+        return 1.0 if ss_res == 0.0 else 0.0
+    return 1.0 - ss_res / ss_tot
 
-    return float(accuracy_score(y_true, y_pred) if task == "classification" else r2_score(y_true, y_pred))
 
+def _predict_path(task, K_train, y_train, K_test, Cs, solver):
+    """Predictions, shape (len(Cs), n_test), of SVC/SVR on a precomputed kernel for each C."""
+    if solver == "smo":
+        from . import svm
 
-def _fit_predict(task, K_train, y_train, K_test, C):
+        path = svm.svc_path if task == "classification" else svm.svr_path
+        return path(K_train, y_train, K_test, Cs)
+    if solver != "libsvm":
+        raise ValueError(f"unknown solver {solver!r} (smo, libsvm)")
     from sklearn.svm import SVC, SVR
 
-    est = SVC(kernel="precomputed", C=C) if task == "classification" else SVR(kernel="precomputed", C=C)
-    return est.fit(K_train, y_train).predict(K_test)
+    K_train, K_test = np.ascontiguousarray(K_train), np.ascontiguousarray(K_test)
+    out = []
+    for C in Cs:
+        est = SVC(kernel="precomputed", C=C) if task == "classification" else SVR(kernel="precomputed", C=C)
+        out.append(est.fit(K_train, y_train).predict(K_test))
+    return np.asarray(out)
 
 
-def _grid_scores(fset, fold_kernels, y, task, splits, dims):
+def _kernel(G, D, kind, gamma):
+    return G if kind == "linear" else np.exp(-gamma * D)
+
+
+def _grid_scores(fset, fold_kernels, y, task, splits, dims, solver):
     """Mean CV score of every grid point for one feature set.
 
     ``fold_kernels[s]`` holds the per-block matrices of split ``s`` (shared by all feature sets);
-    ``splits[s]`` is its (train, test) pair of indices into ``y``.
+    ``splits[s]`` is its (train, test) pair of indices into ``y``. One kernel matrix serves all
+    C values (solved as one warm-started path).
     """
     n_f = sum(dims[b] for b in fset.blocks)
     grid = _grid(n_f)
     scores = np.zeros((len(grid), len(splits)))
-    by_kernel = {}  # one kernel matrix per (kind, gamma, scale), shared by the C values
+    by_kernel = {}  # (kind, gamma, scale) -> [(grid index, C)]
     for gi, (kind, gamma, C, scale) in enumerate(grid):
         by_kernel.setdefault((kind, gamma, scale), []).append((gi, C))
     for s, ((tr, te), fk) in enumerate(zip(splits, fold_kernels)):
-        ntr = len(tr)
-        for (kind, gamma, scale), points in by_kernel.items():
-            K = fk.kernel(fset.blocks, kind, gamma, scale)
-            K_train = np.ascontiguousarray(K[:ntr, :ntr])
-            K_test = np.ascontiguousarray(K[ntr:, :ntr])
-            for gi, C in points:
-                scores[gi, s] = _score(task, y[te], _fit_predict(task, K_train, y[tr], K_test, C))
+        ntr = fk.n_fit
+        for scale in (True, False):
+            G, D = fk.sums(fset.blocks, scale)
+            for (kind, gamma, sc), points in by_kernel.items():
+                if sc != scale:
+                    continue
+                K = _kernel(G, D, kind, gamma)
+                preds = _predict_path(task, K[:ntr], y[tr], K[ntr:], [C for _, C in points], solver)
+                for (gi, _), pred in zip(points, preds):
+                    scores[gi, s] = _score(task, y[te], pred)
     return grid, scores
 
 
@@ -173,15 +206,16 @@ def _best(grid, scores):
     return grid[b], float(means[b]), float(scores[b].std())
 
 
-def _fit_score(fset, fk, y, task, tr, te, best):
-    K = fk.kernel(fset.blocks, best[0], best[1], best[3])
-    pred = _fit_predict(task, K[: len(tr), : len(tr)], y[tr], K[len(tr):, : len(tr)], best[2])
-    return _score(task, y[te], pred)
+def _fit_score(fset, fk, y, task, tr, te, best, solver):
+    kind, gamma, C, scale = best
+    G, D = fk.sums(fset.blocks, scale)
+    K = _kernel(G, D, kind, gamma)
+    return _score(task, y[te], _predict_path(task, K[: fk.n_fit], y[tr], K[fk.n_fit:], [C], solver)[0])
 
 
 def _kernels_for(blocks, splits):
     """Per-block matrices of each (train, test) split: computed once, shared by every feature set."""
-    return [_FoldKernels(blocks, tr, np.concatenate([tr, te])) for tr, te in splits]
+    return [_FoldKernels(blocks, tr, te) for tr, te in splits]
 
 
 def _params(g):
@@ -190,7 +224,7 @@ def _params(g):
 
 
 def run(blocks, y, *, task=None, layers=(1, 2, 3, 4, 5), protocols=("thesis", "nested"), n_folds=10, groups=None,
-        split=None, shuffle=False, seed=0, n_jobs=2, progress=True):
+        split=None, shuffle=False, seed=0, n_jobs=2, progress=True, solver="smo"):
     """Evaluate every feature set under the chosen protocols.
 
     Parameters
@@ -213,7 +247,11 @@ def run(blocks, y, *, task=None, layers=(1, 2, 3, 4, 5), protocols=("thesis", "n
     shuffle : bool
         Shuffle the nested protocol's outer folds (seeded).
     n_jobs : int
-        Parallel feature sets (joblib).
+        Parallel feature sets (joblib threads).
+    solver : {'smo', 'libsvm'}
+        ``'smo'`` (default): :mod:`kerasmgr.svm`, libsvm's algorithm and tolerance with each C
+        warm-started from the previous one; ``'libsvm'``: scikit-learn's ``SVC``/``SVR`` fitted
+        from scratch for every grid point (slower; the reference).
 
     Returns
     -------
@@ -252,9 +290,9 @@ def run(blocks, y, *, task=None, layers=(1, 2, 3, 4, 5), protocols=("thesis", "n
             fk_test = _kernels_for(blocks, [(fit, te)])[0]
 
             def one(fs):
-                grid, sc = _grid_scores(fs, fk_val, y, task, [(tr, va)], dims)
+                grid, sc = _grid_scores(fs, fk_val, y, task, [(tr, va)], dims, solver)
                 best, val, _ = _best(grid, sc)
-                return {"score": _fit_score(fs, fk_test, y, task, fit, te, best), "std": 0.0,
+                return {"score": _fit_score(fs, fk_test, y, task, fit, te, best, solver), "std": 0.0,
                         "params": _params(best), "validation": val}
 
             for fs, r in zip(sets, par(delayed(one)(fs) for fs in sets)):
@@ -265,7 +303,7 @@ def run(blocks, y, *, task=None, layers=(1, 2, 3, 4, 5), protocols=("thesis", "n
             fks = _kernels_for(blocks, splits)
 
             def one(fs):
-                grid, sc = _grid_scores(fs, fks, y, task, splits, dims)
+                grid, sc = _grid_scores(fs, fks, y, task, splits, dims, solver)
                 best, mean, sd = _best(grid, sc)
                 return {"score": mean, "std": sd, "params": _params(best)}
 
@@ -284,9 +322,9 @@ def run(blocks, y, *, task=None, layers=(1, 2, 3, 4, 5), protocols=("thesis", "n
                 fk_outer = _kernels_for(blocks, [(tr, te)])[0]
 
                 def one(fs):
-                    grid, sc = _grid_scores(fs, fks, y, task, inner_abs, dims)
+                    grid, sc = _grid_scores(fs, fks, y, task, inner_abs, dims, solver)
                     best, _, _ = _best(grid, sc)
-                    return best, _fit_score(fs, fk_outer, y, task, tr, te, best)
+                    return best, _fit_score(fs, fk_outer, y, task, tr, te, best, solver)
 
                 for fs, (best, score) in zip(sets, par(delayed(one)(fs) for fs in sets)):
                     fold_scores[fs.name].append(score)
