@@ -6,7 +6,8 @@ import io
 
 import numpy as np
 
-__all__ = ["confusion_matrix_figure", "spectrogram_figure", "figure_to_png", "save_figure"]
+__all__ = ["confusion_matrix_figure", "spectrogram_figure", "adversary_figure", "robustness_figure",
+           "figure_to_png", "save_figure"]
 
 
 def _plt():
@@ -74,6 +75,85 @@ def spectrogram_figure(image, *, sample_rate, hop_length, frequencies=None, titl
     else:
         ax.set_ylabel("bin")
     fig.colorbar(im, ax=ax, label=cbar_label)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def adversary_figure(original, adversarial, *, sample_rate, hop_length, n_fft, frame=None, title=""):
+    """Seed 004's figure 2: original, adversarial and difference spectrograms, and one frame's spectra.
+
+    Parameters
+    ----------
+    original, adversarial : array, shape (n_frames, n_fft // 2 + 1)
+        Linear STFT magnitudes.
+    sample_rate : int
+        Hz.
+    hop_length, n_fft : int
+        Samples.
+    frame : int or None
+        Frame whose magnitude spectra are drawn (default: the one with the largest change).
+    """
+    plt = _plt()
+    X, Y = np.asarray(original, np.float64), np.asarray(adversarial, np.float64)
+    D = np.abs(Y - X)
+    db = lambda a: 20 * np.log10(np.maximum(a, 1e-6))  # noqa: E731
+    top = db(max(X.max(), Y.max(), 1e-6))
+    t_end = X.shape[0] * hop_length / sample_rate
+    f_max = sample_rate / 2 / 1000
+    fig = plt.figure(figsize=(12, 7), dpi=100, layout="constrained")
+    grid = fig.add_gridspec(2, 3, height_ratios=[1.2, 1])
+    for i, (img, name) in enumerate([(X, "original"), (Y, "adversarial"), (D, "difference")]):
+        ax = fig.add_subplot(grid[0, i])
+        im = ax.imshow(db(img).T, origin="lower", aspect="auto", cmap="magma", vmin=top - 80, vmax=top,
+                       extent=[0, t_end, 0, f_max])
+        ax.set_title(name)
+        ax.set_xlabel("time (s)")
+        if i == 0:
+            ax.set_ylabel("frequency (kHz)")
+    fig.colorbar(im, ax=fig.axes, label="dB", shrink=0.8, location="right")
+    k = int(np.argmax(D.sum(1))) if frame is None else int(frame)
+    f = np.arange(X.shape[1]) * sample_rate / n_fft / 1000
+    ax = fig.add_subplot(grid[1, :])
+    ax.plot(f, db(X[k]), color="#7fb8e6", lw=1.2, label="original")
+    ax.plot(f, db(Y[k]), color="black", lw=0.8, label="adversarial")
+    ax.plot(f, db(D[k]), color="#f28e2b", lw=0.8, label="difference")
+    ax.set_ylim(top - 100, top + 5)
+    ax.set_xlabel("frequency (kHz)")
+    ax.set_ylabel("magnitude (dB)")
+    ax.set_title(f"frame {k} ({k * hop_length / sample_rate:.2f} s, {n_fft} samples)")
+    ax.legend(loc="upper right")
+    fig.suptitle(title)
+    return fig
+
+
+def robustness_figure(snrs, accuracies, *, chance=None, clean=None, labels=None, title="Robustness"):
+    """Accuracy against the adversary's SNR bound (one line per series).
+
+    Parameters
+    ----------
+    snrs : array, shape (n,)
+        SNR bounds in dB.
+    accuracies : array, shape (n,) or (n_series, n)
+        Accuracy on the adversarial audio at each bound.
+    chance, clean : float or None
+        Reference lines: chance level and accuracy without adversary.
+    labels : list of str or None
+        Series names.
+    """
+    plt = _plt()
+    acc = np.atleast_2d(np.asarray(accuracies, dtype=float))
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    for i, a in enumerate(acc):
+        ax.plot(snrs, a, marker="o", label=None if labels is None else labels[i])
+    if clean is not None:
+        ax.axhline(clean, color="green", ls="--", lw=1, label="no adversary")
+    if chance is not None:
+        ax.axhline(chance, color="grey", ls=":", lw=1, label="chance")
+    ax.set_xlabel("minimum SNR of the adversary (dB)")
+    ax.set_ylabel("accuracy on adversarial audio")
+    ax.set_ylim(0, 1.02)
+    ax.legend()
     ax.set_title(title)
     fig.tight_layout()
     return fig

@@ -106,6 +106,15 @@ class TrainConfig:
     monitor: str = _f("clip", "validation level for model selection and early stopping: 'clip' (posteriors "
                               "averaged per clip) or 'segment' (every window on its own, dnn-mgr's frame error)")
     early_stopping: int | None = _f(None, "stop after this many epochs without a better validation metric; 0 = off")
+    adversarial_source: str | None = _f(None, "seed 004's adversarial training: a fixed, trained source model "
+                                              "(.keras/.h5, same sample rate) perturbs every training batch by "
+                                              "one signed gradient step towards random labels; the model trains "
+                                              "on the perturbed batches with the true labels")
+    adversarial_mu: float = _f(0.25, "step of the adversarial perturbation (raw STFT magnitudes; samples in the "
+                                     "waveform domain); seed 004: 0.25")
+    adversarial_domain: str = _f("spectral", "'spectral' (the paper: step on the source's STFT magnitude, "
+                                             "resynthesised with the batch's phase) or 'waveform' (step on the "
+                                             "samples)")
     seed: int = _f(0, "random seed (data order, crops, initial weights)")
     deterministic: bool = _f(False, "enable TensorFlow op determinism (slower)")
     verbose: int = _f(1, "Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch")
@@ -177,6 +186,8 @@ def resolve_config(config=None, **overrides):
         raise ValueError(f"audio_store must be one of {STORES}, got {cfg.audio_store!r}")
     if cfg.monitor not in ("clip", "segment"):
         raise ValueError(f"monitor must be 'clip' or 'segment', got {cfg.monitor!r}")
+    if cfg.adversarial_domain not in ("spectral", "waveform"):
+        raise ValueError(f"adversarial_domain must be 'spectral' or 'waveform', got {cfg.adversarial_domain!r}")
     if cfg.optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {cfg.optimizer!r}")
     for k in ("epochs", "batch_size", "segments_per_clip"):
@@ -417,6 +428,17 @@ def train(config=None, **overrides):
     if any(isinstance(l, Standardization) for l in model.layers):
         n_adapt = min(steps, max(1, 2048 // cfg.batch_size))
         adapt_standardization(model, (x.numpy() for x, _ in train_ds.take(n_adapt)))
+    if cfg.adversarial_source:
+        from . import adversary
+
+        source = keras.models.load_model(cfg.adversarial_source, compile=False)
+        src_view = adversary.SpectralView(source)
+        if src_view.sample_rate != sr:
+            raise ValueError(f"adversarial source {cfg.adversarial_source} runs at {src_view.sample_rate} Hz, "
+                             f"the model at {sr} Hz")
+        train_ds = train_ds.map(adversary.perturbation_fn(source, mu=cfg.adversarial_mu,
+                                                          domain=cfg.adversarial_domain, n_classes=len(labels),
+                                                          seed=cfg.seed))
     if cfg.task == "genre":
         loss, train_metrics = "sparse_categorical_crossentropy", ["accuracy"]
     else:
