@@ -3,6 +3,7 @@
 
     python bin/benchmark.py pipeline [--model k2c2] [--files 48]   # input pipeline, cache on/off
     python bin/benchmark.py transfer [--items 1000] [--protocol thesis nested] [--solver smo|libsvm]
+    python bin/benchmark.py adversary [--models k2c2 dnn cdnn] [--seconds 30] [--iterations 100]
 """
 
 import argparse
@@ -34,8 +35,25 @@ def main(argv=None):
                     help="class signal per layer (0 = pure noise, the slowest case for linear kernels)")
     pt.add_argument("--solver", choices=("smo", "libsvm"), default="smo")
     pt.add_argument("--json", help="also write the figures to this JSON file")
+    pa = sub.add_parser("adversary", help="seconds per adversarial example (30 s excerpt, 100 iterations)")
+    pa.add_argument("--models", nargs="+", default=["k2c2", "dnn", "cdnn"])
+    pa.add_argument("--seconds", type=float, default=30.0)
+    pa.add_argument("--iterations", type=int, default=100)
+    pa.add_argument("--repeats", type=int, default=2)
+    pa.add_argument("--json", help="also write the figures to this JSON file")
     a = p.parse_args(argv)
     from kerasmgr import benchmark
+
+    if a.what == "adversary":
+        r = benchmark.adversary_speed(model_names=a.models, seconds=a.seconds, iterations=a.iterations,
+                                      repeats=a.repeats)
+        print(f"spectral adversary, {a.seconds:g} s excerpt, {a.iterations} iterations, {os.cpu_count()} CPU cores")
+        print(f"{'model':<8}{'s/example':>11}{'s/iteration':>13}{'frames':>8}{'segments':>10}")
+        for name, v in r.items():
+            print(f"{name:<8}{v['seconds']:>11.2f}{v['seconds_per_iteration']:>13.4f}{v['frames']:>8}{v['segments']:>10}")
+        if a.json:
+            Path(a.json).write_text(json.dumps(r, indent=2))
+        return 0
 
     if a.what == "transfer":
         r = benchmark.transfer_protocols(n_items=a.items, protocols=a.protocol, n_jobs=a.n_jobs, n_folds=a.folds,

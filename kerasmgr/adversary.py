@@ -92,6 +92,8 @@ class SpectralView:
         Hz.
     segment_samples : int
         Samples per model segment (frame models: one hop per frame).
+    segment_hop : int
+        Samples between consecutive segments (one STFT hop for one-frame models, else a segment).
     """
 
     def __init__(self, model):
@@ -102,6 +104,8 @@ class SpectralView:
             self.frontend = fe
             self.segment_samples = int(model.input_shape[1])
             self.segment_frames = fe.n_frames(self.segment_samples)
+            # consecutive segments; a one-frame model (dnn-mgr's DNN) sees every frame
+            self.segment_hop = fe.hop_length if self.segment_frames == 1 else self.segment_samples
         else:
             from .models import kereliuk
 
@@ -114,6 +118,7 @@ class SpectralView:
             self.frontend = Frontend(**kereliuk.FRONTEND)
             self.segment_frames = 1 if len(shape) == 2 else int(shape[1])
             self.segment_samples = self.segment_frames * self.frontend.hop_length
+            self.segment_hop = self.segment_samples
         self.sample_rate = int(self.frontend.sample_rate)
         self.spectral = self.frontend.kind != "cqt"
         # Logits of every frame/patch/segment before any averaging, when the model ends in kerasmgr's
@@ -195,7 +200,7 @@ class SpectralView:
         """Segments the model sees in an excerpt of ``n_samples`` (≥ :meth:`min_samples`)."""
         if self.kind == "frames":
             return self.frontend.n_frames(n_samples) // self.segment_frames
-        return max(1, (n_samples - self.segment_samples) // self.segment_samples + 1)
+        return max(1, (n_samples - self.segment_samples) // self.segment_hop + 1)
 
     def _segment_index(self, n_samples):
         """(S, T) frame indices of each segment in the excerpt's STFT."""
@@ -203,7 +208,7 @@ class SpectralView:
         if self.kind == "frames":
             starts = np.arange(S) * T
         else:  # segment i covers samples [i n, (i + 1) n): its frames start at i n / hop
-            starts = np.round(np.arange(S) * self.segment_samples / self.frontend.hop_length).astype(int)
+            starts = np.round(np.arange(S) * self.segment_hop / self.frontend.hop_length).astype(int)
             starts = np.minimum(starts, self.frontend.n_frames(n_samples) - T)
         return starts[:, None] + np.arange(T)[None, :]
 
@@ -226,16 +231,19 @@ class SpectralView:
         n = int(x.shape[0])
         if self.kind == "frames":  # through dnn-mgr's STFT
             return self.log_posteriors_from_magnitude(tf.cast(tf.abs(self.frontend.stft(x[None])[0]), tf.float32), n)
-        S, L = self.n_segments(n), self.segment_samples  # the model itself on each segment
-        return self.log_probs(self._logits(tf.reshape(x[: S * L], (S, L)), self._hidden_wave))
+        return self.log_probs(self._logits(self._segments(x), self._hidden_wave))  # the model on each segment
 
     def posteriors(self, audio):
         """The model's mean posterior over the segments of a 1-D excerpt (what it decides)."""
         x = tf.constant(self.prepare(audio))
         if self.kind == "frames":
             return tf.reduce_mean(tf.exp(self.log_posteriors_from_waveform(x)), 0).numpy()
-        S, L = self.n_segments(int(x.shape[0])), self.segment_samples
-        return np.asarray(self.model(tf.reshape(x[: S * L], (S, L)), training=False)).mean(0)
+        return np.asarray(self.model(self._segments(x), training=False)).mean(0)
+
+    def _segments(self, x):
+        """(S, segment_samples) waveform segments of a 1-D excerpt tensor."""
+        S = self.n_segments(int(x.shape[0]))
+        return tf.signal.frame(x, self.segment_samples, self.segment_hop)[:S]
 
     def prepare(self, audio):
         """Excerpt as float32, zero-padded at the end to one segment if shorter."""
@@ -274,6 +282,25 @@ class AdversaryResult:
 def _target_cost(logp, target, scale):
     """dnn-mgr's cost: mean negative log-posterior of ``target`` over units, times ``scale``."""
     return -tf.reduce_mean(logp[:, target]) * scale
+
+
+def _descend(grad, state, update, target, stop, max_iter):
+    """Iterate ``state = update(state, g)`` until the target's mean posterior reaches ``stop``.
+
+    ``grad(state) -> (g, mean posteriors)``; ``update`` may return ``None`` to stop early.
+    Returns ``(state, iterations, reached, mean posteriors at state)``.
+    """
+    it = 0
+    while True:
+        g, pbar = grad(state)
+        if float(pbar[target]) >= stop:
+            return state, it, True, pbar
+        if it >= max_iter:
+            return state, it, False, pbar
+        new = update(state, g)
+        if new is None:
+            return state, it, False, pbar
+        state, it = new, it + 1
 
 
 def _mean_posterior(view, audio):
@@ -340,29 +367,25 @@ def spectral_adversary(model, audio, target, *, snr=15.0, mu=0.1, max_iter=100, 
             cost = _target_cost(logp, target, scale)
         return tf.convert_to_tensor(tape.gradient(cost, Y)), tf.reduce_mean(tf.exp(logp), 0)
 
-    Y, Y_old, t_old = X0, X0, 1.0
-    it, reached = 0, False
-    while True:
-        g, pbar = step(Y)
-        if float(pbar[target]) >= stop:
-            reached = True
-            break
-        if it >= max_iter:
-            break
+    st = {"Y_old": X0, "t_old": 1.0, "phase": phase}
+
+    def update(Y, g):
         Z = tf.maximum(Y - mu * g, 0.0)
         if griffin_lim:
-            spec = view.stft(view.istft(tf.complex(Z, 0.0) * phase, n).numpy())
+            spec = view.stft(view.istft(tf.complex(Z, 0.0) * st["phase"], n).numpy())
             Z = tf.cast(tf.abs(spec), tf.float32)
-            phase = tf.math.exp(tf.complex(0.0, tf.cast(tf.math.angle(spec), tf.float32)))
+            st["phase"] = tf.math.exp(tf.complex(0.0, tf.cast(tf.math.angle(spec), tf.float32)))
         Z = project_snr(Z, X0, snr)
-        if momentum:
-            t = 0.5 + np.sqrt(1.0 + 4.0 * t_old ** 2) / 2.0
-            a = (t_old - 1.0) / t
-            Y = project_snr(tf.maximum(Z + a * (Z - Y_old), 0.0), X0, snr)
-            Y_old, t_old = Z, t
-        else:
-            Y = Z
-        it += 1
+        if not momentum:
+            return Z
+        t = 0.5 + np.sqrt(1.0 + 4.0 * st["t_old"] ** 2) / 2.0
+        a = (st["t_old"] - 1.0) / t
+        Y = project_snr(tf.maximum(Z + a * (Z - st["Y_old"]), 0.0), X0, snr)
+        st["Y_old"], st["t_old"] = Z, t
+        return Y
+
+    Y, it, reached, pbar = _descend(step, X0, update, target, stop, max_iter)
+    phase = st["phase"]
     x_adv = view.istft(tf.complex(Y, 0.0) * phase, n).numpy()
     return AdversaryResult(
         target=target, magnitude=Y.numpy(), original_magnitude=X0.numpy(), audio=x_adv[: len(audio)],
@@ -413,22 +436,15 @@ def waveform_adversary(model, audio, target, *, snr=30.0, step=0.05, max_iter=10
             cost = _target_cost(logp, target, scale)
         return tf.convert_to_tensor(tape.gradient(cost, d)), tf.reduce_mean(tf.exp(logp), 0)
 
-    d = tf.zeros_like(x)
-    it, reached = 0, False
-    while True:
-        g, pbar = grad(d)
-        if float(pbar[target]) >= stop:
-            reached = True
-            break
-        if it >= max_iter:
-            break
+    def update(d, g):
         gn = tf.norm(g)
         if float(gn) == 0:
-            break
+            return None
         d = d - step * radius * g / gn
         d = d * tf.minimum(1.0, radius / (tf.norm(d) + 1e-30))
-        d = tf.clip_by_value(x + d, -1.0, 1.0) - x  # clipping only shrinks |δ|
-        it += 1
+        return tf.clip_by_value(x + d, -1.0, 1.0) - x  # clipping only shrinks |δ|
+
+    d, it, reached, pbar = _descend(grad, tf.zeros_like(x), update, target, stop, max_iter)
     x_adv = (x + d).numpy()
     X0 = Y = None
     if view.spectral:

@@ -120,3 +120,38 @@ def transfer_protocols(*, n_items=1000, n_classes=10, layer_dim=32, strengths=(0
         ranked = transfer.rank(rows)
         out[f"{p}_scores"] = {r["feature_set"]: round(r["score"], 3) for r in (ranked[0], ranked[-1])}
     return out
+
+
+def adversary_speed(*, model_names=("k2c2", "dnn", "cdnn"), seconds=30.0, iterations=100, repeats=2, seed=0):
+    """Seconds per adversarial example (spectral adversary, fixed number of iterations).
+
+    Untrained models at their default inputs (the DNN classifies every frame, the CDNN every
+    100-frame patch of the excerpt) on a ``seconds``-long noise excerpt; the stop threshold is
+    unreachable so exactly ``iterations`` steps run. Median over ``repeats`` runs after a
+    warm-up (which traces the step function).
+
+    Returns
+    -------
+    dict
+        ``{model: {'seconds': s, 'seconds_per_iteration': s / iterations, 'frames': n}}``.
+    """
+    import time
+
+    from . import adversary, models
+
+    out = {}
+    for name in model_names:
+        m = models.build(name, n_outputs=10, activation="softmax")
+        view = adversary.SpectralView(m)
+        x = (0.1 * np.random.default_rng(seed).standard_normal(int(seconds * view.sample_rate))).astype(np.float32)
+        adversary.spectral_adversary(view, x, 1, max_iter=2, stop=2.0)  # warm-up
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            r = adversary.spectral_adversary(view, x, 1, max_iter=iterations, stop=2.0)
+            times.append(time.perf_counter() - t)
+        s = float(np.median(times))
+        out[name] = {"seconds": round(s, 2), "seconds_per_iteration": round(s / max(r.iterations, 1), 4),
+                     "iterations": r.iterations, "frames": int(r.magnitude.shape[0]),
+                     "segments": view.n_segments(len(x)), "sample_rate": view.sample_rate}
+    return out

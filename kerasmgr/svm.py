@@ -116,29 +116,18 @@ def _smo(K, idx, y, p, C, alpha, G, tol, max_iter):
             ki = idx[i]
             qdi = K[ki, ki]
             for t in range(n):
-                kt = idx[t]
-                if y[t] > 0:
-                    if alpha[t] > 0.0:
-                        gd = gmax + G[t]
-                        if G[t] >= gmax2:
-                            gmax2 = G[t]
-                        if gd > 0.0:
-                            q = qdi + K[kt, kt] - 2.0 * K[ki, kt]
-                            od = -(gd * gd) / (q if q > 0.0 else _TAU)
-                            if od <= obj_min:
-                                j = t
-                                obj_min = od
-                else:
-                    if alpha[t] < C:
-                        gd = gmax - G[t]
-                        if -G[t] >= gmax2:
-                            gmax2 = -G[t]
-                        if gd > 0.0:
-                            q = qdi + K[kt, kt] - 2.0 * K[ki, kt]
-                            od = -(gd * gd) / (q if q > 0.0 else _TAU)
-                            if od <= obj_min:
-                                j = t
-                                obj_min = od
+                if (alpha[t] > 0.0) if y[t] > 0 else (alpha[t] < C):  # t in I_low
+                    kt = idx[t]
+                    v = y[t] * G[t]
+                    gd = gmax + v
+                    if v >= gmax2:
+                        gmax2 = v
+                    if gd > 0.0:
+                        q = qdi + K[kt, kt] - 2.0 * K[ki, kt]
+                        od = -(gd * gd) / (q if q > 0.0 else _TAU)
+                        if od <= obj_min:
+                            j = t
+                            obj_min = od
         if gmax + gmax2 < tol or j == -1:
             break
         it += 1
