@@ -38,7 +38,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .frontends import Frontend, find_frontend, framing_pads
+from .frontends import Frontend, find_frontend
 
 __all__ = ["SpectralView", "AdversaryResult", "spectral_adversary", "waveform_adversary", "fgsm",
            "choose_targets", "ensemble", "snr_db", "project_snr", "lowpass", "perturbation_fn", "attack_dataset",
@@ -162,38 +162,8 @@ class SpectralView:
         return self.frontend.stft(tf.convert_to_tensor(np.asarray(audio, np.float32)[None]))[0]
 
     def istft(self, spectrum, n_samples):
-        """Weighted overlap-add inverse of :meth:`stft` (dnn-mgr's ``overlap_add``).
-
-        ``x[n] = Σ_k w[n − k·hop] frame_k[n − k·hop] / (Σ_k w²[n − k·hop] + 1e-12)``: exact
-        wherever the frames' windows cover a sample (everywhere for centred framing; the first
-        and last few samples of uncentred framing, under a single window's tail, are attenuated).
-
-        Parameters
-        ----------
-        spectrum : array or tensor, shape (n_frames, n_fft // 2 + 1), complex
-        n_samples : int
-            Length of the excerpt the STFT was taken from.
-
-        Returns
-        -------
-        tf.Tensor, shape (n_samples,), float32
-        """
-        return self._istft(tf.convert_to_tensor(spectrum)[None], n_samples)[0]
-
-    def _istft(self, spectrum, n_samples):
-        fe = self.frontend
-        n_fft, hop = fe.n_fft, fe.hop_length
-        win = fe.win_length or n_fft
-        left, _, _ = framing_pads(n_samples, n_fft, hop, fe.framing)
-        frames = tf.signal.irfft(tf.cast(spectrum, tf.complex64), fft_length=[n_fft])[..., :win]
-        w = tf.signal.hann_window(win, dtype=tf.float32)
-        y = tf.signal.overlap_and_add(frames * w, hop)
-        norm = tf.signal.overlap_and_add(tf.broadcast_to(w * w, tf.shape(frames)), hop)
-        y = y / (norm + 1e-12)
-        total = left + n_samples
-        pad = tf.maximum(total - tf.shape(y)[-1], 0)
-        y = tf.pad(y, [[0, 0], [0, pad]])
-        return y[:, left:total]
+        """Inverse of :meth:`stft` (:meth:`kerasmgr.frontends.Frontend.istft`), shape (n_samples,)."""
+        return self.frontend.istft(tf.convert_to_tensor(spectrum)[None], n_samples)[0]
 
     # ----------------------------------------------------------------------------- segments
     def n_segments(self, n_samples):
@@ -619,7 +589,7 @@ def perturbation_fn(source, *, mu=0.25, domain="spectral", n_classes=None, seed=
                 lambda a: _target_cost(view.log_posteriors_from_magnitude(a[0], n), a[1], float(X.shape[1])),
                 (X, targets), fn_output_signature=tf.float32))
         Y = tf.maximum(X - mu * tf.sign(tf.convert_to_tensor(tape.gradient(cost, X))), 0.0)
-        return tf.ensure_shape(view._istft(tf.complex(Y, 0.0) * phase, n), x.shape), y
+        return tf.ensure_shape(view.frontend.istft(tf.complex(Y, 0.0) * phase, n), x.shape), y
 
     return perturb
 

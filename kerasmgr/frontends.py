@@ -777,6 +777,38 @@ class Frontend(keras.layers.Layer):
             z = z[:, :n_frames]
         return z
 
+    def istft(self, spectrum, n_samples):
+        """Weighted overlap-add inverse of :meth:`stft` (dnn-mgr's ``overlap_add``).
+
+        ``x[n] = Σ_k w[n − k·hop] frame_k[n − k·hop] / (Σ_k w²[n − k·hop] + 1e-12)``: exact
+        wherever the frames' windows cover a sample (everywhere for centred framing; the first
+        and last few samples of uncentred framing, under a single window's tail, are attenuated).
+        A modified spectrum gives the least-squares signal of its frames (Griffin & Lim).
+
+        Parameters
+        ----------
+        spectrum : tensor, shape (batch, n_frames, n_fft // 2 + 1), complex
+        n_samples : int
+            Length of the waveform the STFT was taken from.
+
+        Returns
+        -------
+        tf.Tensor, shape (batch, n_samples), float32
+        """
+        if self.kind == "cqt":
+            raise ValueError("a constant-Q front-end has no STFT to invert")
+        n_fft, hop = self.n_fft, self.hop_length
+        win = self.win_length or n_fft
+        left, _, _ = framing_pads(n_samples, n_fft, hop, self.framing)
+        frames = tf.signal.irfft(tf.cast(spectrum, tf.complex64), fft_length=[n_fft])[..., :win]
+        w = tf.signal.hann_window(win, dtype=tf.float32)
+        y = tf.signal.overlap_and_add(frames * w, hop)
+        norm = tf.signal.overlap_and_add(tf.broadcast_to(w * w, tf.shape(frames)), hop)
+        y = y / (norm + 1e-12)
+        total = left + n_samples
+        y = tf.pad(y, [[0, 0], [0, tf.maximum(total - tf.shape(y)[-1], 0)]])
+        return y[:, left:total]
+
     def magnitude(self, x):
         """Linear STFT magnitude ``|X|``, shape ``(batch, n_frames, n_fft // 2 + 1)``."""
         return self._mag(self.stft(x)[..., None])[..., 0]
