@@ -182,3 +182,146 @@ def label_noise(ground_truth, annotation, labels, *, n_total=None, n_positive=No
         row["estimated_share"] = float(est / T)
         rows.append(row)
     return rows
+
+
+# ------------------------------------------------------------------------------------- jobs
+def _write_matrix(path, M, labels):
+    import csv
+
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([""] + list(labels))
+        for lab, row in zip(labels, np.asarray(M)):
+            w.writerow([lab] + [f"{v:.6g}" for v in row])
+
+
+def label_job(model, out, *, dataset="embedded", data_root=None, split="train", dataset_kwargs=None, tags=None,
+              top=20):
+    """Co-occurrence vs label-vector similarity of a tagger (``bin/analyse.py labels``).
+
+    Parameters
+    ----------
+    model : keras.Model or str
+        A tagger (sigmoid outputs) or a saved one; its sidecar names the tags.
+    out : str or Path
+        Writes ``cooccurrence.csv``/``.png`` (Eq. 3.1, ×100, figure 3.1), ``lvs.csv``/``.png``
+        (Eq. 7.1, figure 7.10), ``top_pairs.csv`` (Table 7-C) and ``comparison.json``.
+    dataset, data_root, split, dataset_kwargs
+        Where the label matrix comes from (the training split, as in the thesis).
+    tags : list of str or None
+        Tags of the heat maps (default: all when ≤ 25, else the 23 most frequent).
+    top : int
+        Pairs listed from each side.
+
+    Returns
+    -------
+    dict
+        :func:`compare_lvs_nco` output.
+    """
+    import csv
+    import json
+    from pathlib import Path
+
+    from . import plots, pretrained
+    from .data.datasets import load_dataset
+
+    import keras
+
+    model, meta = (model, {}) if isinstance(model, keras.Model) else pretrained.load(model)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    kw = dict(dataset_kwargs or {})
+    if dataset == "embedded":
+        from .models import input_spec
+
+        kw.setdefault("sample_rate", input_spec(model)[0])
+    ds = load_dataset(dataset, data_root, split=split, **kw)
+    labels = list(meta.get("labels") or ds.labels("tags"))
+    W = label_vectors(model)
+    if W.shape[1] != len(labels):
+        raise ValueError(f"the model has {W.shape[1]} outputs but {len(labels)} tags are known")
+    Y = ds.targets("tags", labels=labels)
+    C = co_occurrence(Y)
+    S = label_vector_similarity(W)
+    result = compare_lvs_nco(S, C, labels, top)
+    result.update({"n_items": int(len(Y)), "dataset": dataset, "split": split})
+    _write_matrix(out / "cooccurrence.csv", C, labels)
+    _write_matrix(out / "lvs.csv", S, labels)
+    with open(out / "top_pairs.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["rank", "nco_pair", "nco", "lvs_pair", "lvs"])
+        for i, (c, s) in enumerate(zip(result["top_nco"], result["top_lvs"]), 1):
+            w.writerow([i, f"{c[0]} / {c[1]}", f"{c[2]:.4f}", f"{s[0]} / {s[1]}", f"{s[2]:.4f}"])
+    (out / "comparison.json").write_text(json.dumps(result, indent=2))
+    if tags is None:
+        order = np.argsort(-Y.sum(0), kind="stable")
+        sub = sorted(order[: (len(labels) if len(labels) <= 25 else 23)])
+    else:
+        missing = sorted(set(tags) - set(labels))
+        if missing:
+            raise ValueError(f"unknown tags {missing}; the model's tags: {labels}")
+        sub = [labels.index(t) for t in tags]
+    names = [labels[i] for i in sub]
+    plots.save_figure(plots.tag_matrix_figure(C[np.ix_(sub, sub)], names, title="co-occurrence C(i, j) x 100 "
+                                              "(row i: conditioning tag)"), out / "cooccurrence.png")
+    plots.save_figure(plots.tag_matrix_figure(S[np.ix_(sub, sub)], names, lower_only=True,
+                                              title="label-vector similarity S = WᵀW x 100"), out / "lvs.png")
+    return result
+
+
+def read_label_csv(path):
+    """An ``id`` column and one 0/1 column per tag -> (ids, tags, matrix (n_items, n_tags))."""
+    import csv
+
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or "id" not in rows[0]:
+        raise ValueError(f"{path}: expected a CSV with an 'id' column and one 0/1 column per tag")
+    tags = [k for k in rows[0] if k != "id"]
+    try:
+        M = np.array([[float(r[t]) for t in tags] for r in rows])
+    except ValueError as e:
+        raise ValueError(f"{path}: tag columns must hold 0/1 values ({e})") from None
+    return [r["id"] for r in rows], tags, M
+
+
+def simulate_annotation(Y, *, missing=0.3, false=0.02, seed=0):
+    """Weak labelling of a clean label matrix: the (ground truth, annotation) pair it would give.
+
+    Each positive is dropped from the ground truth with probability ``missing`` (a tag's
+    tagability is ``1 − missing``) and each negative turned positive with probability ``false``;
+    the annotation is the clean matrix. ``missing``/``false`` may be per-tag arrays.
+    """
+    rng = np.random.default_rng(seed)
+    A = np.asarray(Y) > 0
+    drop = rng.random(A.shape) < np.broadcast_to(missing, A.shape[1:])
+    add = rng.random(A.shape) < np.broadcast_to(false, A.shape[1:])
+    G = (A & ~drop) | (~A & add)
+    return G.astype(int), A.astype(int)
+
+
+def label_noise_job(out, *, ground_truth, annotation, labels, n_total=None, n_positive=None, n_boot=2000, seed=0):
+    """Label-noise table and plot (``bin/analyse.py label-noise``): ``label_noise.csv``/``.txt``/``.png``."""
+    import csv
+    from pathlib import Path
+
+    from . import plots
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = label_noise(ground_truth, annotation, labels, n_total=n_total, n_positive=n_positive, n_boot=n_boot,
+                       seed=seed)
+    with open(out / "label_noise.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    head = (f"{'tag':<20}{'err+ %':>8}{'err- %':>8}{'prec. %':>9}{'recall %':>10}{'N+':>10}{'est. N+':>12}"
+            f"{'est. %':>8}")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r['tag']:<20}{100 * r['error_rate_positive']:>8.1f}{100 * r['error_rate_negative']:>8.1f}"
+                     f"{100 * r['precision']:>9.1f}{100 * r['recall']:>10.1f}{r['n_positive']:>10.0f}"
+                     f"{r['estimated_positive']:>12.0f}{100 * r['estimated_share']:>8.1f}")
+    (out / "label_noise.txt").write_text("\n".join(lines) + "\n")
+    plots.save_figure(plots.label_noise_figure(rows), out / "label_noise.png")
+    return rows

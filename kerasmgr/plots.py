@@ -7,6 +7,7 @@ import io
 import numpy as np
 
 __all__ = ["confusion_matrix_figure", "spectrogram_figure", "adversary_figure", "robustness_figure",
+           "deconvolution_grid", "tag_matrix_figure", "label_noise_figure", "similarity_histograms",
            "figure_to_png", "save_figure"]
 
 
@@ -155,6 +156,132 @@ def robustness_figure(snrs, accuracies, *, chance=None, clean=None, labels=None,
     ax.set_ylim(0, 1.02)
     ax.legend()
     ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def deconvolution_grid(images, *, row_labels, col_labels, sample_rate, hop_length, max_freq_hz=None,
+                       title="Deconvolved spectrograms"):
+    """A grid of deconvolved spectrograms (thesis figures 7.3–7.8): rows layers, columns features.
+
+    Parameters
+    ----------
+    images : list of list of array (n_frames, n_bins) or None
+        Linear magnitudes ``|STFT ⊙ mask|`` per (row, column); ``None`` leaves a cell empty.
+    row_labels, col_labels : list of list of str / list of str
+        Per-row labels, and per-cell labels (``col_labels[r][c]``).
+    sample_rate : int
+        Hz. ``hop_length`` samples between frames; ``max_freq_hz`` the top of the y axis.
+    """
+    plt = _plt()
+    n_rows = len(images)
+    n_cols = max(len(r) for r in images)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(3.2 * n_cols, 2.4 * n_rows), dpi=100, squeeze=False,
+                             layout="constrained")
+    f_max = (sample_rate / 2 if max_freq_hz is None else max_freq_hz) / 1000
+    for r, row in enumerate(images):
+        for c in range(n_cols):
+            ax = axes[r][c]
+            if c >= len(row) or row[c] is None:
+                ax.axis("off")
+                continue
+            m = np.asarray(row[c], np.float64)
+            db = 20 * np.log10(np.maximum(m, 1e-8))
+            top = db.max()
+            ax.imshow(db.T, origin="lower", aspect="auto", cmap="magma", vmin=top - 60, vmax=top,
+                      extent=[0, m.shape[0] * hop_length / sample_rate, 0, f_max])
+            ax.set_title(col_labels[r][c], fontsize=9)
+            if c == 0:
+                ax.set_ylabel(f"{row_labels[r]}\nkHz")
+            if r == n_rows - 1:
+                ax.set_xlabel("time (s)")
+    fig.suptitle(title)
+    return fig
+
+
+def tag_matrix_figure(M, labels, *, title="", scale=100.0, lower_only=False):
+    """A tag-by-tag matrix as an annotated heat map (thesis figures 3.1, 7.10, 7.11).
+
+    Parameters
+    ----------
+    M : array, shape (n, n)
+        E.g. co-occurrence ``C`` (rows: conditioning tag ``i``) or label-vector similarity ``S``.
+    labels : list of str
+    scale : float
+        Numbers printed are ``M × scale`` (×100: percent).
+    lower_only : bool
+        Hide the upper triangle (for symmetric matrices).
+    """
+    plt = _plt()
+    M = np.array(M, dtype=np.float64)
+    n = len(labels)
+    if lower_only:
+        M[np.triu_indices(n, 1)] = np.nan
+    fig, ax = plt.subplots(figsize=(0.42 * n + 2.5, 0.42 * n + 1.5), dpi=100)
+    im = ax.imshow(M, cmap="viridis")
+    ax.set_xticks(range(n), labels, rotation=90, fontsize=8)
+    ax.set_yticks(range(n), labels, fontsize=8)
+    if n <= 30:
+        for i in range(n):
+            for j in range(n):
+                if np.isfinite(M[i, j]):
+                    ax.text(j, i, f"{M[i, j] * scale:.0f}", ha="center", va="center", fontsize=6,
+                            color="white" if M[i, j] < np.nanmean(M) else "black")
+    fig.colorbar(im, ax=ax, shrink=0.7)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def label_noise_figure(rows):
+    """Thesis figures 3.2–3.3: ground-truth precision/recall and estimated positive shares, with 95 % CIs.
+
+    ``rows`` as returned by :func:`kerasmgr.analysis.label_noise`.
+    """
+    plt = _plt()
+    tags = [r["tag"] for r in rows]
+    x = np.arange(len(tags))
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(max(10, 0.9 * len(tags) + 4), 4.5), dpi=100)
+    for off, key, colour in ((-0.15, "precision", "#4c72b0"), (0.15, "recall", "#dd8452")):
+        v = np.array([r[key] for r in rows])
+        err = np.array([[r[key] - r[f"{key}_low"] for r in rows], [r[f"{key}_high"] - r[key] for r in rows]])
+        a1.errorbar(x + off, v * 100, yerr=err * 100, fmt="o", color=colour, capsize=3, label=key)
+    a1.set_xticks(x, tags, rotation=45, ha="right")
+    a1.set_ylabel("% (95 % bootstrap interval)")
+    a1.set_ylim(0, 105)
+    a1.legend()
+    a1.set_title("ground truth vs re-annotation")
+    T = np.array([r["n_total"] for r in rows], dtype=float)
+    est = np.array([r["estimated_positive"] for r in rows]) / T * 100
+    err = np.array([[r["estimated_positive"] - r["estimated_positive_low"] for r in rows],
+                    [r["estimated_positive_high"] - r["estimated_positive"] for r in rows]]) / T * 100
+    a2.errorbar(x - 0.15, est, yerr=err, fmt="o", color="#c44e52", capsize=3, label="estimate (Eq. 3.2)")
+    a2.plot(x + 0.15, np.array([r["n_positive"] for r in rows]) / T * 100, "s", color="#55a868",
+            label="in the ground truth")
+    a2.set_xticks(x, tags, rotation=45, ha="right")
+    a2.set_ylabel("positive items (%)")
+    a2.legend()
+    a2.set_title("occurrence")
+    fig.tight_layout()
+    return fig
+
+
+def similarity_histograms(values, *, title="SIFT similarity of activation maps", bins=20):
+    """One panel per layer: histograms of similarity scores per reference map.
+
+    ``values``: ``{layer: {reference: array of scores}}``.
+    """
+    plt = _plt()
+    layers = list(values)
+    fig, axes = plt.subplots(1, len(layers), figsize=(4 * len(layers), 3.2), dpi=100, squeeze=False)
+    for ax, layer in zip(axes[0], layers):
+        for ref, v in values[layer].items():
+            ax.hist(np.asarray(v, float), bins=bins, range=(0, 1), alpha=0.5, label=ref)
+        ax.set_title(layer)
+        ax.set_xlabel("similarity")
+    axes[0][0].set_ylabel("channels x clips")
+    axes[0][-1].legend()
+    fig.suptitle(title)
     fig.tight_layout()
     return fig
 
