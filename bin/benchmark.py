@@ -1,6 +1,8 @@
 #!/usr/bin/env python
 """Print performance figures (medians over repeated timed runs after a warm-up).
 
+    python bin/benchmark.py [suite] [--models k2c2 crnn ...] [--json perf.json]   # the performance suite
+
     python bin/benchmark.py pipeline [--model k2c2] [--files 48]   # input pipeline, cache on/off
     python bin/benchmark.py transfer [--items 1000] [--protocol thesis nested] [--solver smo|libsvm]
     python bin/benchmark.py adversary [--models k2c2 dnn cdnn] [--seconds 30] [--iterations 100]
@@ -18,7 +20,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="what", required=True)
+    sub = p.add_subparsers(dest="what")
+    ps = sub.add_parser("suite", help="per model: tagging from files vs a librosa baseline, training feed, FLOPs, RSS")
+    ps.add_argument("--models", nargs="+", default=None, help="default: k2c2 crnn schindler_deep dnn cdnn")
+    ps.add_argument("--files", type=int, default=12, help="generated 30-s stereo WAV files at --file-sr")
+    ps.add_argument("--seconds", type=float, default=30.0)
+    ps.add_argument("--file-sr", type=int, default=44100)
+    ps.add_argument("--repeats", type=int, default=3)
+    ps.add_argument("--train-steps", type=int, default=4)
+    ps.add_argument("--json", help="also write the figures to this JSON file")
     pp = sub.add_parser("pipeline", help="training steps/s with decoded audio in RAM, disk cache, or none")
     pp.add_argument("--model", default="k2c2")
     pp.add_argument("--files", type=int, default=48)
@@ -41,8 +51,32 @@ def main(argv=None):
     pa.add_argument("--iterations", type=int, default=100)
     pa.add_argument("--repeats", type=int, default=2)
     pa.add_argument("--json", help="also write the figures to this JSON file")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in ("suite", "pipeline", "transfer", "adversary", "-h", "--help"):
+        argv = ["suite", *argv]  # the suite is the default
     a = p.parse_args(argv)
     from kerasmgr import benchmark
+
+    if a.what == "suite":
+        print(f"performance suite: {a.files} generated {a.seconds:g}-s stereo WAV files at {a.file_sr} Hz, "
+              f"medians of {a.repeats} runs after a warm-up")
+        r = benchmark.suite(model_names=tuple(a.models or benchmark.SUITE_MODELS), n_files=a.files,
+                            seconds=a.seconds, file_sr=a.file_sr, repeats=a.repeats, train_steps=a.train_steps)
+        mach = r["machine"]
+        print(f"machine: {mach['cpu_cores']} CPU cores, conv2d {mach['conv2d_gflops']:.1f} GFLOP/s (compute limit)")
+        head = (f"{'model':<15}{'tag clips/s':>12}{'x realtime':>11}{'librosa':>9}{'ratio':>7}{'GFLOP/clip':>11}"
+                f"{'GFLOP/s':>9}{'of limit':>9}{'train st/s':>11}{'mem st/s':>9}{'feed %':>8}{'RSS MB':>8}")
+        print(head)
+        print("-" * len(head))
+        for m in r["models"]:
+            print(f"{m['model']:<15}{m['e2e_clips_per_s']:>12.2f}{m['e2e_realtime_factor']:>11.1f}"
+                  f"{m['librosa_clips_per_s']:>9.2f}{m['speedup_vs_librosa']:>7.2f}{m['gflop_per_clip']:>11.2f}"
+                  f"{m['achieved_gflops']:>9.1f}{100 * m['fraction_of_conv2d_limit']:>8.0f}%"
+                  f"{m['train_steps_per_s_pipeline']:>11.3f}{m['train_steps_per_s_memory']:>9.3f}"
+                  f"{100 * m['pipeline_efficiency']:>7.0f}%{m['peak_rss_mb']:>8.0f}")
+        if a.json:
+            Path(a.json).write_text(json.dumps(r, indent=2))
+        return 0
 
     if a.what == "adversary":
         r = benchmark.adversary_speed(model_names=a.models, seconds=a.seconds, iterations=a.iterations,

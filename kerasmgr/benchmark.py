@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["input_pipeline"]
+__all__ = ["input_pipeline", "transfer_protocols", "adversary_speed", "suite", "graph_flops", "conv2d_gflops"]
 
 
 def _median_rate(fn, repeats):
@@ -155,3 +155,201 @@ def adversary_speed(*, model_names=("k2c2", "dnn", "cdnn"), seconds=30.0, iterat
                      "iterations": r.iterations, "frames": int(r.magnitude.shape[0]),
                      "segments": view.n_segments(len(x)), "sample_rate": view.sample_rate}
     return out
+
+
+# ------------------------------------------------------------------------------------- the suite
+SUITE_MODELS = ("k2c2", "crnn", "schindler_deep", "dnn", "cdnn")
+
+
+def graph_flops(model):
+    """Floating-point operations of one forward pass of one example, counted on the TF graph.
+
+    TensorFlow's profiler counts the ops that register a FLOP count (convolutions, matrix
+    products, element-wise arithmetic); FFTs are not counted.
+    """
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    spec = tf.TensorSpec([1, *model.input_shape[1:]], tf.float32)
+    fn = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
+    graph = convert_variables_to_constants_v2(fn).graph
+    opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    opts["output"] = "none"
+    return int(tf.compat.v1.profiler.profile(graph=graph, options=opts).total_float_ops)
+
+
+def conv2d_gflops(*, repeats=5):
+    """This machine's conv2d throughput (GFLOP/s): a 3×3, 32→64-channel convolution on 8 × 256 × 256."""
+    import tensorflow as tf
+
+    x = tf.random.normal((8, 256, 256, 32))
+    k = tf.random.normal((3, 3, 32, 64))
+    conv = tf.function(lambda a, b: tf.nn.conv2d(a, b, 1, "SAME"))
+    conv(x, k).numpy()
+    flops = 2.0 * 8 * 256 * 256 * 64 * 3 * 3 * 32
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        conv(x, k).numpy()
+        times.append(time.perf_counter() - t)
+    return flops / float(np.median(times)) / 1e9
+
+
+def make_audio_files(n_files, seconds, file_sr, workdir):
+    """``n_files`` generated stereo WAV clips (embedded-dataset music) at ``file_sr`` Hz."""
+    import soundfile as sf
+
+    from .data import embedded
+
+    paths = []
+    for i in range(n_files):
+        g = embedded.GENRES[i % len(embedded.GENRES)]
+        p = Path(workdir) / f"{g}.{i:05d}.{file_sr}.wav"
+        if not p.exists():
+            p.parent.mkdir(parents=True, exist_ok=True)
+            y, _ = embedded.generate_clip(g, embedded.clip_seed(7, g, i), sr=file_sr, duration=seconds)
+            sf.write(p, np.stack([y, 0.9 * y], 1), file_sr)
+        paths.append(str(p))
+    return paths
+
+
+def _librosa_features(path, fe):
+    """The precompute users would write otherwise: librosa.load -> (mel)spectrogram -> dB."""
+    import librosa
+
+    y, sr = librosa.load(path, sr=fe.sample_rate, mono=True)
+    if fe.kind == "mel":
+        S = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=fe.n_fft, hop_length=fe.hop_length, n_mels=fe.n_mels,
+                                           fmin=fe.fmin or 0.0, fmax=fe.fmax, power=fe.power, center=fe.center)
+        S = librosa.power_to_db(S, top_db=fe.top_db) if fe.magnitude_scale == "db" else S
+    elif fe.kind == "stft":
+        S = np.abs(librosa.stft(y, n_fft=fe.n_fft, hop_length=fe.hop_length, center=fe.center)) ** fe.power
+        S = librosa.amplitude_to_db(S, top_db=fe.top_db) if fe.magnitude_scale == "db" else S
+    else:
+        S = np.abs(librosa.cqt(y, sr=sr, hop_length=fe.hop_length, n_bins=fe.n_bins,
+                               bins_per_octave=fe.bins_per_octave))
+    return S.T.astype(np.float32)  # (frames, bins)
+
+
+def _bench_model(name, paths, seconds, repeats, train_steps, batch_size):
+    """All figures of one model (run in a fresh process so peak RSS is the model's own)."""
+    import resource
+
+    import keras
+    import tensorflow as tf
+
+    from . import models, tagging, training
+    from .data.pipeline import ClipStore, training_dataset
+    from .frontends import find_frontend
+
+    keras.utils.set_random_seed(0)
+    m = models.build(name, n_outputs=10, activation="sigmoid")
+    sr, n = models.input_spec(m)
+    fe = find_frontend(m)
+    meta = {"sample_rate": sr, "n_samples": n}
+    bs = batch_size or training.MODEL_DEFAULTS[name]["batch_size"]
+    bs = min(bs, 64)
+    out = {"model": name, "sample_rate": sr, "segment_samples": n, "segment_seconds": n / sr, "batch_size": bs,
+           "n_files": len(paths), "clip_seconds": seconds}
+
+    # end-to-end tagging from files (decode + resample + front-end + network)
+    tagging.tag_files(m, meta, paths[:1], progress=False)
+
+    def e2e():
+        tagging.tag_files(m, meta, paths, progress=False)
+        return len(paths)
+
+    out["e2e_clips_per_s"] = _median_rate(e2e, repeats)
+    out["e2e_realtime_factor"] = out["e2e_clips_per_s"] * seconds
+
+    # the librosa-precompute baseline: features per clip, then the network without its front-end
+    tail = keras.Model(fe.output, m.output)
+    T = fe.n_frames(n)
+
+    def baseline():
+        for p in paths:
+            S = _librosa_features(p, fe)
+            k = max(1, S.shape[0] // T)
+            x = np.zeros((k, T, S.shape[1], 1), np.float32)
+            for i in range(k):
+                seg = S[i * T:(i + 1) * T]
+                x[i, : len(seg), :, 0] = seg
+            tail.predict(x, batch_size=8, verbose=0)
+        return len(paths)
+
+    baseline()
+    out["librosa_clips_per_s"] = _median_rate(baseline, repeats)
+    out["speedup_vs_librosa"] = out["e2e_clips_per_s"] / out["librosa_clips_per_s"]
+
+    # FLOPs and the fraction of the machine's conv2d throughput reached while tagging
+    flops = graph_flops(m)
+    segs = max(1, int(seconds * sr) // n)
+    out["gflop_per_segment"] = flops / 1e9
+    out["gflop_per_clip"] = flops * segs / 1e9
+    out["achieved_gflops"] = out["gflop_per_clip"] * out["e2e_clips_per_s"]
+
+    # training: tf.data pipeline from decoded clips vs in-memory tensors
+    m.compile("adam", "binary_crossentropy")
+    targets = (np.random.default_rng(0).random((len(paths), 10)) < 0.3).astype(np.float32)
+    store = ClipStore(paths, sr, mode="memory", min_samples=n, progress=False)
+    ds, _ = training_dataset(store, targets, n, batch_size=bs, seed=0)
+    rng = np.random.default_rng(0)
+    X = np.stack([store.get(i % len(store))[:n] for i in range(bs * 2)]).astype(np.float32)
+    Y = targets[rng.integers(0, len(targets), len(X))]
+    mem = tf.data.Dataset.from_tensor_slices((X, Y)).repeat().batch(bs).prefetch(2)
+    rates = {}
+    for key, data in (("memory", mem), ("pipeline", ds)):
+        m.fit(data, steps_per_epoch=1, epochs=1, verbose=0)
+
+        def steps(data=data):
+            m.fit(data, steps_per_epoch=train_steps, epochs=1, verbose=0)
+            return train_steps
+
+        rates[key] = _median_rate(steps, repeats)
+    out["train_steps_per_s_memory"] = rates["memory"]
+    out["train_steps_per_s_pipeline"] = rates["pipeline"]
+    out["train_clips_per_s_pipeline"] = rates["pipeline"] * bs
+    out["pipeline_efficiency"] = rates["pipeline"] / rates["memory"]
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def suite(*, model_names=SUITE_MODELS, n_files=12, seconds=30.0, file_sr=44100, repeats=3, train_steps=4,
+          batch_size=None, workdir=None, isolate=True, progress=True):
+    """The performance suite of ``bin/benchmark.py`` (issue 8): every figure for every model.
+
+    Per model (its default input): end-to-end tagging of ``n_files`` generated stereo WAV files
+    at ``file_sr`` Hz (decode, resample, front-end, network; clips/s and × real time); the
+    librosa-precompute baseline (``librosa.load`` → ``melspectrogram``/``stft`` → dB per clip, then
+    the network without its front-end) and the ratio; training steps/s through the ``tf.data``
+    pipeline against in-memory tensors; FLOPs per segment and per clip from the graph, the
+    GFLOP/s achieved while tagging and this machine's conv2d GFLOP/s; peak RSS. Medians over
+    ``repeats`` timed runs after a warm-up. Each model runs in a fresh process (``isolate``) so
+    its peak RSS is its own.
+
+    Returns
+    -------
+    dict
+        ``machine`` (cores, conv2d GFLOP/s) and ``models`` (one dict per model).
+    """
+    import multiprocessing as mp
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="kerasmgr-suite-"))
+    paths = make_audio_files(n_files, seconds, file_sr, workdir / "audio")
+    limit = conv2d_gflops()
+    results = []
+    for name in model_names:
+        if progress:
+            print(f"  {name} ...", flush=True)
+        args = (name, paths, seconds, repeats, train_steps, batch_size)
+        if isolate:
+            with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
+                r = pool.submit(_bench_model, *args).result()
+        else:
+            r = _bench_model(*args)
+        r["fraction_of_conv2d_limit"] = r["achieved_gflops"] / limit
+        results.append(r)
+    return {"machine": {"cpu_cores": os.cpu_count(), "conv2d_gflops": limit, "file_sample_rate": file_sr},
+            "models": results}

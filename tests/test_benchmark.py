@@ -1,0 +1,30 @@
+"""The benchmark scripts run and report every figure (their numbers are not asserted: no timed tests)."""
+
+from kerasmgr import benchmark
+
+SUITE_KEYS = {"e2e_clips_per_s", "e2e_realtime_factor", "librosa_clips_per_s", "speedup_vs_librosa",
+              "gflop_per_clip", "achieved_gflops", "fraction_of_conv2d_limit", "train_steps_per_s_pipeline",
+              "train_steps_per_s_memory", "pipeline_efficiency", "peak_rss_mb"}
+
+
+def test_suite_reports_every_figure(tmp_path):
+    r = benchmark.suite(model_names=("dnn",), n_files=2, seconds=3.0, file_sr=22050, repeats=1, train_steps=1,
+                        workdir=tmp_path, isolate=False, progress=False)
+    assert r["machine"]["conv2d_gflops"] > 0
+    m = r["models"][0]
+    assert SUITE_KEYS <= set(m) and all(m[k] > 0 for k in SUITE_KEYS)
+
+
+def test_graph_flops_counts_a_dense_layer():
+    import keras
+
+    inp = keras.Input((100,))
+    model = keras.Model(inp, keras.layers.Dense(10, use_bias=False)(inp))
+    assert benchmark.graph_flops(model) == 2 * 100 * 10
+
+
+def test_transfer_and_adversary_benchmarks_run():
+    r = benchmark.transfer_protocols(n_items=60, n_classes=3, layer_dim=4, strengths=(0.5, 0.0), n_folds=3, n_jobs=1)
+    assert r["thesis"] >= 0 and r["n_combinations"] == 3
+    a = benchmark.adversary_speed(model_names=("dnn",), seconds=1.0, iterations=2, repeats=1)
+    assert a["dnn"]["iterations"] == 2
