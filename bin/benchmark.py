@@ -23,11 +23,15 @@ def main(argv=None):
     sub = p.add_subparsers(dest="what")
     ps = sub.add_parser("suite", help="per model: tagging from files vs a librosa baseline, training feed, FLOPs, RSS")
     ps.add_argument("--models", nargs="+", default=None, help="default: k2c2 crnn schindler_deep dnn cdnn")
-    ps.add_argument("--files", type=int, default=12, help="generated 30-s stereo WAV files at --file-sr")
+    ps.add_argument("--files", type=int, default=8, help="generated 30-s stereo WAV files at --file-sr")
     ps.add_argument("--seconds", type=float, default=30.0)
     ps.add_argument("--file-sr", type=int, default=44100)
     ps.add_argument("--repeats", type=int, default=3)
-    ps.add_argument("--train-steps", type=int, default=4)
+    ps.add_argument("--train-steps", type=int, default=8)
+    ps.add_argument("--extraction-sizes", type=int, nargs="*", default=[1000, 10000],
+                    help="feature extraction over this many generated 1-s files: peak RSS (none: skip)")
+    ps.add_argument("--durations", type=float, nargs="*", default=[10.0, 30.0, 60.0, 120.0],
+                    help="k2c2 tagging time for one file of each duration (none: skip)")
     ps.add_argument("--json", help="also write the figures to this JSON file")
     pp = sub.add_parser("pipeline", help="training steps/s with decoded audio in RAM, disk cache, or none")
     pp.add_argument("--model", default="k2c2")
@@ -74,6 +78,17 @@ def main(argv=None):
                   f"{m['achieved_gflops']:>9.1f}{100 * m['fraction_of_conv2d_limit']:>8.0f}%"
                   f"{m['train_steps_per_s_pipeline']:>11.3f}{m['train_steps_per_s_memory']:>9.3f}"
                   f"{100 * m['pipeline_efficiency']:>7.0f}%{m['peak_rss_mb']:>8.0f}")
+        if a.durations:
+            r["duration_scaling"] = benchmark.duration_scaling(durations=tuple(a.durations))
+            print("k2c2 tagging time against clip duration (linear cost: constant s per audio second)")
+            for d in r["duration_scaling"]:
+                print(f"  {d['seconds']:6.0f} s clip: {d['tag_seconds']:6.3f} s  "
+                      f"({1000 * d['seconds_per_audio_second']:.2f} ms per audio second)")
+        if a.extraction_sizes:
+            r["extraction_memory"] = benchmark.extraction_memory(sizes=tuple(a.extraction_sizes))
+            print("feature extraction (k2c2 random-convnet features, 1-s files repeated to the input length)")
+            for e in r["extraction_memory"]:
+                print(f"  {e['n_files']:6d} files: {e['seconds']:6.1f} s, peak RSS {e['peak_rss_mb']:.0f} MB")
         if a.json:
             Path(a.json).write_text(json.dumps(r, indent=2))
         return 0

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["input_pipeline", "transfer_protocols", "adversary_speed", "suite", "graph_flops", "conv2d_gflops"]
+__all__ = ["input_pipeline", "transfer_protocols", "adversary_speed", "suite", "graph_flops", "conv2d_gflops",
+           "extraction_memory", "duration_scaling"]
 
 
 def _median_rate(fn, repeats):
@@ -171,7 +172,7 @@ def graph_flops(model):
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     spec = tf.TensorSpec([1, *model.input_shape[1:]], tf.float32)
-    fn = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
+    fn = tf.function(lambda x: model(x, training=False), autograph=False).get_concrete_function(spec)
     graph = convert_variables_to_constants_v2(fn).graph
     opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
     opts["output"] = "none"
@@ -184,7 +185,7 @@ def conv2d_gflops(*, repeats=5):
 
     x = tf.random.normal((8, 256, 256, 32))
     k = tf.random.normal((3, 3, 32, 64))
-    conv = tf.function(lambda a, b: tf.nn.conv2d(a, b, 1, "SAME"))
+    conv = tf.function(lambda a, b: tf.nn.conv2d(a, b, 1, "SAME"), autograph=False)
     conv(x, k).numpy()
     flops = 2.0 * 8 * 256 * 256 * 64 * 3 * 3 * 32
     times = []
@@ -296,16 +297,17 @@ def _bench_model(name, paths, seconds, repeats, train_steps, batch_size):
     rng = np.random.default_rng(0)
     X = np.stack([store.get(i % len(store))[:n] for i in range(bs * 2)]).astype(np.float32)
     Y = targets[rng.integers(0, len(targets), len(X))]
-    mem = tf.data.Dataset.from_tensor_slices((X, Y)).repeat().batch(bs).prefetch(2)
-    rates = {}
-    for key, data in (("memory", mem), ("pipeline", ds)):
-        m.fit(data, steps_per_epoch=1, epochs=1, verbose=0)
-
-        def steps(data=data):
+    mem = tf.data.Dataset.from_tensor_slices((X, Y)).repeat().batch(bs, drop_remainder=True).prefetch(2)
+    feeds = {"memory": mem, "pipeline": ds}
+    for data in feeds.values():  # warm-up: tracing for each input signature
+        m.fit(data, steps_per_epoch=2, epochs=1, verbose=0)
+    times = {k: [] for k in feeds}
+    for _ in range(repeats):  # interleaved, so drifts of the machine hit both alike
+        for key, data in feeds.items():
+            t = time.perf_counter()
             m.fit(data, steps_per_epoch=train_steps, epochs=1, verbose=0)
-            return train_steps
-
-        rates[key] = _median_rate(steps, repeats)
+            times[key].append(train_steps / (time.perf_counter() - t))
+    rates = {k: float(np.median(v)) for k, v in times.items()}
     out["train_steps_per_s_memory"] = rates["memory"]
     out["train_steps_per_s_pipeline"] = rates["pipeline"]
     out["train_clips_per_s_pipeline"] = rates["pipeline"] * bs
@@ -353,3 +355,72 @@ def suite(*, model_names=SUITE_MODELS, n_files=12, seconds=30.0, file_sr=44100, 
         results.append(r)
     return {"machine": {"cpu_cores": os.cpu_count(), "conv2d_gflops": limit, "file_sample_rate": file_sr},
             "models": results}
+
+
+def _extract_rss(paths, out):
+    """Run a feature extraction over ``paths`` in this process; its peak RSS (MB) and seconds."""
+    import resource
+
+    from . import features
+
+    ext = features.FeatureExtractor(features.random_convnet("k2c2", seed=0), batch_size=8)
+    t = time.perf_counter()
+    r = features.extract_array(paths, out, ext, progress=False)
+    return {"n_files": len(paths), "n_ok": r["n_ok"], "seconds": time.perf_counter() - t,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def extraction_memory(*, sizes=(1000, 10000), seconds=1.0, sample_rate=12000, workdir=None):
+    """Peak RSS of multi-layer convnet feature extraction over 1k and 10k generated files.
+
+    Short noise-and-tone WAV files (``seconds`` long, repeated to the k2c2 input as in the thesis)
+    keep the run short; memory independent of the number of files shows as equal peak RSS.
+    Each size runs in a fresh process.
+    """
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    import soundfile as sf
+
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="kerasmgr-extract-"))
+    rng = np.random.default_rng(0)
+    n_max = max(sizes)
+    paths = []
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    for i in range(n_max):
+        p = workdir / "audio" / f"{i // 1000:03d}" / f"clip{i:05d}.wav"
+        if not p.exists():
+            p.parent.mkdir(parents=True, exist_ok=True)
+            y = 0.3 * np.sin(2 * np.pi * (110 + 5 * (i % 200)) * t) + 0.05 * rng.standard_normal(len(t))
+            sf.write(p, y.astype(np.float32), sample_rate, subtype="PCM_16")
+        paths.append(str(p))
+    out = []
+    for n in sizes:
+        with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
+            out.append(pool.submit(_extract_rss, paths[:n], str(workdir / f"features_{n}")).result())
+    return out
+
+
+def duration_scaling(*, model="k2c2", durations=(10.0, 30.0, 60.0, 120.0), repeats=3, file_sr=44100, workdir=None):
+    """Seconds to tag one file of each duration (decode + resample + windows + network).
+
+    Cost linear in clip duration shows as a constant ``seconds_per_audio_second``.
+    """
+    from . import models, tagging
+
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="kerasmgr-duration-"))
+    m = models.build(model, n_outputs=10, activation="sigmoid")
+    sr, n = models.input_spec(m)
+    meta = {"sample_rate": sr, "n_samples": n}
+    rows = []
+    for d in durations:
+        path = make_audio_files(1, d, file_sr, workdir / f"{d:g}s")[0]
+        tagging.tag_files(m, meta, [path], progress=False)
+
+        def one():
+            tagging.tag_files(m, meta, [path], progress=False)
+            return 1
+
+        s = 1.0 / _median_rate(one, repeats)
+        rows.append({"seconds": d, "tag_seconds": s, "seconds_per_audio_second": s / d})
+    return rows

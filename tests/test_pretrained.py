@@ -76,6 +76,12 @@ def test_tag_files_windows_padding_and_errors(audio_files):
     assert long_scores.shape == (16,) and not np.allclose(long_scores, res[0]["scores"])
     rep = tagging.tag_file(model, meta, files[2], short="repeat")
     assert not np.allclose(rep, res[2]["scores"])
+    # the batched, parallel path gives tag_file's result whatever the batch composition
+    for r, f in zip(res[:3], files[:3]):
+        np.testing.assert_allclose(r["scores"], tagging.tag_file(model, meta, f), atol=1e-5)
+    res4 = tagging.tag_files(model, meta, files[:3], progress=False, batch_size=2, workers=1)
+    for a, b in zip(res, res4):
+        np.testing.assert_allclose(a["scores"], b["scores"], atol=1e-5)
 
 
 def test_tag_cli_prints_saves_and_reports(audio_files, tmp_path):
