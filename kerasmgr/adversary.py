@@ -322,11 +322,8 @@ def spectral_adversary(model, audio, target, *, snr=15.0, mu=0.1, max_iter=100, 
     """
     view = model if isinstance(model, SpectralView) else (view or SpectralView(model))
     target = _check_target(view, target)
-    x = view.prepare(audio)
+    x, X0, phase = _analyse(view, audio)
     n = len(x)
-    Z0 = view.stft(x)
-    X0 = tf.cast(tf.abs(Z0), tf.float32)
-    phase = tf.math.exp(tf.complex(0.0, tf.cast(tf.math.angle(Z0), tf.float32)))
     scale = float(X0.shape[0])  # dnn-mgr: mean NLL × number of frames
 
     @tf.function(reduce_retracing=True)
@@ -355,12 +352,24 @@ def spectral_adversary(model, audio, target, *, snr=15.0, mu=0.1, max_iter=100, 
         return Y
 
     Y, it, reached, pbar = _descend(step, X0, update, target, stop, max_iter)
-    phase = st["phase"]
-    x_adv = view.istft(tf.complex(Y, 0.0) * phase, n).numpy()
+    return _spectral_result(view, audio, x, X0, Y, st["phase"], target, it, np.asarray(pbar), reached)
+
+
+def _analyse(view, audio):
+    """Prepared excerpt, its STFT magnitude (float32) and unit phase."""
+    x = view.prepare(audio)
+    Z0 = view.stft(x)
+    phase = tf.math.exp(tf.complex(0.0, tf.cast(tf.math.angle(Z0), tf.float32)))
+    return x, tf.cast(tf.abs(Z0), tf.float32), phase
+
+
+def _spectral_result(view, audio, x, X0, Y, phase, target, iterations, posteriors, reached):
+    """Resynthesise ``Y`` with ``phase`` and measure it (SNRs, the model's posteriors on the audio)."""
+    x_adv = view.istft(tf.complex(Y, 0.0) * phase, len(x)).numpy()
     return AdversaryResult(
-        target=target, magnitude=Y.numpy(), original_magnitude=X0.numpy(), audio=x_adv[: len(audio)],
-        snr_spectral_db=snr_db(X0.numpy(), Y.numpy()), snr_time_db=_time_snr(x, x_adv, view.frontend.n_fft),
-        iterations=it, posteriors=pbar.numpy(), audio_posteriors=_mean_posterior(view, x_adv),
+        target=target, magnitude=np.asarray(Y), original_magnitude=np.asarray(X0), audio=x_adv[: len(audio)],
+        snr_spectral_db=snr_db(X0, Y), snr_time_db=_time_snr(x, x_adv, view.frontend.n_fft),
+        iterations=iterations, posteriors=posteriors, audio_posteriors=_mean_posterior(view, x_adv),
         original_posteriors=_mean_posterior(view, x), reached=reached, domain="spectral")
 
 
@@ -455,22 +464,14 @@ def fgsm(model, audio, target, *, mu=0.25, snr=None, domain="spectral", view=Non
 
 def _fgsm_spectral(view, audio, target, mu, snr):
     target = _check_target(view, target)
-    x = view.prepare(audio)
+    x, X0, phase = _analyse(view, audio)
     n = len(x)
-    Z0 = view.stft(x)
-    X0 = tf.cast(tf.abs(Z0), tf.float32)
-    phase = tf.math.exp(tf.complex(0.0, tf.cast(tf.math.angle(Z0), tf.float32)))
     with tf.GradientTape() as tape:
         tape.watch(X0)
         cost = _target_cost(view.log_posteriors_from_magnitude(X0, n), target, float(X0.shape[0]))
     Y = project_snr(tf.maximum(X0 - mu * tf.sign(tf.convert_to_tensor(tape.gradient(cost, X0))), 0.0), X0, snr)
     pbar = tf.reduce_mean(tf.exp(view.log_posteriors_from_magnitude(Y, n)), 0).numpy()
-    x_adv = view.istft(tf.complex(Y, 0.0) * phase, n).numpy()
-    return AdversaryResult(
-        target=target, magnitude=Y.numpy(), original_magnitude=X0.numpy(), audio=x_adv[: len(audio)],
-        snr_spectral_db=snr_db(X0.numpy(), Y.numpy()), snr_time_db=_time_snr(x, x_adv, view.frontend.n_fft),
-        iterations=1, posteriors=pbar, audio_posteriors=_mean_posterior(view, x_adv),
-        original_posteriors=_mean_posterior(view, x), reached=False, domain="spectral")
+    return _spectral_result(view, audio, x, X0, Y, phase, target, 1, pbar, False)
 
 
 def choose_targets(true_labels, mode, n_classes, *, p=None, label=None, seed=0):
