@@ -18,7 +18,6 @@ adversarial and difference spectrograms and one frame's spectra) and robustness.
 """
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path

@@ -19,7 +19,6 @@ Every subcommand writes PNG figures and CSV/JSON tables into --out.
 """
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -118,8 +117,8 @@ def main(argv=None):
                     with open(a.positive_counts) as f:
                         counts = {r["tag"]: float(r["count"]) for r in csv.DictReader(f)}
                     n_pos = [counts[t] for t in labels]
-            rows = analysis.label_noise_job(a.out, ground_truth=G, annotation=A, labels=labels, n_total=n_total,
-                                            n_positive=n_pos, n_boot=a.bootstrap, seed=a.seed)
+            analysis.label_noise_job(a.out, ground_truth=G, annotation=A, labels=labels, n_total=n_total,
+                                     n_positive=n_pos, n_boot=a.bootstrap, seed=a.seed)
             print((Path(a.out) / "label_noise.txt").read_text(), end="")
         else:
             r = activations.run(a.model, a.out, dataset=a.dataset, data_root=a.data_root, split=a.split,
