@@ -124,10 +124,9 @@ def layer_maps(model, audio, layers):
     """
     import keras
 
-    n = int(model.input_shape[1])
-    x = np.zeros(n, np.float32)
-    a = np.asarray(audio, np.float32)[:n]
-    x[: len(a)] = a
+    from .data.audio import fix_length
+
+    x = fix_length(np.asarray(audio, np.float32).reshape(-1), int(model.input_shape[1]), mode="start")
     sub = keras.Model(model.input, [model.get_layer(l).output for l in layers])
     outs = sub(x[None], training=False)
     outs = outs if isinstance(outs, (list, tuple)) else [outs]

@@ -26,9 +26,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from .data.audio import fix_length
 from .frontends import find_frontend
 
-__all__ = ["RULES", "conv_blocks", "deconvolve", "auralise", "receptive_fields", "receptive_field_table", "run"]
+__all__ = ["RULES", "conv_blocks", "feature_activity", "deconvolve", "auralise", "receptive_fields", "receptive_field_table", "run"]
 
 RULES = ("deconvnet", "guided", "saliency")
 _ACTIVATIONS = (keras.layers.ELU, keras.layers.ReLU, keras.layers.LeakyReLU, keras.layers.Activation)
@@ -79,16 +80,29 @@ def conv_blocks(model):
     return out
 
 
-def _resolve_block(model, layer):
+def _excerpt(audio, n):
+    """The first model-sized window of an excerpt (zero-padded at the end), float32."""
+    return fix_length(np.asarray(audio, np.float32).reshape(-1), n, mode="start")
+
+
+def _tap(model, layer):
+    """The layer name whose output a conv block (1-based int) or a layer name denotes."""
     blocks = conv_blocks(model)
     if isinstance(layer, (int, np.integer)):
         if not 1 <= int(layer) <= len(blocks):
             raise ValueError(f"layer {layer} outside 1..{len(blocks)} (conv blocks of {model.name!r})")
-        return int(layer), blocks[int(layer) - 1][1]
-    for k, (conv, tap) in enumerate(blocks, 1):
+        return blocks[int(layer) - 1][1]
+    for conv, tap in blocks:
         if layer in (conv, tap):
-            return k, tap
-    return None, layer  # any 4-D layer by name
+            return tap
+    return layer  # any 4-D layer by name
+
+
+def feature_activity(model, audio, layer):
+    """Total (rectified) activation of every channel of a layer for one excerpt, shape (channels,)."""
+    x = _excerpt(audio, int(model.input_shape[1]))
+    acts = keras.Model(model.input, model.get_layer(_tap(model, layer)).output)(x[None], training=False)
+    return tf.reduce_sum(tf.nn.relu(acts[0]), axis=(0, 1)).numpy()
 
 
 def _rule_model(model, tap, rule):
@@ -134,11 +148,9 @@ def deconvolve(model, audio, layer, features=None, *, rule="deconvnet"):
         raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
     fe = find_frontend(model)
     n = int(model.input_shape[1])
-    x = np.zeros(n, np.float32)
-    a = np.asarray(audio, np.float32).reshape(-1)[:n]
-    x[: len(a)] = a
+    x = _excerpt(audio, n)
     img = fe(tf.constant(x[None]))
-    _, tap = _resolve_block(model, layer)
+    tap = _tap(model, layer)
     sub = _rule_model(model, tap, rule)
     acts = sub(img, training=False)
     n_ch = int(acts.shape[-1])
@@ -185,11 +197,9 @@ def auralise(model, audio, layer, features=None, *, rule="deconvnet"):
     """
     fe = find_frontend(model)
     n = int(model.input_shape[1])
-    x = np.zeros(n, np.float32)
-    a = np.asarray(audio, np.float32).reshape(-1)[:n]
-    x[: len(a)] = a
+    x = _excerpt(audio, n)
     maps, totals = deconvolve(model, x, layer, features, rule=rule)
-    _, tap = _resolve_block(model, layer)
+    tap = _tap(model, layer)
     features = list(range(maps.shape[0])) if features is None else [int(f) for f in features]
     S = fe.stft(tf.constant(x[None]))[0]  # (T, n_lin) complex
     masks = _to_linear_bins(fe, maps).astype(np.float32)
@@ -307,17 +317,14 @@ def run(model, out, *, audio=None, audio_name="excerpt", layers=None, features=N
     fe = find_frontend(model)
     sr = int(fe.sample_rate)
     n = int(model.input_shape[1])
-    x = np.zeros(n, np.float32)
-    a = np.asarray(audio, np.float32).reshape(-1)[:n]
-    x[: len(a)] = a
+    x = _excerpt(audio, n)
     sf.write(out / "original.wav", x, sr, subtype="PCM_16")
     blocks = conv_blocks(model)
     layers = list(range(1, len(blocks) + 1)) if layers is None else [int(k) for k in layers]
     images, row_labels, col_labels, summary = [], [], [], {"rule": rule, "audio": audio_name, "layers": []}
     for k in tqdm(layers, desc="layers", disable=not progress):
         if features is None:
-            _, totals = deconvolve(model, x, k, [0], rule=rule)
-            chosen = [int(c) for c in np.argsort(-totals, kind="stable")[:top]]
+            chosen = [int(c) for c in np.argsort(-feature_activity(model, x, k), kind="stable")[:top]]
         else:
             chosen = list(features)
         r = auralise(model, x, k, chosen, rule=rule)

@@ -57,25 +57,28 @@ def _gradient(K, idx, y, p, alpha, G):
 
 
 @njit(cache=True, nogil=True)
-def _rescale(alpha, C_old, C_new):
-    """Warm start: the solution for ``C_old`` scaled to the box of ``C_new`` (bounds kept exact)."""
-    if C_old <= 0.0:
-        return
+def _warm_start(alpha, C_old, C_new):
+    """Move the solution for ``C_old`` to a feasible start for ``C_new``; False if it is kept as is.
+
+    When C grows and no multiplier is at the old bound, the solution is optimal for the new C as
+    it is (the box constraint is inactive; SMO stops at once). Otherwise it is scaled by
+    ``C_new / C_old`` (bounds kept exact), which keeps ``yᵀα = 0``.
+    """
+    if C_new >= C_old:
+        at_bound = False
+        for t in range(alpha.shape[0]):
+            if alpha[t] >= C_old:
+                at_bound = True
+                break
+        if not at_bound:
+            return False
     r = C_new / C_old
     for t in range(alpha.shape[0]):
         if alpha[t] >= C_old:
             alpha[t] = C_new
         else:
             alpha[t] = min(alpha[t] * r, C_new)
-
-
-@njit(cache=True, nogil=True)
-def _n_at(alpha, C):
-    n = 0
-    for t in range(alpha.shape[0]):
-        if alpha[t] >= C:
-            n += 1
-    return n
+    return True
 
 
 @njit(cache=True, nogil=True)
@@ -249,11 +252,9 @@ def _svc_path(K, y, n_classes, K_test, Cs, tol, max_iter):
             for c in range(nC):
                 if c == 0:
                     _balanced(alpha, ys, npos, m - npos, Cs[c])
-                elif Cs[c] < prev or _n_at(alpha, prev) > 0:
-                    _rescale(alpha, prev, Cs[c])
-                # else: no multiplier at the old bound, so the solution is optimal for any
-                # larger C as it is (SMO stops at once)
-                _gradient(Ks, local, ys, p, alpha, G)
+                    _gradient(Ks, local, ys, p, alpha, G)
+                elif _warm_start(alpha, prev, Cs[c]):
+                    _gradient(Ks, local, ys, p, alpha, G)  # (an unchanged alpha keeps its gradient)
                 rho, it = _smo(Ks, local, ys, p, Cs[c], alpha, G, tol, max_iter)
                 iters[c] += it
                 prev = Cs[c]
@@ -286,9 +287,8 @@ def _svr_path(K, z, K_test, Cs, epsilon, tol, max_iter):
     iters = np.zeros(nC, dtype=np.int64)
     prev = 0.0
     for c in range(nC):
-        if c > 0 and (Cs[c] < prev or _n_at(alpha, prev) > 0):
-            _rescale(alpha, prev, Cs[c])
-        _gradient(K, idx, ys, p, alpha, G)
+        if c == 0 or _warm_start(alpha, prev, Cs[c]):
+            _gradient(K, idx, ys, p, alpha, G)
         rho, it = _smo(K, idx, ys, p, Cs[c], alpha, G, tol, max_iter)
         iters[c] = it
         prev = Cs[c]
