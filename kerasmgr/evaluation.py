@@ -54,13 +54,16 @@ def segment_posteriors(model, clips, *, hop=None, batch_size=32, max_segments=No
     -------
     list of np.ndarray, each (n_segments_i, n_outputs)
     """
+    from .tagging import _predictor  # one compiled forward pass; also safe under tf.distribute strategies
+
     n = int(model.input_shape[1])
+    predict = _predictor(model, batch_size)
     out = []
     for clip in clips:
         w = windows(np.asarray(clip, dtype=np.float32), n, hop=hop)
         if max_segments is not None and len(w) > max_segments:
             w = w[np.linspace(0, len(w) - 1, max_segments).round().astype(int)]
-        out.append(model.predict(w, batch_size=batch_size, verbose=0))
+        out.append(predict(w))
     return out
 
 

@@ -108,6 +108,10 @@ def save(model, stem, metadata=None, *, formats=("keras", "h5")):
     absl = logging.getLogger("absl")
     level = absl.level
     absl.setLevel(logging.ERROR)  # Keras' "HDF5 is a legacy format" notice: .h5 is what users load
+    # Keras 3.13's legacy .h5 writer pops "optimizer" from the model's own compile config, so every
+    # later save of the model would lose its optimizer: keep a copy and put it back.
+    compile_config = getattr(model, "_compile_config", None)
+    kept = dict(compile_config.config) if compile_config is not None else None
     try:
         for ext in formats:
             final = Path(f"{stem}.{ext}")
@@ -117,6 +121,8 @@ def save(model, stem, metadata=None, *, formats=("keras", "h5")):
             paths[ext] = final
     finally:
         absl.setLevel(level)
+        if kept is not None:
+            compile_config.config.update(kept)
     if metadata is not None:
         paths["json"] = Path(f"{stem}.json")
         paths["json"].write_text(json.dumps(metadata, indent=2))

@@ -56,7 +56,7 @@ from .optimizers import ScheduledMomentumSGD
 from .pretrained import read_metadata
 
 __all__ = ["TrainConfig", "RunResult", "train", "train_repeated", "resolve_config", "MODEL_DEFAULTS",
-           "write_sidecar"]
+           "write_sidecar", "TrainingCheckpoint"]
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 
@@ -115,6 +115,12 @@ class TrainConfig:
     adversarial_domain: str = _f("spectral", "'spectral' (the paper: step on the source's STFT magnitude, "
                                              "resynthesised with the batch's phase) or 'waveform' (step on the "
                                              "samples)")
+    strategy: str = _f("default", "distribution: 'default' (one process), 'mirrored' (this machine's devices) or "
+                                  "'multiworker' (MultiWorkerMirroredStrategy over the workers in TF_CONFIG; "
+                                  "batch_size is the global batch)")
+    backup: bool = _f(True, "keep a checkpoint of the training state (weights, optimizer, epoch) in "
+                            "<run>/backup after every epoch; running the same command again (same --out and "
+                            "--name) resumes from it. Removed when training ends")
     seed: int = _f(0, "random seed (data order, crops, initial weights)")
     deterministic: bool = _f(False, "enable TensorFlow op determinism (slower)")
     verbose: int = _f(1, "Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch")
@@ -188,6 +194,10 @@ def resolve_config(config=None, **overrides):
         raise ValueError(f"monitor must be 'clip' or 'segment', got {cfg.monitor!r}")
     if cfg.adversarial_domain not in ("spectral", "waveform"):
         raise ValueError(f"adversarial_domain must be 'spectral' or 'waveform', got {cfg.adversarial_domain!r}")
+    from .distribute import STRATEGIES
+
+    if cfg.strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {STRATEGIES}, got {cfg.strategy!r}")
     if cfg.optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {cfg.optimizer!r}")
     for k in ("epochs", "batch_size", "segments_per_clip"):
@@ -383,11 +393,23 @@ def train(config=None, **overrides):
         Run folder, resolved config, test metrics and the path of the best ``.keras`` model.
     """
     cfg = resolve_config(config, **overrides)
+    from .distribute import make_strategy, worker_info
+
+    worker = worker_info(cfg.strategy)
+    if worker.n_workers > 1 and not cfg.name:
+        raise ValueError("multi-worker training needs --name: every worker must agree on the run folder")
+    strategy = make_strategy(cfg.strategy)  # before any other TensorFlow work (multi-worker runtime)
     keras.utils.set_random_seed(cfg.seed)
     if cfg.deterministic:
         tf.config.experimental.enable_op_determinism()
-    run_dir = _run_dir(cfg)
+    main_dir = run_dir = _run_dir(cfg)
+    if not worker.is_chief:  # only the chief writes the run folder; the others keep their state here
+        run_dir = main_dir / f"worker-{worker.index}"
+        run_dir.mkdir(exist_ok=True)
     log_dir = run_dir / "logs"
+    initial_epoch, previous = _resume_point(run_dir) if cfg.backup else (0, None)
+    if initial_epoch and cfg.verbose:
+        print(f"resuming {run_dir} after epoch {initial_epoch} (checkpoint in {run_dir / 'backup'})")
     with open(run_dir / "config.yaml", "w") as f:
         yaml.safe_dump(cfg.to_dict(), f, sort_keys=False)
 
@@ -422,12 +444,15 @@ def train(config=None, **overrides):
         (run_dir / "skipped.json").write_text(json.dumps(skipped, indent=2))
 
     activation = "softmax" if cfg.task == "genre" else "sigmoid"
-    model = models.build(cfg.model, n_outputs=len(labels), activation=activation, **cfg.model_kwargs)
-    train_ds, steps = training_dataset(*arrays["train"], n_samples, segments_per_clip=cfg.segments_per_clip,
-                                       batch_size=cfg.batch_size, seed=cfg.seed)
+    with strategy.scope():
+        model = models.build(cfg.model, n_outputs=len(labels), activation=activation, **cfg.model_kwargs)
+    data_args = dict(segments_per_clip=cfg.segments_per_clip, batch_size=cfg.batch_size, seed=cfg.seed)
+    steps = int(np.ceil(len(arrays["train"][0]) * cfg.segments_per_clip / cfg.batch_size))
     if any(isinstance(l, Standardization) for l in model.layers):
         n_adapt = min(steps, max(1, 2048 // cfg.batch_size))
-        adapt_standardization(model, (x.numpy() for x, _ in train_ds.take(n_adapt)))
+        adapt_ds, _ = training_dataset(*arrays["train"], n_samples, **data_args)  # the same on every worker
+        adapt_standardization(model, (x.numpy() for x, _ in adapt_ds.take(n_adapt)))
+    perturb = None
     if cfg.adversarial_source:
         from . import adversary
 
@@ -436,31 +461,51 @@ def train(config=None, **overrides):
         if src_view.sample_rate != sr:
             raise ValueError(f"adversarial source {cfg.adversarial_source} runs at {src_view.sample_rate} Hz, "
                              f"the model at {sr} Hz")
-        train_ds = train_ds.map(adversary.perturbation_fn(source, mu=cfg.adversarial_mu,
-                                                          domain=cfg.adversarial_domain, n_classes=len(labels),
-                                                          seed=cfg.seed))
+        perturb = adversary.perturbation_fn(source, mu=cfg.adversarial_mu, domain=cfg.adversarial_domain,
+                                            n_classes=len(labels), seed=cfg.seed)
+
+    def dataset_fn(context=None):
+        """This input pipeline's share of the training stream (``context``: tf.distribute's InputContext)."""
+        shards = {} if context is None else dict(
+            num_workers=context.num_input_pipelines, worker_index=context.input_pipeline_id,
+            replicas_per_worker=context.num_replicas_in_sync // context.num_input_pipelines)
+        ds, _ = training_dataset(*arrays["train"], n_samples, **data_args, start=initial_epoch * steps * cfg.batch_size,
+                                 **shards)
+        return ds if perturb is None else ds.map(perturb)
+
+    if cfg.strategy == "default":
+        train_ds = dataset_fn()
+    else:  # per-replica batches, each worker reading its own share of every global batch
+        train_ds = strategy.distribute_datasets_from_function(dataset_fn)
     if cfg.task == "genre":
         loss, train_metrics = "sparse_categorical_crossentropy", ["accuracy"]
     else:
         loss = "binary_crossentropy"
         train_metrics = [keras.metrics.AUC(multi_label=True, num_labels=len(labels), name="auc")]
-    model.compile(optimizer=_optimizer(cfg, steps), loss=loss, metrics=train_metrics)
+    with strategy.scope():
+        model.compile(optimizer=_optimizer(cfg, steps), loss=loss, metrics=train_metrics)
 
     evaluation_cb = ClipEvaluation(*arrays["valid"], cfg.task, labels, run_dir=run_dir, log_dir=log_dir,
                                    batch_size=cfg.batch_size, level=cfg.monitor)
+    monitored = [] if previous is None else [float(r[evaluation_cb.monitor]) for r in previous]
+    if monitored:  # a resumed run: the best epoch so far is known from the history
+        evaluation_cb.best, evaluation_cb.best_epoch = max(monitored), int(np.argmax(monitored))
     callbacks = [
         evaluation_cb,
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv")),
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=bool(initial_epoch)),
         keras.callbacks.TensorBoard(log_dir=str(log_dir), histogram_freq=0, write_graph=False),
     ]
     if cfg.lr_linear_saturate or cfg.momentum_start is not None:
         callbacks.insert(0, LinearSchedules(cfg))
     if cfg.early_stopping:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor=evaluation_cb.monitor, mode="max",
-                                                       patience=cfg.early_stopping, verbose=int(progress)))
+        callbacks.append(_EarlyStopping(monitor=evaluation_cb.monitor, mode="max", patience=cfg.early_stopping,
+                                        verbose=int(progress), history=monitored))
+    if cfg.backup:  # last: the checkpoint is taken after every other callback has seen the epoch
+        callbacks.append(TrainingCheckpoint(str(run_dir / "backup"), double_checkpoint=True))
     write_sidecar(run_dir / "model.json", model, cfg=cfg, labels=labels, sample_rate=sr, n_samples=n_samples,
                   dataset=splits["train"])
-    model.fit(train_ds, steps_per_epoch=steps, epochs=cfg.epochs, callbacks=callbacks, verbose=cfg.verbose)
+    model.fit(train_ds, steps_per_epoch=steps, epochs=cfg.epochs, callbacks=callbacks, verbose=cfg.verbose,
+              initial_epoch=initial_epoch)
 
     best = keras.models.load_model(run_dir / "model.keras", compile=False)
     test_audio, test_targets = arrays["test"]
@@ -494,7 +539,97 @@ def train(config=None, **overrides):
         plots.save_figure(plots.confusion_matrix_figure(result["confusion_matrix"], labels,
                                                         title=f"{cfg.model}: test"),
                           run_dir / "confusion_matrix.png")
-    return RunResult(run_dir=run_dir, config=cfg, metrics=result, model_path=run_dir / "model.keras")
+    if not worker.is_chief:
+        import shutil
+
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return RunResult(run_dir=main_dir, config=cfg, metrics=result, model_path=main_dir / "model.keras")
+
+
+def _resume_point(run_dir):
+    """``(epochs already done, their history rows)`` from a run folder's training checkpoint.
+
+    ``(0, None)`` when there is nothing to resume. ``history.csv`` is cut back to the
+    checkpointed epochs (a run killed after logging an epoch but before its checkpoint redoes
+    that epoch).
+    """
+    import csv
+
+    meta = Path(run_dir) / "backup" / "training_metadata.json"
+    if not meta.is_file():
+        return 0, None
+    try:
+        epoch = int(json.loads(meta.read_text())["epoch"])
+    except (ValueError, KeyError) as e:
+        raise RuntimeError(f"{meta}: unreadable training checkpoint ({e}); delete {meta.parent} to start over") from None
+    history = Path(run_dir) / "history.csv"
+    rows = []
+    if history.is_file():
+        with open(history, newline="") as f:
+            rows = list(csv.DictReader(f))[:epoch]
+        with open(history, "w", newline="") as f:
+            if rows:
+                w = csv.DictWriter(f, fieldnames=list(rows[0]))
+                w.writeheader()
+                w.writerows(rows)
+    if len(rows) < epoch:
+        raise RuntimeError(f"{history}: {len(rows)} epoch(s) logged but the checkpoint is after epoch {epoch}; "
+                           f"delete {meta.parent} to start over")
+    return epoch, rows
+
+
+class TrainingCheckpoint(keras.callbacks.BackupAndRestore):
+    """``BackupAndRestore`` that also keeps the random-generator state of the model's layers.
+
+    Keras checkpoints weights, optimizer state and the epoch, but not the seed-generator state
+    of dropout and other random layers, so a resumed run would draw other dropout masks than an
+    uninterrupted one. Together with the training stream's ``start``
+    (:func:`kerasmgr.data.pipeline.training_dataset`), a resumed run repeats the uninterrupted
+    run's computation.
+    """
+
+    def _rng_variables(self):
+        weights = {id(w) for w in self.model.weights}
+        return [v for v in self.model.variables if id(v) not in weights]
+
+    def _rng_path(self):
+        return Path(self.backup_dir) / "rng_state.npz"
+
+    def _save_model(self):
+        super()._save_model()
+        path = self._rng_path()
+        tmp = path.with_name("rng_state.tmp.npz")
+        np.savez(tmp, *[keras.ops.convert_to_numpy(v) for v in self._rng_variables()])
+        tmp.replace(path)
+
+    def _load_model(self):
+        super()._load_model()
+        path = self._rng_path()
+        if path.is_file():
+            with np.load(path) as saved:
+                values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+            variables = self._rng_variables()
+            if len(values) == len(variables):
+                for v, value in zip(variables, values):
+                    v.assign(value)
+
+
+class _EarlyStopping(keras.callbacks.EarlyStopping):
+    """EarlyStopping that continues from the monitored values of the epochs already done."""
+
+    def __init__(self, *args, history=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.history = list(history)
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if not self.history:
+            return
+        self._set_monitor_op()
+        for epoch, value in enumerate(self.history):
+            self.wait += 1
+            if self._is_improvement(value, self.best):
+                self.best, self.best_epoch, self.wait = value, epoch, 0
 
 
 def train_repeated(config=None, *, repeats=1, **overrides):

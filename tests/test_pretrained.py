@@ -52,6 +52,20 @@ def test_save_and_load_round_trip_metadata(tmp_path):
         assert {k: got[k] for k in meta} == meta and got["path"] == str(paths[ext])
 
 
+def test_repeated_saves_keep_the_optimizer(tmp_path):
+    """Keras' .h5 writer drops the optimizer from the model's compile config; save() must not let it."""
+    from kerasmgr import models
+
+    m = models.build("schindler_shallow", n_outputs=3)
+    m.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.5), loss="sparse_categorical_crossentropy")
+    for k in range(2):
+        pretrained.save(m, tmp_path / f"m{k}")
+        for ext in ("keras", "h5"):
+            loaded = keras.models.load_model(tmp_path / f"m{k}.{ext}")
+            assert type(loaded.optimizer).__name__ == "SGD", (k, ext)
+            assert loaded.optimizer.get_config()["momentum"] == 0.5
+
+
 @pytest.fixture
 def audio_files(tmp_path):
     """A 35-s stereo 44.1 kHz file, an 8-kHz 10-s file, a short clip, a silent and a broken file."""

@@ -138,7 +138,7 @@ class ClipStore:
 
 
 def training_dataset(store, targets, n_samples, *, segments_per_clip=1, batch_size=16, seed=0,
-                     parallel_calls=None):
+                     parallel_calls=None, start=0, num_workers=1, worker_index=0, replicas_per_worker=1):
     """Infinite ``tf.data`` stream of random windows and their targets, batched.
 
     Every epoch (``len(store) * segments_per_clip`` examples) visits each clip
@@ -154,14 +154,28 @@ def training_dataset(store, targets, n_samples, *, segments_per_clip=1, batch_si
     n_samples : int
         Window length in samples.
     segments_per_clip, batch_size, seed : int
+        ``batch_size`` is the global batch: with several workers each yields its share.
     parallel_calls : int or None
         Parallel map workers (default ``tf.data.AUTOTUNE``).
+    start : int
+        Examples of the stream already consumed (a resumed run: ``epoch * steps_per_epoch *
+        batch_size``); the stream continues exactly where an uninterrupted run would be.
+    num_workers, worker_index : int
+        Data-parallel workers: worker ``w`` yields examples ``w*b .. (w+1)*b - 1`` of every global
+        batch (``b = batch_size / num_workers``), so the workers' batches together are the batch
+        a single worker would see. ``batch_size`` must be a multiple of ``num_workers *
+        replicas_per_worker``.
+    replicas_per_worker : int
+        Devices per worker: the worker's share is yielded as this many consecutive per-replica
+        batches (``tf.distribute.Strategy.distribute_datasets_from_function`` semantics).
 
     Returns
     -------
     dataset : tf.data.Dataset
-        Yields ``(x (batch, n_samples) float32, y)``.
+        Yields ``(x (batch_size / (num_workers * replicas_per_worker), n_samples) float32, y)``;
+        automatic sharding by ``tf.distribute`` is switched off (sharding is done here).
     steps_per_epoch : int
+        Global steps per epoch.
     """
     import tensorflow as tf
 
@@ -181,8 +195,26 @@ def training_dataset(store, targets, n_samples, *, segments_per_clip=1, batch_si
         x.set_shape([n_samples])
         return x, tf.gather(y_all, i)
 
-    idx = tf.data.Dataset.range(per_epoch).map(lambda j: j % n)
-    idx = idx.shuffle(per_epoch, seed=seed, reshuffle_each_iteration=True).repeat()
-    ds = idx.enumerate().map(_map, num_parallel_calls=parallel_calls or tf.data.AUTOTUNE, deterministic=True)
-    ds = ds.batch(int(batch_size)).prefetch(tf.data.AUTOTUNE)
-    return ds, int(np.ceil(per_epoch / batch_size))
+    clip_of = tf.range(per_epoch, dtype=tf.int64) % n
+
+    def _epoch(e):  # a stateless permutation per epoch: the stream is a function of (seed, position) only,
+        # not of how many iterators were made before (Keras and tf.distribute make extra ones)
+        order = tf.random.experimental.stateless_shuffle(clip_of, seed=tf.stack([tf.constant(seed, tf.int64), e]))
+        return tf.data.Dataset.from_tensor_slices(order)
+
+    idx = tf.data.Dataset.range(2 ** 62).flat_map(_epoch)
+    ds = idx.enumerate()
+    if start:
+        ds = ds.skip(int(start))
+    global_batch, num_workers = int(batch_size), int(num_workers)
+    if global_batch % (num_workers * int(replicas_per_worker)):
+        raise ValueError(f"batch_size {global_batch} is not a multiple of the number of replicas "
+                         f"({num_workers} worker(s) x {replicas_per_worker})")
+    local_batch = global_batch // num_workers
+    if num_workers > 1:
+        ds = ds.filter(lambda k, i: (k % global_batch) // local_batch == worker_index)
+    ds = ds.map(_map, num_parallel_calls=parallel_calls or tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.batch(local_batch // int(replicas_per_worker)).prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+    return ds.with_options(options), int(np.ceil(per_epoch / global_batch))
