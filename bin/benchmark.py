@@ -55,8 +55,11 @@ def main(argv=None):
     pa.add_argument("--iterations", type=int, default=100)
     pa.add_argument("--repeats", type=int, default=2)
     pa.add_argument("--json", help="also write the figures to this JSON file")
+    pr = sub.add_parser("prepare", help="peak RSS of bin/prepare_dataset.py + streaming from the shards, 1k vs 10k files")
+    pr.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    pr.add_argument("--json", help="also write the figures to this JSON file")
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ("suite", "pipeline", "transfer", "adversary", "-h", "--help"):
+    if not argv or argv[0] not in ("suite", "pipeline", "transfer", "adversary", "prepare", "-h", "--help"):
         argv = ["suite", *argv]  # the suite is the default
     a = p.parse_args(argv)
     from kerasmgr import benchmark
@@ -89,6 +92,16 @@ def main(argv=None):
             print("feature extraction (k2c2 random-convnet features, 1-s files repeated to the input length)")
             for e in r["extraction_memory"]:
                 print(f"  {e['n_files']:6d} files: {e['seconds']:6.1f} s, peak RSS {e['peak_rss_mb']:.0f} MB")
+        if a.json:
+            Path(a.json).write_text(json.dumps(r, indent=2))
+        return 0
+
+    if a.what == "prepare":
+        r = benchmark.preparation_memory(sizes=tuple(a.sizes))
+        print("sharded TFRecord preparation (1-s 12 kHz files, int16) and 200 training batches streamed from it")
+        for e in r:
+            print(f"  {e['n_files']:6d} files: prepare {e['prepare_seconds']:6.1f} s, stream "
+                  f"{e['stream_batches_per_s']:6.1f} batches/s, peak RSS {e['peak_rss_mb']:.0f} MB")
         if a.json:
             Path(a.json).write_text(json.dumps(r, indent=2))
         return 0

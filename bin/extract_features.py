@@ -13,7 +13,7 @@ baseline or a random-weights convnet.
     python bin/extract_features.py music/ --output-dir feats/npz --suffix _convnet
 
 Inputs: files and folders (searched recursively for audio), --file-list (one path per line),
-or --dataset. Unreadable, silent and too-short files are reported in the index (status 'error')
+--dataset, or --shards (a folder prepared by bin/prepare_dataset.py, read shard by shard). Unreadable, silent and too-short files are reported in the index (status 'error')
 and never stop the job. Features: global-average-pooled feature maps of each chosen conv layer
 (after max-pooling; --tap elu: before it), concatenated; signals shorter than the model input
 are repeated, longer ones centre-cropped (--long average: mean over consecutive windows).
@@ -39,6 +39,8 @@ def main(argv=None):
     p.add_argument("--split-dir")
     p.add_argument("--subset", default="all", choices=("train", "valid", "test", "all"))
     p.add_argument("--dataset-kwargs", type=json.loads, default={}, help="dataset loader options as JSON")
+    p.add_argument("--shards", help="a folder written by bin/prepare_dataset.py: its clips (of --subset) are read "
+                                    "from the TFRecord shards instead of decoding audio files")
     out = p.add_mutually_exclusive_group(required=True)
     out.add_argument("--out", help="array output (OUT.npy + OUT.csv index + OUT.json metadata)")
     out.add_argument("--output-dir", help="one .npz per input file under this folder")
@@ -69,8 +71,16 @@ def main(argv=None):
         kw = dict(a.dataset_kwargs, **{k: v for k, v in (("split_name", a.split), ("split_dir", a.split_dir)) if v})
         for s in (("train", "valid", "test") if a.subset == "all" else (a.subset,)):
             files += [it.path for it in load_dataset(a.dataset, a.data_root, split=s, **kw).items]
+    loader = None
+    if a.shards:
+        from kerasmgr.data.shards import ShardLoader
+
+        loader = ShardLoader(a.shards, None if a.subset == "all" else [a.subset])
+        files += loader.ids()
     if not files:
-        p.error("no input files (give files/folders, --file-list or --dataset)")
+        p.error("no input files (give files/folders, --file-list, --dataset or --shards)")
+    if loader is not None and len(files) != len(loader.ids()):
+        p.error("--shards cannot be combined with other inputs")
 
     if a.mfcc:
         extractor, meta, sr = "mfcc", {"extractor": "mfcc", "n_mfcc": 20}, a.sample_rate
@@ -92,10 +102,12 @@ def main(argv=None):
                 **({"seed": a.seed} if a.random else {})}
     if a.out:
         r = features.extract_array(files, a.out, extractor, sample_rate=sr, metadata=meta, overwrite=a.overwrite,
-                                   min_seconds=a.min_seconds)
+                                   min_seconds=a.min_seconds, loader=loader)
         print(f"{r['n_ok']} of {r['n']} files -> {r['paths']['npy']} (index {r['paths']['csv']}, "
               f"metadata {r['paths']['json']})")
     else:
+        if loader is not None:
+            p.error("--shards writes one array file: use --out")
         r = features.extract_files(files, a.output_dir, extractor, sample_rate=sr, suffix=a.suffix,
                                    overwrite=a.overwrite, min_seconds=a.min_seconds, metadata=meta)
         print(f"{r['n_written']} written, {r['n_skipped']} skipped (existing), {r['n_failed']} failed -> {a.output_dir}")

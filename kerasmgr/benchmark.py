@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["input_pipeline", "transfer_protocols", "adversary_speed", "suite", "graph_flops", "conv2d_gflops",
-           "extraction_memory", "duration_scaling"]
+           "extraction_memory", "duration_scaling", "preparation_memory"]
 
 
 def _median_rate(fn, repeats):
@@ -375,6 +375,66 @@ def _extract_rss(paths, out):
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+def _tone_files(n, seconds, sample_rate, workdir):
+    """``n`` short tone-and-noise WAV files under ``workdir/audio/<k>/`` (1,000 per folder)."""
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    paths = []
+    for i in range(n):
+        p = Path(workdir) / "audio" / f"{i // 1000:03d}" / f"clip{i:05d}.wav"
+        if not p.exists():
+            p.parent.mkdir(parents=True, exist_ok=True)
+            y = 0.3 * np.sin(2 * np.pi * (110 + 5 * (i % 200)) * t) + 0.05 * rng.standard_normal(len(t))
+            sf.write(p, y.astype(np.float32), sample_rate, subtype="PCM_16")
+        paths.append(str(p))
+    return paths
+
+
+def _prepare_rss(root, out, sample_rate, train_batches):
+    """Prepare shards of a folder dataset, then stream training batches from them; peak RSS (MB)."""
+    import resource
+
+    from .data.shards import ShardedSplit, prepare_dataset, sharded_training_dataset
+
+    t = time.perf_counter()
+    m = prepare_dataset("folder", root, out, sample_rate=sample_rate, progress=False)
+    prep = time.perf_counter() - t
+    split = ShardedSplit(out, "train")
+    ds, _ = sharded_training_dataset(split, split.targets("genre"), sample_rate, batch_size=32)
+    t = time.perf_counter()
+    for _ in ds.take(train_batches):
+        pass
+    return {"n_files": sum(v["n_items"] for v in m["splits"].values()) + len(m["errors"]),
+            "prepare_seconds": prep, "stream_batches_per_s": train_batches / (time.perf_counter() - t),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def preparation_memory(*, sizes=(1000, 10000), seconds=1.0, sample_rate=12000, train_batches=200, workdir=None):
+    """Peak RSS of ``prepare_dataset`` + streaming training batches from the shards, 1k vs 10k files.
+
+    Each size runs in a fresh process on its own copy-free subset (folders of 1,000 files).
+    """
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="kerasmgr-prepare-"))
+    _tone_files(max(sizes), seconds, sample_rate, workdir)
+    out = []
+    for n in sizes:
+        root = workdir / f"subset_{n}"
+        if not root.exists():  # class folders of links to the first n files
+            for k in range(int(np.ceil(n / 1000))):
+                (root / f"{k:03d}").mkdir(parents=True, exist_ok=True)
+                for f in sorted((workdir / "audio" / f"{k:03d}").glob("*.wav"))[: n - 1000 * k]:
+                    (root / f"{k:03d}" / f.name).symlink_to(f)
+        with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
+            out.append(pool.submit(_prepare_rss, str(root), str(workdir / f"shards_{n}"), sample_rate,
+                                   train_batches).result())
+    return out
+
+
 def extraction_memory(*, sizes=(1000, 10000), seconds=1.0, sample_rate=12000, workdir=None):
     """Peak RSS of multi-layer convnet feature extraction over 1k and 10k generated files.
 
@@ -385,20 +445,8 @@ def extraction_memory(*, sizes=(1000, 10000), seconds=1.0, sample_rate=12000, wo
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    import soundfile as sf
-
     workdir = Path(workdir or tempfile.mkdtemp(prefix="kerasmgr-extract-"))
-    rng = np.random.default_rng(0)
-    n_max = max(sizes)
-    paths = []
-    t = np.arange(int(seconds * sample_rate)) / sample_rate
-    for i in range(n_max):
-        p = workdir / "audio" / f"{i // 1000:03d}" / f"clip{i:05d}.wav"
-        if not p.exists():
-            p.parent.mkdir(parents=True, exist_ok=True)
-            y = 0.3 * np.sin(2 * np.pi * (110 + 5 * (i % 200)) * t) + 0.05 * rng.standard_normal(len(t))
-            sf.write(p, y.astype(np.float32), sample_rate, subtype="PCM_16")
-        paths.append(str(p))
+    paths = _tone_files(max(sizes), seconds, sample_rate, workdir)
     out = []
     for n in sizes:
         with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:

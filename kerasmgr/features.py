@@ -178,10 +178,11 @@ def audio_files(inputs):
 class _Computer:
     """Decodes files and computes features for one chunk; errors become (path, reason)."""
 
-    def __init__(self, extractor, sample_rate, min_seconds):
+    def __init__(self, extractor, sample_rate, min_seconds, loader=None):
         self.extractor = extractor  # FeatureExtractor or "mfcc"
         self.sr = int(sample_rate)
         self.min_seconds = float(min_seconds)
+        self.loader = loader  # None: decode files; else loader(id, sr, min_seconds=, allow_silent=)
 
     @property
     def dim(self):
@@ -190,10 +191,11 @@ class _Computer:
     def __call__(self, paths):
         from .data.audio import AudioError, load_audio
 
+        load = self.loader or load_audio
         waves, ok, errors = [], [], {}
         for i, p in enumerate(paths):
             try:
-                waves.append(load_audio(p, self.sr, min_seconds=self.min_seconds, allow_silent=False))
+                waves.append(load(p, self.sr, min_seconds=self.min_seconds, allow_silent=False))
                 ok.append(i)
             except AudioError as e:
                 errors[i] = e.reason
@@ -205,7 +207,7 @@ class _Computer:
 
 
 def extract_array(files, out, computer_or_extractor, *, sample_rate=None, metadata=None, chunk=16, min_seconds=1.0,
-                  overwrite=False, progress=True):
+                  overwrite=False, progress=True, loader=None):
     """Features of ``files`` into one array file, written incrementally and resumable.
 
     Writes ``OUT.npy`` (float32, ``(n_files, d)``, row i = file i; NaN rows for failures),
@@ -229,6 +231,9 @@ def extract_array(files, out, computer_or_extractor, *, sample_rate=None, metada
         Shorter files are reported as too short.
     overwrite : bool
         Start again even if outputs exist.
+    loader : callable or None
+        ``loader(id, sr, min_seconds=, allow_silent=)`` returning the waveform of ``id``
+        (e.g. :class:`kerasmgr.data.shards.ShardLoader`); default: decode ``files`` as audio files.
 
     Returns
     -------
@@ -243,7 +248,7 @@ def extract_array(files, out, computer_or_extractor, *, sample_rate=None, metada
 
     ext = computer_or_extractor
     sr = sample_rate or (22050 if ext == "mfcc" else ext.sample_rate)
-    comp = _Computer(ext, sr, min_seconds)
+    comp = _Computer(ext, sr, min_seconds, loader)
     stem = Path(out)
     if stem.suffix == ".npy":
         stem = stem.with_suffix("")

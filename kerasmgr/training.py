@@ -50,6 +50,7 @@ from . import __version__, evaluation, metrics as mmetrics, models, plots
 from .data.audio import windows
 from .data.datasets import load_dataset
 from .data.pipeline import STORES, ClipStore, training_dataset
+from .data.shards import sharded_training_dataset
 from .frontends import find_frontend
 from .layers import Standardization, adapt_standardization
 from .optimizers import ScheduledMomentumSGD
@@ -433,8 +434,14 @@ def train(config=None, **overrides):
     labels = splits["train"].labels(cfg.task)
     arrays, skipped = {}, []
     for s, ds in splits.items():
-        store = ClipStore([it.path for it in ds.items], sr, mode=cfg.audio_store, min_samples=n_samples,
-                          progress=progress, desc=f"loading {s}")
+        if cfg.dataset == "shards":  # decoded already; streamed from the shards
+            if ds.sample_rate != sr:
+                raise ValueError(f"{cfg.data_root} was prepared at {ds.sample_rate} Hz, {cfg.model} runs at {sr} Hz")
+            store = ds
+            store.min_samples = n_samples
+        else:
+            store = ClipStore([it.path for it in ds.items], sr, mode=cfg.audio_store, min_samples=n_samples,
+                              progress=progress, desc=f"loading {s}")
         if not len(store):
             raise RuntimeError(f"no usable audio in the {s} split of {cfg.dataset} ({len(store.errors)} files failed)")
         arrays[s] = (store, ds.targets(cfg.task)[store.index])
@@ -450,7 +457,8 @@ def train(config=None, **overrides):
     steps = int(np.ceil(len(arrays["train"][0]) * cfg.segments_per_clip / cfg.batch_size))
     if any(isinstance(l, Standardization) for l in model.layers):
         n_adapt = min(steps, max(1, 2048 // cfg.batch_size))
-        adapt_ds, _ = training_dataset(*arrays["train"], n_samples, **data_args)  # the same on every worker
+        make = sharded_training_dataset if cfg.dataset == "shards" else training_dataset
+        adapt_ds, _ = make(*arrays["train"], n_samples, **data_args)  # the same on every worker
         adapt_standardization(model, (x.numpy() for x, _ in adapt_ds.take(n_adapt)))
     perturb = None
     if cfg.adversarial_source:
@@ -469,8 +477,8 @@ def train(config=None, **overrides):
         shards = {} if context is None else dict(
             num_workers=context.num_input_pipelines, worker_index=context.input_pipeline_id,
             replicas_per_worker=context.num_replicas_in_sync // context.num_input_pipelines)
-        ds, _ = training_dataset(*arrays["train"], n_samples, **data_args, start=initial_epoch * steps * cfg.batch_size,
-                                 **shards)
+        make = sharded_training_dataset if cfg.dataset == "shards" else training_dataset
+        ds, _ = make(*arrays["train"], n_samples, **data_args, start=initial_epoch * steps * cfg.batch_size, **shards)
         return ds if perturb is None else ds.map(perturb)
 
     if cfg.strategy == "default":

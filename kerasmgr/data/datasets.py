@@ -387,6 +387,15 @@ DATASETS = {
 }
 
 
+def _load_shards(root, split):
+    from .shards import ShardedSplit
+
+    return ShardedSplit(root, split)
+
+
+DATASETS["shards"] = _load_shards
+
+
 def load_dataset(name, root=None, *, split="train", **kwargs):
     """Load one subset (train/valid/test) of a dataset.
 
@@ -394,7 +403,8 @@ def load_dataset(name, root=None, *, split="train", **kwargs):
     ----------
     name : str
         One of :data:`DATASETS`: 'embedded' (generated default), 'gtzan', 'folder', 'csv',
-        'mtat', 'msd', 'ballroom'.
+        'mtat', 'msd', 'ballroom', 'shards' (a folder written by ``bin/prepare_dataset.py``; returns
+        a :class:`kerasmgr.data.shards.ShardedSplit`).
     root : str or Path or None
         Dataset folder ('csv': the CSV file; 'embedded': the cache root, default
         ``$KERASMGR_CACHE`` or ``~/.cache/kerasmgr``).
