@@ -74,4 +74,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from kerasmgr.cli import run
+
+    run(main)

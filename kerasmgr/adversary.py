@@ -719,7 +719,8 @@ def attack_dataset(model, out, *, dataset="embedded", data_root=None, split="tes
             if all((uid, d) in done for d in domains) and not robustness_snrs:
                 continue
             try:
-                x = load_audio(it.path, sr, max_seconds=max_seconds, min_seconds=view.min_samples() / sr)
+                x = load_audio(it.path, sr, max_seconds=max_seconds, min_seconds=view.min_samples() / sr,
+                               allow_silent=False)
             except AudioError as e:
                 skipped.append({"path": it.path, "reason": str(e)})
                 continue
@@ -727,12 +728,16 @@ def attack_dataset(model, out, *, dataset="embedded", data_root=None, split="tes
             for d in domains:
                 if (uid, d) in done:
                     continue
-                if d == "spectral":
-                    r = spectral_adversary(view, x, targets[i], snr=snr, mu=mu, max_iter=max_iter, stop=stop,
-                                           momentum=momentum, griffin_lim=griffin_lim)
-                else:
-                    r = waveform_adversary(view, x, targets[i], snr=waveform_snr, step=waveform_step,
-                                           max_iter=max_iter, stop=stop)
+                try:
+                    if d == "spectral":
+                        r = spectral_adversary(view, x, targets[i], snr=snr, mu=mu, max_iter=max_iter, stop=stop,
+                                               momentum=momentum, griffin_lim=griffin_lim)
+                    else:
+                        r = waveform_adversary(view, x, targets[i], snr=waveform_snr, step=waveform_step,
+                                               max_iter=max_iter, stop=stop)
+                except ValueError as e:  # one excerpt that cannot be attacked never ends the job
+                    skipped.append({"path": it.path, "reason": f"{d} adversary: {e}"})
+                    continue
                 wav = ""
                 if write_audio:
                     wav = f"wav/{uid}_{d}_target-{labels[r.target]}.wav"

@@ -9,7 +9,7 @@ import typing
 
 import yaml
 
-__all__ = ["add_dataclass_arguments", "given_options"]
+__all__ = ["add_dataclass_arguments", "given_options", "run"]
 
 
 def _base_type(tp):
@@ -54,3 +54,23 @@ def add_dataclass_arguments(parser, cls):
 def given_options(args):
     """The options present on the command line, as a dict."""
     return dict(vars(args))
+
+
+def run(main):
+    """Run a script's ``main`` and exit: user errors (bad paths, datasets, audio, options) print
+    ``error: <message>`` and exit with code 2 instead of a traceback (set ``KERASMGR_DEBUG=1`` for
+    the traceback)."""
+    import os
+    import sys
+
+    from .data.audio import AudioError
+    from .data.datasets import DatasetError
+
+    try:
+        code = main()
+    except (AudioError, DatasetError, FileNotFoundError, PermissionError, IsADirectoryError, ValueError) as e:
+        if os.environ.get("KERASMGR_DEBUG"):
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        code = 2
+    sys.exit(code)

@@ -163,13 +163,13 @@ def audio_files(inputs):
     """Audio files from paths: files as given, directories searched recursively (sorted)."""
     from pathlib import Path
 
-    from .data.datasets import AUDIO_EXTENSIONS
+    from .data.datasets import _audio_files
 
     out = []
     for p in inputs:
         p = Path(p)
         if p.is_dir():
-            out += sorted(str(q) for q in p.rglob("*") if q.suffix.lower() in AUDIO_EXTENSIONS and q.is_file())
+            out += [str(q) for q in _audio_files(p)]
         else:
             out.append(str(p))
     return out

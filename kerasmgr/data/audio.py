@@ -31,7 +31,9 @@ def load_audio(path, sr, *, mono=True, max_seconds=None, min_seconds=0.0, allow_
     mono : bool
         Average the channels.
     max_seconds : float or None
-        Read at most this many seconds from the start (long files are not loaded whole).
+        Read at most this many seconds from the start. Files longer than
+        :data:`STREAM_SECONDS` are otherwise decoded block by block (streamed): only the mono
+        output at ``sr`` is held whole.
     min_seconds : float
         Shorter files are rejected ("too short").
     allow_silent : bool
@@ -51,6 +53,8 @@ def load_audio(path, sr, *, mono=True, max_seconds=None, min_seconds=0.0, allow_
     import soundfile as sf
 
     path = Path(path)
+    if path.is_symlink() and not path.exists():
+        raise AudioError(path, "broken or looping symbolic link")
     if not path.exists():
         raise AudioError(path, "no such file")
     if path.is_dir():
@@ -61,7 +65,11 @@ def load_audio(path, sr, *, mono=True, max_seconds=None, min_seconds=0.0, allow_
         with sf.SoundFile(path) as f:
             native_sr = f.samplerate
             frames = -1 if max_seconds is None else int(np.ceil(max_seconds * native_sr))
+            if mono and native_sr != sr and f.frames > STREAM_SECONDS * native_sr and frames < 0:
+                return _load_streamed(path, f, sr, min_seconds=min_seconds, allow_silent=allow_silent)
             y = f.read(frames=frames, dtype="float32", always_2d=True)
+    except AudioError:
+        raise
     except Exception as e:  # libsndfile's messages vary by format
         raise AudioError(path, f"cannot decode audio ({e})") from None
     if y.shape[0] == 0:
@@ -78,6 +86,31 @@ def load_audio(path, sr, *, mono=True, max_seconds=None, min_seconds=0.0, allow_
 
         y = librosa.resample(y, orig_sr=native_sr, target_sr=sr, res_type="soxr_hq")
     return np.ascontiguousarray(y, dtype=np.float32)
+
+
+#: Files longer than this (seconds) are decoded block by block: each block is mixed to mono and
+#: resampled as a stream, so the native-rate multi-channel signal is never in memory whole.
+STREAM_SECONDS = 300.0
+
+
+def _load_streamed(path, f, sr, *, min_seconds, allow_silent, block_seconds=30.0):
+    """:func:`load_audio` for long files (mono output): read, check, mix and resample per block."""
+    import soxr
+
+    native_sr = f.samplerate
+    if f.frames < min_seconds * native_sr:
+        raise AudioError(path, f"too short ({f.frames / native_sr:.2f} s < {min_seconds:.2f} s)")
+    stream = soxr.ResampleStream(native_sr, sr, 1, dtype="float32", quality="HQ")
+    out, any_sound = [], False
+    for block in f.blocks(blocksize=int(block_seconds * native_sr), dtype="float32", always_2d=True):
+        if not np.isfinite(block).all():
+            raise AudioError(path, "contains NaN or infinite samples")
+        any_sound = any_sound or bool(np.any(block))
+        out.append(stream.resample_chunk(block.mean(axis=1)))
+    out.append(stream.resample_chunk(np.zeros(0, np.float32), last=True))
+    if not allow_silent and not any_sound:
+        raise AudioError(path, "is silent (all samples are zero)")
+    return np.ascontiguousarray(np.concatenate(out), dtype=np.float32)
 
 
 def fix_length(y, n_samples, *, mode="center"):

@@ -125,7 +125,10 @@ def _inside(root, rel, *, where):
 
 
 def _audio_files(folder):
-    return sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
+    """Files with an audio extension below ``folder``; broken and looping links are kept, so the
+    jobs that read them report them."""
+    return sorted(p for p in Path(folder).rglob("*")
+                  if p.suffix.lower() in AUDIO_EXTENSIONS and (p.is_file() or p.is_symlink()))
 
 
 def _class_folders(base):

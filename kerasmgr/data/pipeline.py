@@ -55,7 +55,8 @@ class ClipStore:
 
     Notes
     -----
-    Files that cannot be decoded are dropped and listed in :attr:`errors` as ``(path, reason)``;
+    Files that cannot be decoded (or are silent) are dropped and listed in :attr:`errors` as
+    ``(path, reason)``;
     :attr:`index` maps store rows to the original item positions.
     """
 
@@ -76,7 +77,7 @@ class ClipStore:
         for i, p in enumerate(tqdm(list(paths), desc=desc, unit="file", disable=not progress)):
             try:
                 if mode == "memory":
-                    self._arrays.append(self._pad(load_audio(p, self.sr)))
+                    self._arrays.append(self._pad(load_audio(p, self.sr, allow_silent=False)))
                 elif mode == "disk":
                     self._cached.append(self._cached_file(p))  # decode now, once
                 else:
@@ -104,7 +105,7 @@ class ClipStore:
         key = hashlib.sha1(f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}|{self.sr}".encode()).hexdigest()
         f = self.cache_dir / key[:2] / f"{key}.npy"
         if not f.exists():
-            y = load_audio(path, self.sr)
+            y = load_audio(path, self.sr, allow_silent=False)
             f.parent.mkdir(parents=True, exist_ok=True)
             tmp = f.with_name(f"{key}.{os.getpid()}.tmp.npy")
             np.save(tmp, y.astype(np.float16))
