@@ -3,6 +3,8 @@
 import json
 
 import keras
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -155,9 +157,20 @@ def test_keras_and_h5_round_trips_are_exact(name, tmp_path):
     for ext in (".keras", ".h5"):
         path = tmp_path / f"{name}{ext}"
         m.save(path)
-        loaded = keras.models.load_model(path)  # safe_mode on, no custom_objects
+        loaded = keras.models.load_model(path, safe_mode=True)  # no custom_objects needed
         np.testing.assert_array_equal(loaded.predict(x, verbose=0), ref)
         assert [l.name for l in loaded.layers] == [l.name for l in m.layers]
+    assert not [l for l in m._flatten_layers() if isinstance(l, keras.layers.Lambda)]
+
+
+def test_no_unsafe_deserialisation_anywhere():
+    """Nothing loads pickles from user inputs or turns Keras' safe mode off (README: trust model)."""
+    root = Path(__file__).resolve().parents[1]
+    banned = ("pickle.load", "joblib.load", "allow_pickle=True", "safe_mode=False", "keras.layers.Lambda",
+              "layers.Lambda(", "dill.", "torch.load")
+    hits = [(str(f.relative_to(root)), b) for f in [*root.glob("kerasmgr/**/*.py"), *root.glob("bin/*.py")]
+            for b in banned if b in f.read_text()]
+    assert not hits, hits
 
 
 def test_loading_in_a_fresh_process_needs_only_import_kerasmgr(tmp_path):
