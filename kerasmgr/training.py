@@ -51,6 +51,7 @@ from .data.audio import windows
 from .data.datasets import load_dataset
 from .data.pipeline import STORES, ClipStore, training_dataset
 from .data.shards import sharded_training_dataset
+from .distribute import STRATEGIES, make_strategy, worker_info
 from .frontends import find_frontend
 from .layers import Standardization, adapt_standardization
 from .optimizers import ScheduledMomentumSGD
@@ -195,8 +196,6 @@ def resolve_config(config=None, **overrides):
         raise ValueError(f"monitor must be 'clip' or 'segment', got {cfg.monitor!r}")
     if cfg.adversarial_domain not in ("spectral", "waveform"):
         raise ValueError(f"adversarial_domain must be 'spectral' or 'waveform', got {cfg.adversarial_domain!r}")
-    from .distribute import STRATEGIES
-
     if cfg.strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {cfg.strategy!r}")
     if cfg.optimizer not in OPTIMIZERS:
@@ -394,8 +393,6 @@ def train(config=None, **overrides):
         Run folder, resolved config, test metrics and the path of the best ``.keras`` model.
     """
     cfg = resolve_config(config, **overrides)
-    from .distribute import make_strategy, worker_info
-
     worker = worker_info(cfg.strategy)
     if worker.n_workers > 1 and not cfg.name:
         raise ValueError("multi-worker training needs --name: every worker must agree on the run folder")
@@ -455,9 +452,9 @@ def train(config=None, **overrides):
         model = models.build(cfg.model, n_outputs=len(labels), activation=activation, **cfg.model_kwargs)
     data_args = dict(segments_per_clip=cfg.segments_per_clip, batch_size=cfg.batch_size, seed=cfg.seed)
     steps = int(np.ceil(len(arrays["train"][0]) * cfg.segments_per_clip / cfg.batch_size))
+    make = sharded_training_dataset if cfg.dataset == "shards" else training_dataset
     if any(isinstance(l, Standardization) for l in model.layers):
         n_adapt = min(steps, max(1, 2048 // cfg.batch_size))
-        make = sharded_training_dataset if cfg.dataset == "shards" else training_dataset
         adapt_ds, _ = make(*arrays["train"], n_samples, **data_args)  # the same on every worker
         adapt_standardization(model, (x.numpy() for x, _ in adapt_ds.take(n_adapt)))
     perturb = None
@@ -477,7 +474,6 @@ def train(config=None, **overrides):
         shards = {} if context is None else dict(
             num_workers=context.num_input_pipelines, worker_index=context.input_pipeline_id,
             replicas_per_worker=context.num_replicas_in_sync // context.num_input_pipelines)
-        make = sharded_training_dataset if cfg.dataset == "shards" else training_dataset
         ds, _ = make(*arrays["train"], n_samples, **data_args, start=initial_epoch * steps * cfg.batch_size, **shards)
         return ds if perturb is None else ds.map(perturb)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["AudioError", "load_audio", "fix_length", "windows"]
+__all__ = ["AudioError", "load_audio", "check_samples", "resample", "fix_length", "windows"]
 
 
 class AudioError(ValueError):
@@ -72,19 +72,31 @@ def load_audio(path, sr, *, mono=True, max_seconds=None, min_seconds=0.0, allow_
         raise
     except Exception as e:  # libsndfile's messages vary by format
         raise AudioError(path, f"cannot decode audio ({e})") from None
+    check_samples(path, y, native_sr, min_seconds=min_seconds, allow_silent=allow_silent)
+    y = y.mean(axis=1) if mono else y.T
+    return resample(y, native_sr, sr)
+
+
+def check_samples(path, y, sr, *, min_seconds=0.0, allow_silent=True):
+    """Raise :class:`AudioError` naming ``path`` if decoded samples ``y`` (frames first, any
+    channels, at ``sr`` Hz) are empty, non-finite, shorter than ``min_seconds`` or (if not
+    allowed) silent."""
     if y.shape[0] == 0:
         raise AudioError(path, "contains no samples")
     if not np.isfinite(y).all():
         raise AudioError(path, "contains NaN or infinite samples")
-    if y.shape[0] < min_seconds * native_sr:
-        raise AudioError(path, f"too short ({y.shape[0] / native_sr:.2f} s < {min_seconds:.2f} s)")
+    if y.shape[0] < min_seconds * sr:
+        raise AudioError(path, f"too short ({y.shape[0] / sr:.2f} s < {min_seconds:.2f} s)")
     if not allow_silent and not np.any(y):
         raise AudioError(path, "is silent (all samples are zero)")
-    y = y.mean(axis=1) if mono else y.T
-    if native_sr != sr:
+
+
+def resample(y, orig_sr, sr):
+    """``y`` (..., n) from ``orig_sr`` to ``sr`` Hz with soxr (librosa's ``soxr_hq``), float32 contiguous."""
+    if orig_sr != sr:
         import librosa
 
-        y = librosa.resample(y, orig_sr=native_sr, target_sr=sr, res_type="soxr_hq")
+        y = librosa.resample(y, orig_sr=orig_sr, target_sr=sr, res_type="soxr_hq")
     return np.ascontiguousarray(y, dtype=np.float32)
 
 

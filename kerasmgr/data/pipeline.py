@@ -23,7 +23,8 @@ import numpy as np
 
 from .audio import AudioError, fix_length, load_audio
 
-__all__ = ["ClipStore", "training_dataset", "STORES", "audio_cache_dir"]
+__all__ = ["ClipStore", "training_dataset", "STORES", "audio_cache_dir", "epoch_permutations", "worker_batches",
+           "batched_for_strategy"]
 
 STORES = ("memory", "disk", "none")
 
@@ -196,26 +197,47 @@ def training_dataset(store, targets, n_samples, *, segments_per_clip=1, batch_si
         x.set_shape([n_samples])
         return x, tf.gather(y_all, i)
 
-    clip_of = tf.range(per_epoch, dtype=tf.int64) % n
-
-    def _epoch(e):  # a stateless permutation per epoch: the stream is a function of (seed, position) only,
-        # not of how many iterators were made before (Keras and tf.distribute make extra ones)
-        order = tf.random.experimental.stateless_shuffle(clip_of, seed=tf.stack([tf.constant(seed, tf.int64), e]))
-        return tf.data.Dataset.from_tensor_slices(order)
-
-    idx = tf.data.Dataset.range(2 ** 62).flat_map(_epoch)
-    ds = idx.enumerate()
+    global_batch = int(batch_size)
+    local_batch, replica_batch = worker_batches(global_batch, num_workers, replicas_per_worker)
+    ds = epoch_permutations(tf.range(per_epoch, dtype=tf.int64) % n, seed).enumerate()
     if start:
         ds = ds.skip(int(start))
-    global_batch, num_workers = int(batch_size), int(num_workers)
-    if global_batch % (num_workers * int(replicas_per_worker)):
-        raise ValueError(f"batch_size {global_batch} is not a multiple of the number of replicas "
-                         f"({num_workers} worker(s) x {replicas_per_worker})")
-    local_batch = global_batch // num_workers
     if num_workers > 1:
         ds = ds.filter(lambda k, i: (k % global_batch) // local_batch == worker_index)
     ds = ds.map(_map, num_parallel_calls=parallel_calls or tf.data.AUTOTUNE, deterministic=True)
-    ds = ds.batch(local_batch // int(replicas_per_worker)).prefetch(tf.data.AUTOTUNE)
+    return batched_for_strategy(ds, replica_batch), int(np.ceil(per_epoch / global_batch))
+
+
+def epoch_permutations(values, seed):
+    """``values`` (1-D tensor) repeated forever, each epoch in its own stateless permutation.
+
+    The permutation of epoch ``e`` is keyed by ``(seed, e)`` only, so the stream is a function of
+    the position in it, not of how many iterators were made before (Keras and tf.distribute make
+    extra ones).
+    """
+    import tensorflow as tf
+
+    def _epoch(e):
+        order = tf.random.experimental.stateless_shuffle(values, seed=tf.stack([tf.constant(seed, tf.int64), e]))
+        return tf.data.Dataset.from_tensor_slices(order)
+
+    return tf.data.Dataset.range(2 ** 62).flat_map(_epoch)
+
+
+def worker_batches(batch_size, num_workers=1, replicas_per_worker=1):
+    """``(examples per worker, examples per replica)`` of a global batch; it must divide evenly."""
+    global_batch, num_workers, replicas = int(batch_size), int(num_workers), int(replicas_per_worker)
+    if global_batch % (num_workers * replicas):
+        raise ValueError(f"batch_size {global_batch} is not a multiple of the number of replicas "
+                         f"({num_workers} worker(s) x {replicas})")
+    return global_batch // num_workers, global_batch // (num_workers * replicas)
+
+
+def batched_for_strategy(ds, replica_batch):
+    """Batch, prefetch, and switch tf.distribute's automatic sharding off (the stream is sharded already)."""
+    import tensorflow as tf
+
+    ds = ds.batch(int(replica_batch)).prefetch(tf.data.AUTOTUNE)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
-    return ds.with_options(options), int(np.ceil(per_epoch / global_batch))
+    return ds.with_options(options)

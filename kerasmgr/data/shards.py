@@ -30,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import AudioError, fix_length, load_audio
+from .audio import AudioError, check_samples, fix_length, load_audio, resample
+from .pipeline import batched_for_strategy, epoch_permutations, worker_batches
 
 __all__ = ["prepare_dataset", "ShardedSplit", "ShardLoader", "sharded_training_dataset", "DTYPES", "read_manifest"]
 
@@ -104,7 +105,6 @@ def prepare_dataset(dataset, root=None, out_dir="shards", *, sample_rate, splits
     """
     from multiprocessing.pool import ThreadPool
 
-    import tensorflow as tf
     from tqdm.auto import tqdm
 
     from .datasets import load_dataset
@@ -144,7 +144,7 @@ def prepare_dataset(dataset, root=None, out_dir="shards", *, sample_rate, splits
                 side = out / f"{name}.json"
                 if not side.exists():  # finished shards are kept
                     _write_shard(out / f"{name}.tfrecord", side, items, pool, int(sample_rate), dtype,
-                                 class_index, tag_index, len(ds.tags), tf)
+                                 class_index, tag_index, len(ds.tags))
                 info = json.loads(side.read_text())
                 shards.append({"name": name, "n_items": len(info["ids"]), "n_failed": len(info["errors"])})
                 manifest["errors"] += [{"split": split, "path": p, "reason": r} for p, r in info["errors"]]
@@ -159,7 +159,9 @@ def prepare_dataset(dataset, root=None, out_dir="shards", *, sample_rate, splits
     return manifest
 
 
-def _write_shard(path, side, items, pool, sr, dtype, class_index, tag_index, n_tags, tf):
+def _write_shard(path, side, items, pool, sr, dtype, class_index, tag_index, n_tags):
+    import tensorflow as tf
+
     def decode(item):
         try:
             return load_audio(item.path, sr), None
@@ -236,10 +238,11 @@ class ShardedSplit:
         self.name, self.root = m["dataset"], str(self.folder)
         self.sample_rate, self.dtype = int(m["sample_rate"]), m["dtype"]
         self.classes, self.tags = list(m["classes"]), list(m["tags"])
-        self.files, self.ids, self._label, self._tags, self.lengths = [], [], [], [], []
+        self.files, self.shard_ids, self.ids, self._label, self._tags, self.lengths = [], [], [], [], [], []
         for s in m["splits"][split]["shards"]:
             info = json.loads((self.folder / f"{s['name']}.json").read_text())
             self.files.append(str(self.folder / f"{s['name']}.tfrecord"))
+            self.shard_ids.append(info["ids"])
             self.ids += info["ids"]
             self._label += info["label"]
             self._tags += info["tags"]
@@ -297,12 +300,8 @@ class ShardLoader:
     def __init__(self, folder, splits=None):
         self.manifest = read_manifest(folder)
         self.splits = [ShardedSplit(folder, s) for s in (splits or list(self.manifest["splits"]))]
-        self.where = {}
-        for split in self.splits:
-            for f, name in zip(split.files, (s["name"] for s in self.manifest["splits"][split.split]["shards"])):
-                info = json.loads((Path(folder) / f"{name}.json").read_text())
-                for item_id in info["ids"]:
-                    self.where[item_id] = (split, f)
+        self.where = {item_id: (split, f) for split in self.splits
+                      for f, ids in zip(split.files, split.shard_ids) for item_id in ids}
         self._file, self._cache = None, {}
 
     def ids(self):
@@ -320,16 +319,8 @@ class ShardLoader:
             self._cache = {i.decode(): a for i, a, _, _ in ds.as_numpy_iterator()}
             self._file = f
         y = self._cache[item_id]
-        native = split.sample_rate
-        if len(y) < min_seconds * native:
-            raise AudioError(item_id, f"too short ({len(y) / native:.2f} s < {min_seconds:.2f} s)")
-        if not allow_silent and not np.any(y):
-            raise AudioError(item_id, "is silent (all samples are zero)")
-        if sr != native:
-            import librosa
-
-            y = librosa.resample(y, orig_sr=native, target_sr=sr, res_type="soxr_hq")
-        return np.asarray(y, dtype=np.float32)
+        check_samples(item_id, y, split.sample_rate, min_seconds=min_seconds, allow_silent=allow_silent)
+        return resample(y, split.sample_rate, sr)
 
 
 def sharded_training_dataset(split, targets, n_samples, *, segments_per_clip=1, batch_size=16, seed=0, start=0,
@@ -357,26 +348,17 @@ def sharded_training_dataset(split, targets, n_samples, *, segments_per_clip=1, 
     if n == 0:
         raise ValueError("no clips to train on")
     global_batch = int(batch_size)
-    if global_batch % (num_workers * replicas_per_worker):
-        raise ValueError(f"batch_size {global_batch} is not a multiple of the number of replicas "
-                         f"({num_workers} worker(s) x {replicas_per_worker})")
+    _, replica_batch = worker_batches(global_batch, num_workers, replicas_per_worker)
     files = split.files[worker_index::num_workers] if num_workers > 1 else split.files
     if not files:
         raise ValueError(f"worker {worker_index} of {num_workers} has no shard of {split.folder}; prepare the "
                          "dataset with a smaller shard_size")
     targets = tf.constant(np.asarray(targets))
-    n_files = len(files)
-    files = tf.constant(files)
-
-    def _epoch(e):
-        order = tf.random.experimental.stateless_shuffle(tf.range(n_files), seed=tf.stack([tf.constant(seed, tf.int64), e]))
-        return tf.data.Dataset.from_tensor_slices(tf.gather(files, order))
-
     parse = _parse(split.dtype, len(split.tags))
     id_to_row = tf.lookup.StaticHashTable(
         tf.lookup.KeyValueTensorInitializer(tf.constant(split.ids), tf.range(n, dtype=tf.int64)), default_value=-1)
-    clips = tf.data.Dataset.range(2 ** 62).flat_map(_epoch).interleave(
-        tf.data.TFRecordDataset, cycle_length=min(cycle_length, n_files), num_parallel_calls=tf.data.AUTOTUNE,
+    clips = epoch_permutations(tf.constant(files), seed).interleave(
+        tf.data.TFRecordDataset, cycle_length=min(cycle_length, len(files)), num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True).map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
     def _windows(k, clip):
@@ -396,8 +378,4 @@ def sharded_training_dataset(split, targets, n_samples, *, segments_per_clip=1, 
     ds = ds.shuffle(int(shuffle_buffer), seed=seed, reshuffle_each_iteration=False)
     if start:
         ds = ds.skip(int(start) // num_workers)
-    local = global_batch // num_workers
-    ds = ds.batch(local // replicas_per_worker).prefetch(tf.data.AUTOTUNE)
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
-    return ds.with_options(options), int(np.ceil(n * segments_per_clip / global_batch))
+    return batched_for_strategy(ds, replica_batch), int(np.ceil(n * segments_per_clip / global_batch))
