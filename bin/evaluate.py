@@ -92,29 +92,19 @@ def main(argv=None):
               (", confusion_matrix.png" if result["task"] == "genre" else ""))
         return 0
 
-    summaries = []
-    for name in a.compare_splits:
-        out = Path(a.out) / name
-        if a.model:
-            results = [evaluate(a.model, name, out)[0]]
-        elif a.train_model or a.train_config:
-            from kerasmgr.training import train_repeated
-
-            overrides = dict(dataset=a.dataset, data_root=a.data_root, split=name, split_dir=a.split_dir,
-                             out=str(out), name=name, dataset_kwargs=a.dataset_kwargs or None)
-            if a.train_model:
-                overrides["model"] = a.train_model
-            runs, _ = train_repeated(a.train_config, repeats=a.repeats, **overrides)
-            results = [evaluate(r.model_path, name, r.run_dir / "evaluation")[0] for r in runs]
-        else:
-            p.error("--compare-splits needs --model, --train-model or --train-config")
-        summaries.append(evaluation.summarise_headlines(results))
-    text = evaluation.side_by_side(summaries, a.compare_splits)
-    Path(a.out).mkdir(parents=True, exist_ok=True)
-    (Path(a.out) / "comparison.txt").write_text(text + "\n")
-    (Path(a.out) / "comparison.json").write_text(json.dumps(dict(zip(a.compare_splits, summaries)), indent=2))
-    print(text)
-    print(f"\nwrote {Path(a.out) / 'comparison.txt'} and comparison.json")
+    if not (a.model or a.train_model or a.train_config):
+        p.error("--compare-splits needs --model, --train-model or --train-config")
+    extra = {"model": a.train_model} if a.train_model and not a.model else {}
+    cmp = evaluation.compare_splits(a.compare_splits, saved_model=a.model, train_config=a.train_config,
+                                    dataset=a.dataset, data_root=a.data_root, split_dir=a.split_dir,
+                                    dataset_kwargs=a.dataset_kwargs, subset=subset, task=a.task, repeats=a.repeats,
+                                    out=a.out, hop_seconds=a.hop, batch_size=a.batch_size, **extra)
+    for results in cmp["results"].values():
+        for r in results:
+            for s in r["skipped"]:
+                print(f"skipped {s['path']}: {s['reason']}", file=sys.stderr)
+    print(cmp["text"])
+    print(f"\nwrote {cmp['paths']['comparison']} and comparison.json")
     return 0
 
 

@@ -83,7 +83,7 @@ def main(argv=None):
         p.error("--shards cannot be combined with other inputs")
 
     if a.mfcc:
-        extractor, meta, sr = "mfcc", {"extractor": "mfcc", "n_mfcc": 20}, a.sample_rate
+        extractor, meta, sr = "mfcc", {}, a.sample_rate
     else:
         import keras
 
@@ -96,10 +96,8 @@ def main(argv=None):
         extractor = features.FeatureExtractor(model, layers=a.layers, tap=a.tap, long=a.long,
                                               batch_size=a.batch_size)
         sr = extractor.sample_rate
-        meta = {"extractor": "random_convnet" if a.random else "convnet", "weights": wmeta.get("path"),
-                "model": wmeta.get("model"), "layers": extractor.layers, "boundaries": extractor.boundaries,
-                "tap": a.tap, "long": a.long, "n_samples": extractor.n_samples,
-                **({"seed": a.seed} if a.random else {})}
+        meta = {"weights": wmeta.get("path"), "model": wmeta.get("model"),
+                **({"extractor": "random_convnet", "seed": a.seed} if a.random else {})}
     if a.out:
         r = features.extract_array(files, a.out, extractor, sample_rate=sr, metadata=meta, overwrite=a.overwrite,
                                    min_seconds=a.min_seconds, loader=loader)

@@ -6,4 +6,9 @@ works on kerasmgr models without ``custom_objects``.
 
 __version__ = "0.1.0"
 
-from . import frontends, layers, optimizers  # noqa: F401  (registers the layers and optimizers)
+import os as _os
+
+# Worker processes of numpy-only jobs (synthesising the embedded dataset) set this so that they
+# do not pay for importing TensorFlow; everywhere else the layers are registered on import.
+if not _os.environ.get("KERASMGR_NUMPY_WORKER"):
+    from . import frontends, layers, optimizers  # noqa: F401  (registers the layers and optimizers)

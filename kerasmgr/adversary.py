@@ -132,6 +132,38 @@ class SpectralView:
         end = out.input if self._output is not None else model.output  # else: the model's probabilities
         self._hidden = keras.Model(src, end) if (self.kind == "frames" or self.spectral) else None
         self._hidden_wave = keras.Model(model.input, end) if self.kind == "waveform" else None
+        self._gradient_fns = {}
+
+    def gradient_fn(self, domain, n):
+        """The compiled gradient step of the adversaries for excerpts of ``n`` samples (cached, so
+        attacking many excerpts traces it once).
+
+        ``'magnitude'``: ``(Y, target, scale) -> (d cost / d Y, mean posteriors)`` for an STFT
+        magnitude ``Y`` (frames, bins); ``'waveform'``: ``(x, d, target, scale) -> (d cost / d d,
+        mean posteriors)`` at the samples ``x + d``. The cost is :func:`_target_cost`.
+        """
+        key = (domain, int(n))
+        if key not in self._gradient_fns:
+            if domain == "magnitude":
+                @tf.function(reduce_retracing=True)
+                def fn(Y, target, scale):
+                    with tf.GradientTape() as tape:
+                        tape.watch(Y)
+                        logp = self.log_posteriors_from_magnitude(Y, n)
+                        cost = _target_cost(logp, target, scale)
+                    return tf.convert_to_tensor(tape.gradient(cost, Y)), tf.reduce_mean(tf.exp(logp), 0)
+            elif domain == "waveform":
+                @tf.function(reduce_retracing=True)
+                def fn(x, d, target, scale):
+                    with tf.GradientTape() as tape:
+                        tape.watch(d)
+                        logp = self.log_posteriors_from_waveform(x + d)
+                        cost = _target_cost(logp, target, scale)
+                    return tf.convert_to_tensor(tape.gradient(cost, d)), tf.reduce_mean(tf.exp(logp), 0)
+            else:
+                raise ValueError(f"domain must be 'magnitude' or 'waveform', got {domain!r}")
+            self._gradient_fns[key] = fn
+        return self._gradient_fns[key]
 
     def _logits(self, z, hidden=None):
         """Per-unit logits (or log-probabilities on the fallback path), shape (units, n_outputs)."""
@@ -326,13 +358,10 @@ def spectral_adversary(model, audio, target, *, snr=15.0, mu=0.1, max_iter=100, 
     n = len(x)
     scale = float(X0.shape[0])  # dnn-mgr: mean NLL × number of frames
 
-    @tf.function(reduce_retracing=True)
+    grad = view.gradient_fn("magnitude", n)
+
     def step(Y):
-        with tf.GradientTape() as tape:
-            tape.watch(Y)
-            logp = view.log_posteriors_from_magnitude(Y, n)
-            cost = _target_cost(logp, target, scale)
-        return tf.convert_to_tensor(tape.gradient(cost, Y)), tf.reduce_mean(tf.exp(logp), 0)
+        return grad(Y, tf.constant(target), tf.constant(scale, tf.float32))
 
     st = {"Y_old": X0, "t_old": 1.0, "phase": phase}
 
@@ -407,13 +436,10 @@ def waveform_adversary(model, audio, target, *, snr=30.0, step=0.05, max_iter=10
         raise ValueError("silent audio: a time-domain SNR bound allows no perturbation")
     scale = float(view.frontend.n_frames(n)) if view.spectral else 1.0
 
-    @tf.function(reduce_retracing=True)
+    wave_grad = view.gradient_fn("waveform", n)
+
     def grad(d):
-        with tf.GradientTape() as tape:
-            tape.watch(d)
-            logp = view.log_posteriors_from_waveform(x + d)
-            cost = _target_cost(logp, target, scale)
-        return tf.convert_to_tensor(tape.gradient(cost, d)), tf.reduce_mean(tf.exp(logp), 0)
+        return wave_grad(x, d, tf.constant(target), tf.constant(scale, tf.float32))
 
     def update(d, g):
         gn = tf.norm(g)

@@ -127,6 +127,14 @@ def _rates(g, t):
     return p_pos, p_neg, precision, recall
 
 
+def _interval(values, lo_q, hi_q):
+    """Percentile interval of bootstrap values, ignoring NaN (a rate undefined in a resample);
+    NaN when it is undefined in every resample (e.g. a tag with no positive annotation)."""
+    v = np.asarray(values, np.float64)
+    v = v[np.isfinite(v)]
+    return (float("nan"), float("nan")) if v.size == 0 else tuple(float(x) for x in np.percentile(v, [lo_q, hi_q]))
+
+
 def label_noise(ground_truth, annotation, labels, *, n_total=None, n_positive=None, n_boot=2000, seed=0,
                 ci=0.95):
     """Label-noise statistics of a ground truth against a re-annotated subset (thesis Table 3-A).
@@ -175,10 +183,9 @@ def label_noise(ground_truth, annotation, labels, *, n_total=None, n_positive=No
         for name, v, b in zip(("error_rate_positive", "error_rate_negative", "precision", "recall"), point,
                               boots.T):
             row[name] = float(v)
-            row[f"{name}_low"], row[f"{name}_high"] = (float(x) for x in np.nanpercentile(b, [lo_q, hi_q]))
+            row[f"{name}_low"], row[f"{name}_high"] = _interval(b, lo_q, hi_q)
         row["estimated_positive"] = float(est)
-        row["estimated_positive_low"], row["estimated_positive_high"] = (
-            float(x) for x in np.nanpercentile(est_b, [lo_q, hi_q]))
+        row["estimated_positive_low"], row["estimated_positive_high"] = _interval(est_b, lo_q, hi_q)
         row["estimated_share"] = float(est / T)
         rows.append(row)
     return rows

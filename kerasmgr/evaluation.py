@@ -338,3 +338,93 @@ def summarise_headlines(results):
         "headline_std": {k: float(np.std([h[k] for h in heads])) for k in heads[0]},
         "all": summarise_runs(results),
     }
+
+
+def compare_splits(partitions, *, saved_model=None, train_config=None, dataset="gtzan", data_root=None, split_dir=None,
+                   dataset_kwargs=None, subset="test", task=None, repeats=1, out="compare", hop_seconds=None,
+                   batch_size=32, progress=True, **train_overrides):
+    """The seeds' central comparison: one system on several partitions of a dataset, side by side.
+
+    With ``saved_model``, that model is evaluated on each partition's ``subset``; otherwise the
+    system of ``train_config`` (plus ``train_overrides``) is trained ``repeats`` times (seeds
+    ``seed, seed+1, ...``) on each partition's train subset and each run evaluated on its
+    ``subset``. This is ``bin/evaluate.py --compare-splits``.
+
+    Parameters
+    ----------
+    partitions : sequence of str
+        Split-list names, e.g. ``('stratified', 'filtered')`` (files
+        ``{train,valid,test}_<name>.txt`` in ``split_dir``).
+    saved_model : str or Path or None
+        A saved model (``.keras``/``.h5`` with its sidecar) to evaluate instead of training.
+    train_config : TrainConfig, dict, YAML path or None
+        Training configuration (see :func:`kerasmgr.training.resolve_config`).
+    dataset, data_root, split_dir, dataset_kwargs
+        As :func:`kerasmgr.data.datasets.load_dataset`.
+    subset : {'train', 'valid', 'test'}
+    task : {'genre', 'tags'} or None
+        Evaluation task (default: the saved model's sidecar, else its output activation).
+    repeats : int
+        Training runs per partition.
+    out : str or Path
+        Writes ``<out>/<partition>/`` (run folders, or the evaluation report) and
+        ``comparison.txt`` / ``comparison.json``.
+    hop_seconds : float or None
+        Hop between evaluation segments in seconds (default: no overlap).
+    batch_size : int
+    progress : bool
+    **train_overrides
+        :class:`kerasmgr.training.TrainConfig` fields, e.g. ``model='dnn'``, ``epochs=5``.
+
+    Returns
+    -------
+    dict
+        ``summaries`` {partition: :func:`summarise_headlines` output}, ``results`` {partition:
+        [evaluation results]}, ``text`` (the side-by-side table), ``paths`` of the outputs.
+    """
+    import json
+    from pathlib import Path
+
+    import keras
+
+    from .models import input_spec
+
+    if saved_model is None and train_config is None and "model" not in train_overrides:
+        raise ValueError("compare_splits needs a saved model, or a training config / model name to train")
+    out = Path(out)
+
+    def kwargs_for(name):
+        kw = dict(dataset_kwargs or {})
+        kw["split_name"] = name
+        if split_dir:
+            kw["split_dir"] = str(split_dir)
+        return kw
+
+    def evaluate(path, name, report_dir):
+        hop = None
+        if hop_seconds is not None:
+            hop = int(hop_seconds * input_spec(keras.models.load_model(path, compile=False))[0])
+        r = evaluate_model(path, dataset=dataset, data_root=data_root, subset=subset, task=task,
+                           dataset_kwargs=kwargs_for(name), hop=hop, batch_size=batch_size, progress=progress)
+        write_report(r, report_dir, title=f"{dataset} {name} {subset}")
+        return r
+
+    summaries, results = {}, {}
+    for name in partitions:
+        if saved_model is not None:
+            results[name] = [evaluate(saved_model, name, out / name)]
+        else:
+            from .training import train_repeated
+
+            overrides = dict(train_overrides, dataset=dataset, data_root=None if data_root is None else str(data_root),
+                             split=name, split_dir=None if split_dir is None else str(split_dir),
+                             out=str(out / name), name=name, dataset_kwargs=dataset_kwargs or None)
+            runs, _ = train_repeated(train_config, repeats=repeats, **overrides)
+            results[name] = [evaluate(r.model_path, name, r.run_dir / "evaluation") for r in runs]
+        summaries[name] = summarise_headlines(results[name])
+    text = side_by_side(list(summaries.values()), list(partitions))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "comparison.txt").write_text(text + "\n")
+    (out / "comparison.json").write_text(json.dumps(summaries, indent=2))
+    return {"summaries": summaries, "results": results, "text": text,
+            "paths": {"comparison": str(out / "comparison.txt"), "json": str(out / "comparison.json")}}

@@ -80,6 +80,12 @@ class FeatureExtractor:
         self.dim = int(starts[-1])
         self.sample_rate, self.n_samples = input_spec(model)
         self.tap, self.long, self.batch_size = tap, long, int(batch_size)
+        self.model_name = model.name
+
+    def describe(self):
+        """What the feature files' JSON metadata record of this extractor (layers, boundaries, ...)."""
+        return {"extractor": "convnet", "model": self.model_name, "layers": self.layers,
+                "boundaries": self.boundaries, "tap": self.tap, "long": self.long, "n_samples": self.n_samples}
 
     def windows_of(self, y):
         """Model-sized windows of one waveform (repeat if short; crop or all windows if long)."""
@@ -206,6 +212,10 @@ class _Computer:
         return ok, feats, errors
 
 
+def _describe(ext):
+    return {"extractor": "mfcc", "n_mfcc": 20} if isinstance(ext, str) else ext.describe()
+
+
 def extract_array(files, out, computer_or_extractor, *, sample_rate=None, metadata=None, chunk=16, min_seconds=1.0,
                   overwrite=False, progress=True, loader=None):
     """Features of ``files`` into one array file, written incrementally and resumable.
@@ -224,7 +234,8 @@ def extract_array(files, out, computer_or_extractor, *, sample_rate=None, metada
     sample_rate : int or None
         Decoding rate (default: the extractor's; 22,050 Hz for MFCC).
     metadata : dict or None
-        Extra JSON metadata.
+        Extra JSON metadata (the extractor's own description — layers, boundaries — is always
+        written; these keys are added or override it).
     chunk : int
         Files per write.
     min_seconds : float
@@ -273,7 +284,7 @@ def extract_array(files, out, computer_or_extractor, *, sample_rate=None, metada
         arr.flush()
         with open(index, "w", newline="") as f:
             csv.writer(f).writerow(["row", "path", "status", "error"])
-    meta = {"n_files": len(files), "dim": comp.dim, "sample_rate": sr, **(metadata or {})}
+    meta = {"n_files": len(files), "dim": comp.dim, "sample_rate": sr, **_describe(ext), **(metadata or {})}
     meta_path.write_text(json.dumps(meta, indent=2))
     todo = [i for i in range(len(files)) if i not in done]
     bar = tqdm(total=len(files), initial=len(files) - len(todo), desc="features", unit="file", disable=not progress)
@@ -324,7 +335,7 @@ def extract_files(files, output_dir, computer_or_extractor, *, sample_rate=None,
     base = Path(os.path.commonpath([str(Path(f).parent) for f in files])) if files else out
     target = {f: out / Path(f).parent.relative_to(base) / f"{Path(f).stem}{suffix}.npz" for f in files}
     todo = [f for f in files if overwrite or not target[f].exists()]
-    meta_text = json.dumps({"dim": comp.dim, "sample_rate": sr, **(metadata or {})})
+    meta_text = json.dumps({"dim": comp.dim, "sample_rate": sr, **_describe(ext), **(metadata or {})})
     failed = []
     bar = tqdm(total=len(files), initial=len(files) - len(todo), desc="features", unit="file", disable=not progress)
     for start in range(0, len(todo), chunk):

@@ -1,4 +1,9 @@
-"""Figures (matplotlib, Agg backend): confusion matrices and spectrograms, as PNG files or arrays."""
+"""Figures (matplotlib): confusion matrices and spectrograms, as PNG files or arrays.
+
+Scripts draw with the Agg backend; where pyplot is already in use (a notebook's inline backend,
+an interactive session) or ``MPLBACKEND`` is set, the backend is left alone. Every figure made
+here is closed once written, so notebooks show only the figures they draw themselves.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +17,13 @@ __all__ = ["confusion_matrix_figure", "spectrogram_figure", "adversary_figure", 
 
 
 def _plt():
+    import os
+    import sys
+
     import matplotlib
 
-    matplotlib.use("Agg", force=False)
+    if "matplotlib.pyplot" not in sys.modules and not os.environ.get("MPLBACKEND"):
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt

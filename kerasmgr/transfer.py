@@ -382,7 +382,7 @@ def plot_results(rows, path, *, protocol="thesis", title=""):
     ax.set_ylabel(conv[0]["metric"] if conv else "score")
     lo = min([r["score"] for r in rs] + [0.0])
     ax.set_ylim(lo, 1.0 if conv and conv[0]["metric"] == "accuracy" else None)
-    ax.legend(fontsize=8, loc="upper right", framealpha=0.9)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # outside: never over the bars
     ax.set_title(title or f"{protocol} protocol")
     fig.tight_layout()
     plots.save_figure(fig, path)

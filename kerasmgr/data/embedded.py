@@ -37,6 +37,7 @@ __all__ = [
     "generate_clip",
     "ensure_dataset",
     "default_cache_dir",
+    "make_gtzan_standin",
 ]
 
 VERSION = 1
@@ -422,6 +423,26 @@ def _split_of(index, n_per_genre):
     return "valid" if index < n_per_genre - n_test else "test"
 
 
+def _in_workers(fn, args, n_jobs):
+    """``fn(*a)`` for every ``a`` in ``args``, results in order as they finish (a generator).
+
+    Several jobs run in worker processes that import kerasmgr without TensorFlow (the synthesis is
+    numpy/scipy only), which saves each worker seconds of start-up; one job or ``n_jobs=1`` runs
+    here.
+    """
+    n = min(n_jobs or os.cpu_count() or 1, len(args))
+    if n <= 1:
+        for a in args:
+            yield fn(*a)
+        return
+    from joblib.externals.loky import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=n, env={"KERASMGR_NUMPY_WORKER": "1"}) as pool:
+        futures = [pool.submit(fn, *a) for a in args]
+        for f in futures:
+            yield f.result()
+
+
 def dataset_dir(*, seed=0, clips_per_genre=40, duration=30.0, sr=22050, root=None):
     """Folder of the embedded dataset with these arguments (see the module docstring)."""
     root = Path(root) if root is not None else default_cache_dir()
@@ -470,7 +491,6 @@ def ensure_dataset(*, seed=0, clips_per_genre=40, duration=30.0, sr=22050, root=
     manifest = folder / "manifest.json"
     if manifest.exists():
         return folder
-    from joblib import Parallel, delayed
     from tqdm.auto import tqdm
 
     jobs = []
@@ -484,11 +504,10 @@ def ensure_dataset(*, seed=0, clips_per_genre=40, duration=30.0, sr=22050, root=
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="embedded dataset", unit="clip",
                disable=not progress)
     metas = {}
-    with Parallel(n_jobs=n_jobs or os.cpu_count() or 1, return_as="generator") as par:
-        for (rel, *_), meta in zip(todo, par(delayed(_write_one)(folder / rel, g, cs, sr, duration)
-                                             for rel, g, cs, _ in todo)):
-            metas[rel] = meta
-            bar.update(1)
+    for (rel, *_), meta in zip(todo, _in_workers(_write_one, [(folder / rel, g, cs, sr, duration)
+                                                               for rel, g, cs, _ in todo], n_jobs)):
+        metas[rel] = meta
+        bar.update(1)
     bar.close()
     rows = []
     splits = {"train": [], "valid": [], "test": []}
@@ -513,3 +532,107 @@ def ensure_dataset(*, seed=0, clips_per_genre=40, duration=30.0, sr=22050, root=
         "splits": {k: len(v) for k, v in splits.items()},
     }, indent=2))
     return folder
+
+
+# ------------------------------------------------------------------------------------ GTZAN stand-in
+def _write_artist(folder, genre, cseed, sr, first, n_excerpts, seconds):
+    import soundfile as sf
+
+    audio, _ = generate_clip(genre, cseed, sr=sr, duration=n_excerpts * seconds)
+    n = int(round(seconds * sr))
+    rels = []
+    for k in range(n_excerpts):
+        rel = f"{genre}/{genre}.{first + k:05d}.au"
+        path = folder / "genres" / rel
+        tmp = path.with_name(path.stem + ".part.au")
+        sf.write(tmp, audio[k * n:(k + 1) * n], sr, subtype="PCM_16", format="AU")
+        os.replace(tmp, path)
+        rels.append(rel)
+    return rels
+
+
+def make_gtzan_standin(root, *, artists_per_genre=8, excerpts_per_artist=3, excerpt_seconds=10.0, sr=22050,
+                       seed=0, proportions=(0.5, 0.25, 0.25), n_jobs=None, progress=True):
+    """Write a GTZAN-layout folder of generated music with an artist effect and both partitions.
+
+    GTZAN's faults that matter for evaluation (Sturm; Kereliuk, Sturm & Larsen) are repeated
+    artists and excerpts of the same recordings on both sides of a random split. The stand-in
+    builds that in: each "artist" is one generated recording (same instruments, tempo, key and
+    mix throughout) cut into ``excerpts_per_artist`` consecutive excerpts, each a file. Two
+    partitions are written as dnn-mgr-style split lists:
+
+    * ``stratified``: a seeded random stratified split of the files (artists straddle the subsets,
+      like dnn-mgr's ``stratified`` lists of real GTZAN);
+    * ``filtered``: the same proportions, but every artist's files in one subset (the
+      fault-filtered protocol).
+
+    Layout (what ``load_dataset('gtzan', root, split='test', split_name='filtered')`` reads)::
+
+        <root>/genres/<genre>/<genre>.000NN.au    16-bit AU, mono, ``sr`` Hz
+        <root>/splits/{train,valid,test}_{stratified,filtered}.txt   entries '<genre>/<genre>.000NN.wav'
+        <root>/artists.csv                        path, genre, artist
+
+    (The lists say ``.wav`` where the files are ``.au``, as dnn-mgr's lists of real GTZAN do.)
+
+    Parameters
+    ----------
+    root : str or Path
+        Output folder (created; existing files are kept, so a rerun is cheap).
+    artists_per_genre, excerpts_per_artist : int
+        Files per genre = their product.
+    excerpt_seconds : float
+        Length of each file in seconds.
+    sr : int
+        Sample rate in Hz (GTZAN: 22,050).
+    seed : int
+        Music and split seed.
+    proportions : (float, float, float)
+        Train/valid/test fractions of files (stratified) or artists (filtered).
+    n_jobs : int or None
+        Parallel workers (default: all cores).
+    progress : bool
+        tqdm progress bar.
+
+    Returns
+    -------
+    Path
+        ``root``.
+    """
+    import csv
+
+    from tqdm.auto import tqdm
+
+    from .datasets import SUBSETS, stratified_split
+
+    if artists_per_genre < 3:
+        raise ValueError("artists_per_genre must be >= 3 (one artist each for train, valid and test)")
+    if excerpts_per_artist < 1 or excerpt_seconds <= 0:
+        raise ValueError("excerpts_per_artist must be >= 1 and excerpt_seconds > 0")
+    root = Path(root)
+    jobs = []
+    for genre in GENRES:
+        (root / "genres" / genre).mkdir(parents=True, exist_ok=True)
+        for a in range(artists_per_genre):
+            first = a * excerpts_per_artist
+            names = [root / "genres" / genre / f"{genre}.{first + k:05d}.au" for k in range(excerpts_per_artist)]
+            jobs.append((genre, a, first, all(n.exists() for n in names)))
+    todo = [j for j in jobs if not j[3]]
+    args = [(root, g, clip_seed(seed, g, 1000 + a), sr, first, excerpts_per_artist, excerpt_seconds)
+            for g, a, first, _ in todo]
+    for _ in tqdm(_in_workers(_write_artist, args, n_jobs), total=len(todo), desc="GTZAN stand-in",
+                  unit="artist", disable=not progress):
+        pass
+    rows = [(f"{g}/{g}.{first + k:05d}.wav", g, f"{g}-artist{a}")
+            for g, a, first, _ in jobs for k in range(excerpts_per_artist)]
+    with open(root / "artists.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["path", "genre", "artist"])
+        w.writerows(rows)
+    labels = [g for _, g, _ in rows]
+    (root / "splits").mkdir(exist_ok=True)
+    for name, groups in (("stratified", None), ("filtered", [a for _, _, a in rows])):
+        parts = stratified_split(labels, seed=seed, proportions=proportions, groups=groups)
+        for subset in SUBSETS:
+            lines = [rows[i][0] for i in sorted(parts[subset])]
+            (root / "splits" / f"{subset}_{name}.txt").write_text("\n".join(lines) + "\n")
+    return root
