@@ -10,6 +10,46 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+BIN = Path(__file__).resolve().parents[1] / "bin"
+_SCRIPTS = {}
+
+
+def run_cli(script, *args):
+    """Run ``bin/<script>`` with ``args`` in this process, as ``python bin/<script> args`` would.
+
+    The script's own ``main`` goes through :func:`kerasmgr.cli.run` (so user errors give
+    ``error: ...`` and exit code 2); stdout and stderr are captured. Only the interpreter start-up
+    and the TensorFlow import are skipped (seconds per call); tests that need a separate process
+    (several workers, a fresh interpreter) start one themselves.
+
+    Returns
+    -------
+    subprocess.CompletedProcess
+        ``returncode``, ``stdout``, ``stderr`` (text).
+    """
+    import contextlib
+    import importlib.util
+    import io
+    import subprocess
+
+    from kerasmgr import cli
+
+    path = Path(script) if Path(script).is_absolute() else BIN / script
+    mod = _SCRIPTS.get(path)
+    if mod is None:
+        spec = importlib.util.spec_from_file_location(f"bin_{path.stem}", path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        _SCRIPTS[path] = mod
+    argv = [str(a) for a in args]
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            cli.run(lambda: mod.main(argv))
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    return subprocess.CompletedProcess([str(path), *argv], code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -2,14 +2,13 @@
 
 import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import run_cli
 from kerasmgr import adversary, models, training
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,10 +135,9 @@ def test_adversarial_training_perturbs_batches_and_trains(genre_model, tmp_path)
 
 def test_cli_writes_every_artifact_and_resumes(genre_model, tmp_path):
     out = tmp_path / "adv"
-    cmd = [sys.executable, str(ROOT / "bin" / "adversary.py"), "--model", str(genre_model), "--out", str(out),
-           "--dataset-kwargs", json.dumps(DATA), "--limit", "2", "--domain", "spectral", "waveform",
-           "--iterations", "20", "--robustness-snrs", "10", "30", "--figures", "1"]
-    res = subprocess.run(cmd, capture_output=True, text=True)
+    cmd = ["adversary.py", "--model", genre_model, "--out", out, "--dataset-kwargs", json.dumps(DATA), "--limit", "2",
+           "--domain", "spectral", "waveform", "--iterations", "20", "--robustness-snrs", "10", "30", "--figures", "1"]
+    res = run_cli(*cmd)
     assert res.returncode == 0, res.stderr[-2000:]
     rows = list(csv.DictReader(open(out / "report.csv")))
     assert len(rows) == 4 and {r["domain"] for r in rows} == {"spectral", "waveform"}
@@ -154,11 +152,10 @@ def test_cli_writes_every_artifact_and_resumes(genre_model, tmp_path):
     assert [r["snr_db"] for r in summary["robustness"]] == [10.0, 30.0]
     assert len(list((out / "figures").glob("*.png"))) == 1 and (out / "robustness.png").is_file()
     # a rerun skips finished excerpts: no duplicate rows
-    assert subprocess.run(cmd, capture_output=True, text=True).returncode == 0
+    assert run_cli(*cmd).returncode == 0
     assert len(list(csv.DictReader(open(out / "report.csv")))) == 4
 
 
 def test_cli_rejects_a_missing_model(tmp_path):
-    res = subprocess.run([sys.executable, str(ROOT / "bin" / "adversary.py"), "--model", str(tmp_path / "no.keras"),
-                          "--out", str(tmp_path / "o")], capture_output=True, text=True)
+    res = run_cli("adversary.py", "--model", tmp_path / "no.keras", "--out", tmp_path / "o")
     assert res.returncode != 0 and "no.keras" in (res.stderr + res.stdout)

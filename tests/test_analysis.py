@@ -1,13 +1,12 @@
 """Label analysis (Eqs. 3.1, 3.2, 7.1), label noise, seed 003's measures, and the analysis CLIs."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import run_cli
 from kerasmgr import activations, analysis
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,8 +85,8 @@ def test_hand_crafted_features():
     assert maps["harmonic"].shape[1] == 128 and maps["chroma"].shape[1] == 12
 
 
-def _run(*args):
-    res = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True)
+def _run(script, *args):
+    res = run_cli(script, *args)
     assert res.returncode == 0, res.stderr[-3000:]
     return res.stdout
 
@@ -125,6 +124,5 @@ def test_auralise_cli(tmp_path, signal):
     assert len(wavs) == 4 and wavs[0].startswith("layer1_feature")
     for f in ("deconvolved.png", "original.wav", "receptive_fields.txt", "receptive_fields.json", "summary.json"):
         assert (tmp_path / "au" / f).is_file(), f
-    res = subprocess.run([sys.executable, str(ROOT / "bin" / "auralise.py"), "--model", str(MODEL), "--audio",
-                          str(tmp_path / "missing.wav"), "--out", str(tmp_path / "x")], capture_output=True, text=True)
+    res = run_cli("auralise.py", "--model", MODEL, "--audio", tmp_path / "missing.wav", "--out", tmp_path / "x")
     assert res.returncode == 2 and "missing.wav" in res.stderr

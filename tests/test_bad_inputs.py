@@ -7,19 +7,16 @@ commands fail with a clear message and a non-zero exit code.
 import csv
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import make_signal
+from conftest import make_signal, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / "bin"
-ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
 
 #: name -> the words its reason must contain
 BAD = {
@@ -85,9 +82,8 @@ def gtzan(tmp_path_factory):
     return root
 
 
-def _run(script, *args, timeout=600):
-    return subprocess.run([sys.executable, str(BIN / script), *map(str, args)], env=ENV, capture_output=True,
-                          text=True, timeout=timeout)
+def _run(script, *args):
+    return run_cli(script, *args)
 
 
 def _reason_of(text, name):

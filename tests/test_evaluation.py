@@ -1,13 +1,12 @@
 """Track-level aggregation and summaries against hand-computed examples; bin/evaluate.py."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import run_cli
 from kerasmgr import evaluation
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,9 +77,8 @@ def test_sidecar_describes_the_outputs(genre_run):
 
 
 def test_evaluate_cli_on_a_saved_model(genre_run, tmp_path):
-    cmd = [sys.executable, str(ROOT / "bin" / "evaluate.py"), "--model", str(genre_run.model_path),
-           "--dataset-kwargs", json.dumps({"clips_per_genre": 3, "duration": 3.0}), "--out", str(tmp_path / "e")]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    proc = run_cli("evaluate.py", "--model", genre_run.model_path,
+                   "--dataset-kwargs", json.dumps({"clips_per_genre": 3, "duration": 3.0}), "--out", tmp_path / "e")
     assert proc.returncode == 0, proc.stderr[-2000:]
     m = json.loads((tmp_path / "e" / "metrics.json").read_text())
     assert set(m) >= {"raw", "max_probability", "majority_vote"}

@@ -2,8 +2,6 @@
 
 import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +10,7 @@ import soundfile as sf
 
 from kerasmgr import features
 from kerasmgr.data import embedded
-from conftest import make_signal
+from conftest import make_signal, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 SR = 12000
@@ -141,16 +139,14 @@ def test_extract_files_skips_existing(folder, tmp_path):
 
 
 def test_cli_array_random_and_embedded_dataset(folder, tmp_path):
-    cmd = [sys.executable, str(ROOT / "bin" / "extract_features.py"), str(folder), "--out", str(tmp_path / "f.npy"),
-           "--layers", "135"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    proc = run_cli("extract_features.py", folder, "--out", tmp_path / "f.npy", "--layers", "135")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "5 of 7 files" in proc.stdout and "broken.wav" in proc.stderr
     meta = json.loads((tmp_path / "f.json").read_text())
     assert meta["boundaries"] == {"1": [0, 32], "3": [32, 64], "5": [64, 96]} and meta["extractor"] == "convnet"
-    proc = subprocess.run([sys.executable, str(ROOT / "bin" / "extract_features.py"), "--dataset", "embedded",
-                           "--dataset-kwargs", json.dumps({"clips_per_genre": 3, "duration": 3.0}), "--subset", "test",
-                           "--random", "--out", str(tmp_path / "r.npy")], capture_output=True, text=True, timeout=600)
+    proc = run_cli("extract_features.py", "--dataset", "embedded",
+                   "--dataset-kwargs", json.dumps({"clips_per_genre": 3, "duration": 3.0}), "--subset", "test",
+                   "--random", "--out", tmp_path / "r.npy")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert np.load(tmp_path / "r.npy").shape == (8, 160)
     assert json.loads((tmp_path / "r.json").read_text())["extractor"] == "random_convnet"

@@ -3,15 +3,15 @@ protocol: training with segment aggregation, evaluation, partition comparison wi
 DNN-feature random forests and the MFCC+ZCR baseline."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import soundfile as sf
 import yaml
 
+from conftest import run_cli
 from kerasmgr.data import embedded
+from kerasmgr.data.datasets import load_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 N_PER_GENRE = 4
@@ -19,23 +19,39 @@ N_PER_GENRE = 4
 
 @pytest.fixture(scope="module")
 def gtzan(tmp_path_factory):
-    root = tmp_path_factory.mktemp("gtzan")
-    for genre in embedded.GENRES:
-        for i in range(N_PER_GENRE):
-            y, _ = embedded.generate_clip(genre, embedded.clip_seed(42, genre, i), sr=22050, duration=6.0)
-            path = root / "genres" / genre / f"{genre}.{i:05d}.wav"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            sf.write(path, y, 22050)
-    (root / "splits").mkdir()
-    for name, order in (("stratified", [0, 1, 2, 3]), ("filtered", [3, 2, 1, 0])):
-        for subset, pos in (("train", order[:2]), ("valid", order[2:3]), ("test", order[3:])):
-            lines = [f"{g}/{g}.{i:05d}.wav" for g in embedded.GENRES for i in pos]
-            (root / "splits" / f"{subset}_{name}.txt").write_text("\n".join(lines) + "\n")
-    return root
+    """The generated GTZAN stand-in (.au files, dnn-mgr-style lists naming .wav): 4 one-excerpt
+    artists per genre, so both partitions are 2/1/1 per genre."""
+    return embedded.make_gtzan_standin(tmp_path_factory.mktemp("gtzan"), artists_per_genre=N_PER_GENRE,
+                                       excerpts_per_artist=1, excerpt_seconds=6.0, progress=False)
 
 
-def run(*args, timeout=900):
-    proc = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+def test_standin_layout_and_partitions(tmp_path):
+    root = embedded.make_gtzan_standin(tmp_path, artists_per_genre=4, excerpts_per_artist=2, excerpt_seconds=1.0,
+                                       sr=8000, n_jobs=1, progress=False)
+    files = sorted((root / "genres").rglob("*.au"))
+    assert len(files) == len(embedded.GENRES) * 8
+    info = sf.info(files[0])
+    assert (info.samplerate, info.channels, info.format, info.frames) == (8000, 1, "AU", 8000)
+    artist = {r.split(",")[0]: r.split(",")[2] for r in (root / "artists.csv").read_text().split()[1:]}
+    for name in ("stratified", "filtered"):
+        parts = {s: (root / "splits" / f"{s}_{name}.txt").read_text().split() for s in ("train", "valid", "test")}
+        assert sorted(sum(parts.values(), [])) == sorted(artist)  # a partition of every file
+        assert [len(parts[s]) for s in ("train", "valid", "test")] == [32, 16, 16]
+        sides = {}
+        for s, rels in parts.items():
+            for r in rels:
+                sides.setdefault(artist[r], set()).add(s)
+        straddling = sum(len(v) > 1 for v in sides.values())
+        if name == "filtered":
+            assert straddling == 0
+        else:
+            assert straddling > 0  # the artist effect the filtered partition removes
+    ds = load_dataset("gtzan", root, split="test", split_name="filtered")
+    assert len(ds) == 16 and ds.items[0].path.endswith(".au")
+
+
+def run(script, *args):
+    proc = run_cli(script, *args)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     return proc.stdout
 

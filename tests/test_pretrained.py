@@ -2,8 +2,6 @@
 
 import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import keras
@@ -13,7 +11,7 @@ import soundfile as sf
 
 from kerasmgr import pretrained, tagging
 from kerasmgr.data import embedded
-from conftest import SHARED, make_signal
+from conftest import SHARED, make_signal, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -99,9 +97,8 @@ def test_tag_files_windows_padding_and_errors(audio_files):
 
 
 def test_tag_cli_prints_saves_and_reports(audio_files, tmp_path):
-    cmd = [sys.executable, str(ROOT / "bin" / "tag.py"), str(audio_files / "long.wav"), str(audio_files / "broken.mp3"),
-           "--top-n", "4", "--save", str(tmp_path / "out.csv")]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    proc = run_cli("tag.py", audio_files / "long.wav", audio_files / "broken.mp3", "--top-n", "4",
+                   "--save", tmp_path / "out.csv")
     assert proc.returncode == 1  # one file failed, reported, not fatal
     lines = proc.stdout.splitlines()
     assert lines[0].endswith("long.wav") and len([l for l in lines[1:5] if l.startswith("  - ")]) == 4
@@ -113,12 +110,10 @@ def test_tag_cli_prints_saves_and_reports(audio_files, tmp_path):
 @pytest.mark.skipif(not (SHARED / "data" / "choi2017").is_dir(),
                     reason="Choi's released weights (../shared/data/choi2017) are absent")
 def test_tag_cli_with_a_converted_model(audio_files, tmp_path):
-    conv = subprocess.run([sys.executable, str(ROOT / "bin" / "convert_weights.py"), "choi2017-keras2",
-                           str(SHARED / "data" / "choi2017" / "keras2_model_best.hdf5"), str(tmp_path / "compact"),
-                           "--mode", "per_clip"], capture_output=True, text=True, timeout=600)
+    conv = run_cli("convert_weights.py", "choi2017-keras2", SHARED / "data" / "choi2017" / "keras2_model_best.hdf5",
+                   tmp_path / "compact", "--mode", "per_clip")
     assert conv.returncode == 0, conv.stderr[-2000:]
-    proc = subprocess.run([sys.executable, str(ROOT / "bin" / "tag.py"), str(audio_files / "low.flac"),
-                           "--weights", str(tmp_path / "compact.h5")], capture_output=True, text=True, timeout=600)
+    proc = run_cli("tag.py", audio_files / "low.flac", "--weights", tmp_path / "compact.h5")
     assert proc.returncode == 0, proc.stderr[-2000:]
     from kerasmgr.data.datasets import MSD_TAGS
 

@@ -1,9 +1,6 @@
 """Sharded TFRecord datasets: preparation (resumable, bad files reported), reading, training and extraction."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +9,7 @@ import soundfile as sf
 
 from kerasmgr.data import shards
 from kerasmgr.data.audio import load_audio
-from conftest import make_signal
+from conftest import make_signal, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 GENRES = ("blues", "jazz", "rock")
@@ -104,31 +101,24 @@ def test_sharded_stream_is_deterministic_and_split_between_workers(folder_datase
 
 
 def test_train_and_extract_from_shards_through_the_clis(folder_dataset, tmp_path):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     out = tmp_path / "shards"
-    r = subprocess.run([sys.executable, str(ROOT / "bin" / "prepare_dataset.py"), "--dataset", "folder",
-                        "--data-root", str(folder_dataset), "--model", "schindler_shallow", "--out", str(out),
-                        "--shard-size", "3"], env=env, capture_output=True, text=True, timeout=300)
+    r = run_cli("prepare_dataset.py", "--dataset", "folder", "--data-root", folder_dataset, "--model",
+                "schindler_shallow", "--out", out, "--shard-size", "3")
     assert r.returncode == 0, r.stderr[-2000:]
     assert "jazz.00099.wav" in r.stderr and "1 file(s) failed" in r.stdout
-    r = subprocess.run([sys.executable, str(ROOT / "bin" / "train.py"), "--model", "schindler_shallow", "--dataset",
-                        "shards", "--data-root", str(out), "--epochs", "1", "--segments-per-clip", "2", "--out",
-                        str(tmp_path / "runs"), "--name", "s", "--verbose", "0"],
-                       env=env, capture_output=True, text=True, timeout=300)
+    r = run_cli("train.py", "--model", "schindler_shallow", "--dataset", "shards", "--data-root", out, "--epochs", "1",
+                "--segments-per-clip", "2", "--out", tmp_path / "runs", "--name", "s", "--verbose", "0")
     assert r.returncode == 0, r.stderr[-2000:]
     metrics = json.loads((tmp_path / "runs" / "s" / "metrics.json").read_text())
     assert metrics["n"] == shards.ShardedSplit(out, "test").__len__()
     assert metrics["n_skipped_files"] == 1
     # features from the shards equal features decoded from the files (up to int16 storage)
     feats = tmp_path / "f"
-    r = subprocess.run([sys.executable, str(ROOT / "bin" / "extract_features.py"), "--shards", str(out),
-                        "--subset", "test", "--out", str(feats / "shards.npy"), "--min-seconds", "0.5"],
-                       env=env, capture_output=True, text=True, timeout=300)
+    r = run_cli("extract_features.py", "--shards", out, "--subset", "test", "--out", feats / "shards.npy",
+                "--min-seconds", "0.5")
     assert r.returncode == 0, r.stderr[-2000:]
     ids = shards.ShardedSplit(out, "test").ids
-    r = subprocess.run([sys.executable, str(ROOT / "bin" / "extract_features.py"), *ids, "--out",
-                        str(feats / "files.npy"), "--min-seconds", "0.5"],
-                       env=env, capture_output=True, text=True, timeout=300)
+    r = run_cli("extract_features.py", *ids, "--out", feats / "files.npy", "--min-seconds", "0.5")
     assert r.returncode == 0, r.stderr[-2000:]
     a, b = np.load(feats / "shards.npy"), np.load(feats / "files.npy")
     assert a.shape == b.shape and np.isfinite(a).all()

@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 import yaml
 
+from conftest import run_cli
 from kerasmgr import training
 from kerasmgr.data import embedded
 
@@ -75,10 +76,8 @@ def test_classification_run_through_the_cli(tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml.safe_dump({"model": "schindler_shallow", "epochs": 5, "learning_rate": 1e-3,
                                    "dataset_kwargs": {"clips_per_genre": 3, "duration": 3.0}}))
-    cmd = [sys.executable, str(ROOT / "bin" / "train.py"), "--config", str(cfg), "--out", str(tmp_path),
-           "--name", "cls", "--epochs", "2", "--segments-per-clip", "4", "--verbose", "2",
-           "--lr-decay-rate", "0.5", "--lr-decay-steps", "2"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    proc = run_cli("train.py", "--config", cfg, "--out", tmp_path, "--name", "cls", "--epochs", "2",
+                   "--segments-per-clip", "4", "--verbose", "2", "--lr-decay-rate", "0.5", "--lr-decay-steps", "2")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "test accuracy" in proc.stdout and "Epoch 2/2" in proc.stdout
     d = tmp_path / "cls"

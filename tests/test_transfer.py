@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from conftest import run_cli
 from kerasmgr import transfer
 
 
@@ -82,19 +83,14 @@ def test_plot_and_table(tmp_path):
 def test_extract_then_transfer_end_to_end_on_the_embedded_dataset(tmp_path):
     import csv
     import json
-    import subprocess
-    import sys
-    from pathlib import Path
 
     from kerasmgr.data.datasets import load_dataset
 
-    root = Path(__file__).resolve().parents[1]
     kw = {"clips_per_genre": 3, "duration": 4.0}
-    base = [sys.executable, str(root / "bin" / "extract_features.py"), "--dataset", "embedded", "--dataset-kwargs",
+    base = ["extract_features.py", "--dataset", "embedded", "--dataset-kwargs",
             json.dumps({**kw, "sample_rate": 22050}), "--subset", "all"]
     for extra, name in (([], "conv"), (["--mfcc"], "mfcc"), (["--random"], "random")):
-        proc = subprocess.run(base + extra + ["--out", str(tmp_path / f"{name}.npy")], capture_output=True, text=True,
-                              timeout=600)
+        proc = run_cli(*base, *extra, "--out", tmp_path / f"{name}.npy")
         assert proc.returncode == 0, proc.stderr[-2000:]
     with open(tmp_path / "labels.csv", "w", newline="") as f:
         w = csv.writer(f)
@@ -102,10 +98,9 @@ def test_extract_then_transfer_end_to_end_on_the_embedded_dataset(tmp_path):
         for s in ("train", "valid", "test"):
             for it in load_dataset("embedded", split=s, sample_rate=22050, progress=False, **kw).items:
                 w.writerow([it.path, it.label])
-    proc = subprocess.run([sys.executable, str(root / "bin" / "transfer.py"), "--features", str(tmp_path / "conv.npy"),
-                           "--mfcc", str(tmp_path / "mfcc.npy"), "--random", str(tmp_path / "random.npy"),
-                           "--labels", str(tmp_path / "labels.csv"), "--folds", "3", "--out", str(tmp_path / "res")],
-                          capture_output=True, text=True, timeout=900)
+    proc = run_cli("transfer.py", "--features", tmp_path / "conv.npy", "--mfcc", tmp_path / "mfcc.npy",
+                   "--random", tmp_path / "random.npy", "--labels", tmp_path / "labels.csv", "--folds", "3",
+                   "--out", tmp_path / "res")
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = json.loads((tmp_path / "res" / "results.json").read_text())
     assert len(rows) == 2 * 64 and {r["protocol"] for r in rows} == {"thesis", "nested"}
