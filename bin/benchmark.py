@@ -6,6 +6,8 @@
     python bin/benchmark.py pipeline [--model k2c2] [--files 48]   # input pipeline, cache on/off
     python bin/benchmark.py transfer [--items 1000] [--protocol thesis nested] [--solver smo|libsvm]
     python bin/benchmark.py adversary [--models k2c2 dnn cdnn] [--seconds 30] [--iterations 100]
+    python bin/benchmark.py prepare [--sizes 1000 10000]       # memory of sharded preparation
+    python bin/benchmark.py notebooks [--fresh-cache]          # seconds per notebook (target: 3 min)
 """
 
 import argparse
@@ -58,8 +60,14 @@ def main(argv=None):
     pr = sub.add_parser("prepare", help="peak RSS of bin/prepare_dataset.py + streaming from the shards, 1k vs 10k files")
     pr.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     pr.add_argument("--json", help="also write the figures to this JSON file")
+    pn = sub.add_parser("notebooks", help="seconds for each notebook top to bottom (target: 3 minutes each)")
+    pn.add_argument("paths", nargs="*", help="notebooks (default: notebooks/*.ipynb)")
+    pn.add_argument("--fresh-cache", action="store_true",
+                    help="synthesise the datasets again in a temporary cache, as on a new machine")
+    pn.add_argument("--json", help="also write the figures to this JSON file")
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ("suite", "pipeline", "transfer", "adversary", "prepare", "-h", "--help"):
+    if not argv or argv[0] not in ("suite", "pipeline", "transfer", "adversary", "prepare", "notebooks", "-h",
+                                   "--help"):
         argv = ["suite", *argv]  # the suite is the default
     a = p.parse_args(argv)
     from kerasmgr import benchmark
@@ -95,6 +103,24 @@ def main(argv=None):
         if a.json:
             Path(a.json).write_text(json.dumps(r, indent=2))
         return 0
+
+    if a.what == "notebooks":
+        import tempfile
+
+        paths = a.paths or sorted(str(q) for q in (Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+        with tempfile.TemporaryDirectory() as cache:
+            env = {"KERASMGR_CACHE": cache} if a.fresh_cache else None
+            r = benchmark.notebook_times(paths, env=env)
+        target = benchmark.NOTEBOOK_TARGET_SECONDS
+        print(f"notebooks top to bottom, {os.cpu_count()} CPU cores, "
+              f"{'fresh' if a.fresh_cache else 'existing'} dataset cache; target {target:.0f} s each")
+        for e in r:
+            verdict = ("ok" if e["seconds"] <= target else "OVER TARGET") if e["ok"] else f"FAILED: {e['error']}"
+            print(f"  {e['notebook']:<44}{e['seconds']:8.1f} s   {verdict}")
+        print(f"  {'total':<44}{sum(e['seconds'] for e in r if e['ok']):8.1f} s")
+        if a.json:
+            Path(a.json).write_text(json.dumps(r, indent=2))
+        return 0 if all(e["ok"] for e in r) else 1
 
     if a.what == "prepare":
         r = benchmark.preparation_memory(sizes=tuple(a.sizes))

@@ -9,7 +9,10 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["input_pipeline", "transfer_protocols", "adversary_speed", "suite", "graph_flops", "conv2d_gflops",
-           "extraction_memory", "duration_scaling", "preparation_memory"]
+           "extraction_memory", "duration_scaling", "preparation_memory", "run_notebook", "notebook_times",
+           "NOTEBOOK_TARGET_SECONDS"]
+
+NOTEBOOK_TARGET_SECONDS = 180.0  # issue 10: every notebook top to bottom in <= 3 minutes on 2 CPU cores
 
 
 def _median_rate(fn, repeats):
@@ -477,3 +480,68 @@ def duration_scaling(*, model="k2c2", durations=(10.0, 30.0, 60.0, 120.0), repea
         s = 1.0 / _median_rate(one, repeats)
         rows.append({"seconds": d, "tag_seconds": s, "seconds_per_audio_second": s / d})
     return rows
+
+
+def run_notebook(path, workdir, *, timeout=600, env=None):
+    """Execute a notebook top to bottom in a fresh kernel, as a reader would (nbclient).
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.ipynb`` file (left unchanged).
+    workdir : str or Path
+        The kernel's working directory (the notebook's relative outputs go there).
+    timeout : float
+        Seconds allowed per cell.
+    env : dict or None
+        Extra environment variables for the kernel.
+
+    Returns
+    -------
+    nb : nbformat.NotebookNode
+        The executed notebook, with its outputs.
+    seconds : float
+        Wall time from kernel start to the last cell.
+
+    Raises
+    ------
+    nbclient.exceptions.CellExecutionError
+        A cell failed; the message holds the cell and its traceback.
+    """
+    import os
+
+    try:
+        import nbformat
+        from nbclient import NotebookClient
+    except ImportError as e:  # a development dependency
+        raise RuntimeError("running notebooks needs nbclient, nbformat and ipykernel: pip install -e '.[dev]'") from e
+    nb = nbformat.read(str(path), as_version=4)
+    Path(workdir).mkdir(parents=True, exist_ok=True)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(workdir)}})
+    t = time.perf_counter()
+    client.execute(env={**os.environ, **(env or {})})
+    return nb, time.perf_counter() - t
+
+
+def notebook_times(paths, *, workdir=None, env=None):
+    """Wall time of each notebook run top to bottom (:func:`run_notebook`), in order.
+
+    Notebooks share the dataset cache (``$KERASMGR_CACHE``), so the first to need a dataset
+    also pays for synthesising it, as on a new machine.
+
+    Returns
+    -------
+    list of dict
+        ``notebook``, ``seconds``, ``ok`` and ``error`` (first line of the failure, or "").
+    """
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for p in paths:
+            try:
+                _, sec = run_notebook(p, Path(workdir or tmp) / Path(p).stem, env=env)
+                out.append({"notebook": Path(p).name, "seconds": sec, "ok": True, "error": ""})
+            except Exception as e:  # report and go on to the next notebook
+                out.append({"notebook": Path(p).name, "seconds": float("nan"), "ok": False,
+                            "error": str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__})
+    return out

@@ -1,0 +1,90 @@
+"""The notebooks: one per capability, stored without outputs, using only kerasmgr's public API,
+and executed top to bottom (in a fresh kernel, as a reader would run them)."""
+
+import ast
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from conftest import SHARED
+from kerasmgr.benchmark import run_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+CHOI_KERAS2 = SHARED / "data" / "choi2017" / "keras2_model_best.hdf5"
+ids = [p.stem for p in NOTEBOOKS]
+
+
+def code_cells(path):
+    return [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+
+
+def test_one_notebook_per_capability_and_each_in_the_readme():
+    assert [p.name[:3] for p in NOTEBOOKS] == [f"{k:02d}_" for k in range(1, 8)]
+    readme = (ROOT / "README.md").read_text()
+    for p in NOTEBOOKS:
+        assert f"notebooks/{p.name}" in readme, f"README does not link {p.name}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
+def test_stored_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    for c in nb.cells:
+        if c.cell_type == "code":
+            assert c.outputs == [] and c.execution_count is None, f"{path.name}: strip the outputs before committing"
+    assert "widgets" not in nb.metadata
+
+
+def _private_uses(source):
+    """Names of private kerasmgr objects a notebook's code reaches (``_x`` from a kerasmgr module)."""
+    tree = ast.parse("\n".join(l for l in source.splitlines() if not l.lstrip().startswith(("%", "!"))))
+    modules, found = set(), []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.split(".")[0] == "kerasmgr":
+                    modules.add(a.asname or a.name.split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "kerasmgr":
+            if any(part.startswith("_") for part in node.module.split(".")):
+                found.append(node.module)
+            for a in node.names:
+                if a.name.startswith("_"):
+                    found.append(f"{node.module}.{a.name}")
+                modules.add(a.asname or a.name)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+            base = node.value
+            while isinstance(base, ast.Attribute):
+                base = base.value
+            if isinstance(base, ast.Name) and base.id in modules:
+                found.append(f"{base.id}...{node.attr}")
+    return found
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
+def test_uses_only_the_public_api(path):
+    source = "\n".join(c.source for c in code_cells(path))
+    assert _private_uses(source) == []
+
+
+def test_private_use_check_can_fail():
+    assert _private_uses("from kerasmgr.tagging import _predictor") == ["kerasmgr.tagging._predictor"]
+    assert _private_uses("from kerasmgr import tagging\ntagging._segments(1)") == ["tagging..._segments"]
+    assert _private_uses("import kerasmgr.data.audio\nkerasmgr.data.audio._x") == ["kerasmgr..._x"]
+    assert _private_uses("import numpy as np\nnp._x\nfrom kerasmgr import evaluation\nevaluation.aggregate") == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
+def test_runs_top_to_bottom(path, tmp_path):
+    env = {"TF_CPP_MIN_LOG_LEVEL": "2"}
+    if CHOI_KERAS2.is_file():  # notebook 07 then also converts and uses Choi's original weights
+        env["CHOI_WEIGHTS"] = str(CHOI_KERAS2)
+    nb, _ = run_notebook(path, tmp_path, env=env)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert any("image/png" in o.get("data", {}) for o in outputs), "every notebook shows at least one figure"
+    if path.name.startswith("07") and CHOI_KERAS2.is_file():
+        text = "".join(o.get("text", "") for o in outputs)
+        assert "choi2017-keras2 (keras2_model_best.hdf5) on song.wav" in text
