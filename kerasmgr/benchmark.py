@@ -10,7 +10,7 @@ import numpy as np
 
 __all__ = ["input_pipeline", "transfer_protocols", "adversary_speed", "suite", "graph_flops", "conv2d_gflops",
            "extraction_memory", "duration_scaling", "preparation_memory", "run_notebook", "notebook_times",
-           "NOTEBOOK_TARGET_SECONDS"]
+           "NOTEBOOK_TARGET_SECONDS", "make_audio_files"]
 
 NOTEBOOK_TARGET_SECONDS = 180.0  # issue 10: every notebook top to bottom in <= 3 minutes on 2 CPU cores
 
@@ -75,15 +75,10 @@ def input_pipeline(*, model="k2c2", n_files=48, seconds=30.0, file_sr=22050, bat
                 next(it)
             return steps * batch_size
 
-        def train_steps():
-            net.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)
-            return steps
-
-        net.fit(ds, steps_per_epoch=1, epochs=1, verbose=0)  # warm-up (graph tracing)
         out[mode] = {
             "fill_seconds": round(fill, 2),
             "pipeline_examples_per_s": round(_median_rate(pipeline_only, repeats), 2),
-            "train_steps_per_s": round(_median_rate(train_steps, repeats), 3),
+            "train_steps_per_s": round(_steady_steps_per_s(net, ds, steps, repeats), 3),
         }
         keras.backend.clear_session(free_memory=False)
     return out
@@ -235,6 +230,23 @@ def _librosa_features(path, fe):
     return S.T.astype(np.float32)  # (frames, bins)
 
 
+def _steady_steps_per_s(model, dataset, steps, repeats, warmup=2):
+    """Training steps/s of ``model.fit`` on ``dataset`` in steady state: one fit of
+    ``warmup + steps * repeats`` steps, the median over ``repeats`` windows of ``steps`` steps
+    after the warm-up (tracing, first batches) — fit's own set-up and tear-down are not counted."""
+    import keras
+
+    ends = []
+
+    class _Clock(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            ends.append(time.perf_counter())
+
+    model.fit(dataset, steps_per_epoch=warmup + steps * repeats, epochs=1, verbose=0, callbacks=[_Clock()])
+    t = np.asarray(ends[warmup - 1:])
+    return float(np.median([steps / (t[(k + 1) * steps] - t[k * steps]) for k in range(repeats)]))
+
+
 def _bench_model(name, paths, seconds, repeats, train_steps, batch_size):
     """All figures of one model (run in a fresh process so peak RSS is the model's own)."""
     import resource
@@ -292,30 +304,20 @@ def _bench_model(name, paths, seconds, repeats, train_steps, batch_size):
     out["gflop_per_clip"] = flops * segs / 1e9
     out["achieved_gflops"] = out["gflop_per_clip"] * out["e2e_clips_per_s"]
 
-    # training: tf.data pipeline from decoded clips vs in-memory tensors
+    # training: tf.data pipeline from decoded clips vs in-memory tensors, both through one model.fit
+    # each, timed per step in steady state. (Timing whole fit calls instead also measures fit's
+    # set-up and tear-down: destroying a tf.data iterator waits for tf.data's autotuning thread,
+    # up to ~5 s on this machine, which made one rate look like half the other.)
     m.compile("adam", "binary_crossentropy")
     targets = (np.random.default_rng(0).random((len(paths), 10)) < 0.3).astype(np.float32)
     store = ClipStore(paths, sr, mode="memory", min_samples=n, progress=False)
     ds, _ = training_dataset(store, targets, n, batch_size=bs, seed=0)
     rng = np.random.default_rng(0)
-    X = np.stack([store.get(i % len(store))[:n] for i in range(bs * 2)]).astype(np.float32)
+    X = np.stack([store.get(i % len(store))[:n] for i in range(bs)]).astype(np.float32)
     Y = targets[rng.integers(0, len(targets), len(X))]
-    # in memory: one batch of tensors, stepped with train_on_batch (no input pipeline at all)
-    xb, yb = tf.constant(X[:bs]), tf.constant(Y[:bs])
-    m.train_on_batch(xb, yb)
-
-    def mem_steps():
-        for _ in range(train_steps):
-            m.train_on_batch(xb, yb)
-        return train_steps
-
-    m.fit(ds, steps_per_epoch=2, epochs=1, verbose=0)  # warm-up of the pipeline path
-
-    def pipe_steps():
-        m.fit(ds, steps_per_epoch=train_steps, epochs=1, verbose=0)
-        return train_steps
-
-    rates = {"memory": _median_rate(mem_steps, repeats), "pipeline": _median_rate(pipe_steps, repeats)}
+    in_memory = tf.data.Dataset.from_tensors((tf.constant(X), tf.constant(Y))).repeat()  # no input work at all
+    rates = {"memory": _steady_steps_per_s(m, in_memory, train_steps, repeats),
+             "pipeline": _steady_steps_per_s(m, ds, train_steps, repeats)}
     out["train_steps_per_s_memory"] = rates["memory"]
     out["train_steps_per_s_pipeline"] = rates["pipeline"]
     out["train_clips_per_s_pipeline"] = rates["pipeline"] * bs

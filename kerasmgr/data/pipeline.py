@@ -188,14 +188,15 @@ def training_dataset(store, targets, n_samples, *, segments_per_clip=1, batch_si
     targets = np.asarray(targets)
     y_all = tf.constant(targets)
 
-    def _window(k, i):
-        rng = np.random.default_rng([seed, int(k)])
-        return store.crop(int(i), n_samples, rng.random())
+    def _windows(ks, idx):  # one Python call per batch, not per example (the per-call overhead
+        # dominated the small frame DNN's steps); offsets keyed by the stream position k
+        return np.stack([store.crop(int(i), n_samples, np.random.default_rng([seed, int(k)]).random())
+                         for k, i in zip(ks, idx)]).astype(np.float32, copy=False)
 
-    def _map(k, i):
-        x = tf.numpy_function(_window, [k, i], tf.float32, stateful=False)
-        x.set_shape([n_samples])
-        return x, tf.gather(y_all, i)
+    def _map(ks, idx):
+        x = tf.numpy_function(_windows, [ks, idx], tf.float32, stateful=False)
+        x.set_shape([None, n_samples])
+        return x, tf.gather(y_all, idx)
 
     global_batch = int(batch_size)
     local_batch, replica_batch = worker_batches(global_batch, num_workers, replicas_per_worker)
@@ -204,8 +205,8 @@ def training_dataset(store, targets, n_samples, *, segments_per_clip=1, batch_si
         ds = ds.skip(int(start))
     if num_workers > 1:
         ds = ds.filter(lambda k, i: (k % global_batch) // local_batch == worker_index)
-    ds = ds.map(_map, num_parallel_calls=parallel_calls or tf.data.AUTOTUNE, deterministic=True)
-    return batched_for_strategy(ds, replica_batch), int(np.ceil(per_epoch / global_batch))
+    ds = batched_for_strategy(ds, replica_batch, batch_fn=_map, parallel_calls=parallel_calls)
+    return ds, int(np.ceil(per_epoch / global_batch))
 
 
 def epoch_permutations(values, seed):
@@ -233,11 +234,15 @@ def worker_batches(batch_size, num_workers=1, replicas_per_worker=1):
     return global_batch // num_workers, global_batch // (num_workers * replicas)
 
 
-def batched_for_strategy(ds, replica_batch):
-    """Batch, prefetch, and switch tf.distribute's automatic sharding off (the stream is sharded already)."""
+def batched_for_strategy(ds, replica_batch, *, batch_fn=None, parallel_calls=None):
+    """Batch, map ``batch_fn`` over whole batches (parallel, order kept) if given, prefetch, and
+    switch tf.distribute's automatic sharding off (the stream is sharded already)."""
     import tensorflow as tf
 
-    ds = ds.batch(int(replica_batch)).prefetch(tf.data.AUTOTUNE)
+    ds = ds.batch(int(replica_batch))
+    if batch_fn is not None:
+        ds = ds.map(batch_fn, num_parallel_calls=parallel_calls or tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.prefetch(tf.data.AUTOTUNE)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
     return ds.with_options(options)
