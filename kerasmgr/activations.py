@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["activation_correlations", "onset_rate", "mean_loudness", "clip_features", "reference_maps", "sift_similarity",
-           "layer_maps", "clip_activations", "compare_maps"]
+__all__ = ["activation_correlations", "onset_rate", "mean_loudness", "clip_features", "reference_maps",
+           "sift_similarity", "layer_maps", "clip_activations", "compare_maps", "run"]
 
 
 def onset_rate(y, sr):

@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["co_occurrence", "label_vector_similarity", "label_vectors", "rank_pairs", "compare_lvs_nco",
-           "label_noise", "estimate_positive_count"]
+           "label_noise", "estimate_positive_count", "label_job", "read_label_csv", "simulate_annotation",
+           "label_noise_job"]
 
 
 def co_occurrence(Y):

@@ -23,17 +23,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import RandomForestClassifier
 
-__all__ = [
-    "LAYERS",
-    "dnn_feature_extractor",
-    "file_features",
-    "dnn_feature_experiment",
-    "mfcc_zcr_features",
-    "MahalanobisClassifier",
-    "baseline_experiment",
-    "majority_vote",
-    "format_table",
-]
+__all__ = ["LAYERS", "dnn_feature_extractor", "file_features", "dnn_feature_experiment", "mfcc_zcr_features",
+           "MahalanobisClassifier", "baseline_experiment", "majority_vote", "format_table", "run_protocol"]
 
 LAYERS = ("1", "2", "3", "all")
 

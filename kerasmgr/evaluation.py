@@ -21,15 +21,9 @@ import numpy as np
 from . import metrics as mmetrics
 from .data.audio import windows
 
-__all__ = [
-    "AGGREGATIONS",
-    "segment_posteriors",
-    "aggregate",
-    "evaluate_segments",
-    "summarise_runs",
-    "format_classification_table",
-    "format_tagging_table",
-]
+__all__ = ["AGGREGATIONS", "segment_posteriors", "aggregate", "evaluate_segments", "summarise_runs",
+           "format_classification_table", "format_tagging_table", "dumps", "infer_task", "evaluate_model",
+           "main_metrics", "write_report", "side_by_side", "summarise_headlines", "compare_splits"]
 
 AGGREGATIONS = ("raw", "max_probability", "majority_vote")
 

@@ -15,7 +15,8 @@ import numpy as np
 
 from .data.audio import windows
 
-__all__ = ["FeatureExtractor", "random_convnet", "mfcc_features", "parse_layers", "MFCC_DIM"]
+__all__ = ["FeatureExtractor", "random_convnet", "mfcc_features", "parse_layers", "MFCC_DIM", "audio_files",
+           "extract_array", "extract_files"]
 
 MFCC_DIM = 120
 

@@ -27,25 +27,9 @@ import librosa
 import numpy as np
 import tensorflow as tf
 
-__all__ = [
-    "Frontend",
-    "Kapre01Frontend",
-    "FramingPad",
-    "framing_pads",
-    "FRAMINGS",
-    "Decibel",
-    "NaturalLog",
-    "FrequencyWeighting",
-    "PerFrequencyStandardization",
-    "PerSampleStandardization",
-    "Scale",
-    "ConstantQ",
-    "cqt_kernel",
-    "a_weighting_db",
-    "KINDS",
-    "MAGNITUDE_SCALES",
-    "FREQUENCY_WEIGHTINGS",
-]
+__all__ = ["Frontend", "Kapre01Frontend", "FramingPad", "framing_pads", "FRAMINGS", "Decibel", "NaturalLog",
+           "FrequencyWeighting", "PerFrequencyStandardization", "PerSampleStandardization", "Scale", "ConstantQ",
+           "cqt_kernel", "a_weighting_db", "KINDS", "MAGNITUDE_SCALES", "FREQUENCY_WEIGHTINGS", "find_frontend"]
 
 KINDS = ("stft", "mel", "cqt")
 MAGNITUDE_SCALES = ("db", "log", "linear")

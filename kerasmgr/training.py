@@ -58,7 +58,7 @@ from .optimizers import ScheduledMomentumSGD
 from .pretrained import read_metadata
 
 __all__ = ["TrainConfig", "RunResult", "train", "train_repeated", "resolve_config", "MODEL_DEFAULTS",
-           "write_sidecar", "TrainingCheckpoint"]
+           "write_sidecar", "TrainingCheckpoint", "ClipEvaluation", "LinearSchedules", "summary_line"]
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["GAMMAS", "CS", "layer_combinations", "FeatureSet", "feature_sets", "cv_splits", "run", "rank",
-           "results_table", "plot_results"]
+           "results_table", "plot_results", "load_inputs"]
 
 GAMMAS = (2.0 ** -3, 2.0 ** -5, 2.0 ** -7, 2.0 ** -9, 2.0 ** -11, 2.0 ** -13, "1/N_f")
 CS = (0.1, 2.0, 8.0, 32.0)

@@ -41,7 +41,7 @@ from ..data.datasets import MSD_TAGS
 from ..layers import BatchStatBN, LegacyBatchNorm, keras1_hard_sigmoid
 from ..models import choi
 
-__all__ = ["FORMATS", "MODES", "build_converted", "PUBLISHED"]
+__all__ = ["FORMATS", "MODES", "build_converted", "PUBLISHED", "calibration_clips"]
 
 FORMATS = ("choi2017-keras2", "choi2017-keras1-theano", "choi2016-cnn", "choi2016-crnn")
 MODES = ("faithful", "per_clip")

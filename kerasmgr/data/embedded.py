@@ -30,15 +30,8 @@ import numpy as np
 
 from .synth import SCALES, Renderer, midi_to_hz
 
-__all__ = [
-    "GENRES",
-    "TAGS",
-    "VERSION",
-    "generate_clip",
-    "ensure_dataset",
-    "default_cache_dir",
-    "make_gtzan_standin",
-]
+__all__ = ["GENRES", "TAGS", "VERSION", "generate_clip", "ensure_dataset", "default_cache_dir", "make_gtzan_standin",
+           "clip_seed", "dataset_dir"]
 
 VERSION = 1
 GENRES = ("ambient", "bossa", "classical", "hiphop", "jazz", "reggae", "rock", "techno")
