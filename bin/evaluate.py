@@ -59,34 +59,14 @@ def main(argv=None):
         subset, split_name = a.split, None
     from kerasmgr import evaluation
 
-    def dataset_kwargs(name):
-        kw = dict(a.dataset_kwargs)
-        if name:
-            kw["split_name"] = name
-        if a.split_dir:
-            kw["split_dir"] = a.split_dir
-        return kw
-
-    def evaluate(model, name, out):
-        import keras
-
-        from kerasmgr.models import input_spec
-
-        m = keras.models.load_model(model, compile=False) if isinstance(model, (str, Path)) else model
-        hop = None if a.hop is None else int(a.hop * input_spec(m)[0])
-        sidecar_model = model if isinstance(model, (str, Path)) else None
-        result = evaluation.evaluate_model(sidecar_model or m, dataset=a.dataset, data_root=a.data_root,
-                                           subset=subset, task=a.task, dataset_kwargs=dataset_kwargs(name),
-                                           hop=hop, batch_size=a.batch_size)
-        text = evaluation.write_report(result, out, title=f"{a.dataset} {name or ''} {subset}".strip())
-        for s in result["skipped"]:
-            print(f"skipped {s['path']}: {s['reason']}", file=sys.stderr)
-        return result, text
-
     if not a.compare_splits:
         if not a.model:
             p.error("--model is required (or use --compare-splits with --train-model/--train-config)")
-        result, text = evaluate(a.model, split_name, Path(a.out))
+        result, text = evaluation.evaluate_to_folder(
+            a.model, a.out, dataset=a.dataset, data_root=a.data_root, split_name=split_name, split_dir=a.split_dir,
+            dataset_kwargs=a.dataset_kwargs, subset=subset, task=a.task, hop_seconds=a.hop, batch_size=a.batch_size)
+        for s in result["skipped"]:
+            print(f"skipped {s['path']}: {s['reason']}", file=sys.stderr)
         print(text)
         print(f"\nwrote {Path(a.out) / 'metrics.json'}, table.txt" +
               (", confusion_matrix.png" if result["task"] == "genre" else ""))

@@ -23,7 +23,8 @@ from .data.audio import windows
 
 __all__ = ["AGGREGATIONS", "segment_posteriors", "aggregate", "evaluate_segments", "summarise_runs",
            "format_classification_table", "format_tagging_table", "dumps", "infer_task", "evaluate_model",
-           "main_metrics", "write_report", "side_by_side", "summarise_headlines", "compare_splits"]
+           "main_metrics", "write_report", "side_by_side", "summarise_headlines", "compare_splits",
+           "evaluate_to_folder"]
 
 AGGREGATIONS = ("raw", "max_probability", "majority_vote")
 
@@ -39,6 +40,8 @@ def segment_posteriors(model, clips, *, hop=None, batch_size=32, max_segments=No
         Waveforms at the model's sample rate.
     hop : int or None
         Hop between segments in samples (default: no overlap).
+    hop_seconds : float or None
+        The same in seconds (converted at the model's rate); overrides ``hop``.
     batch_size : int
         Segments per forward pass.
     max_segments : int or None
@@ -208,7 +211,8 @@ def infer_task(model):
 
 
 def evaluate_model(model, *, dataset="embedded", data_root=None, subset="test", task=None, labels=None,
-                   dataset_kwargs=None, hop=None, batch_size=32, max_segments=None, progress=True):
+                   dataset_kwargs=None, hop=None, hop_seconds=None, batch_size=32, max_segments=None,
+                   progress=True):
     """Evaluate a waveform model (or a saved ``.keras``/``.h5`` path) on a dataset subset.
 
     Parameters
@@ -246,6 +250,8 @@ def evaluate_model(model, *, dataset="embedded", data_root=None, subset="test", 
         model = keras.models.load_model(model, compile=False)
     task = task or (sidecar or {}).get("task") or infer_task(model)
     sr, _ = input_spec(model)
+    if hop_seconds is not None:
+        hop = int(hop_seconds * sr)
     kw = dict(dataset_kwargs or {})
     if dataset == "embedded":
         kw.setdefault("sample_rate", sr)
@@ -334,6 +340,39 @@ def summarise_headlines(results):
     }
 
 
+def evaluate_to_folder(model, out, *, dataset="embedded", data_root=None, split_name=None, split_dir=None,
+                       dataset_kwargs=None, subset="test", task=None, hop_seconds=None, batch_size=32, progress=True):
+    """:func:`evaluate_model` on one partition, with its report written (what ``bin/evaluate.py`` does).
+
+    Parameters
+    ----------
+    model : keras.Model or str or Path
+        A model or a saved one (its sidecar gives task and labels).
+    out : str or Path
+        Receives :func:`write_report`'s files.
+    split_name, split_dir : str or None
+        Partition from split lists ``{train,valid,test}_<split_name>.txt`` (default: the dataset's own).
+    dataset, data_root, dataset_kwargs, subset, task, hop_seconds, batch_size, progress
+        As :func:`evaluate_model`.
+
+    Returns
+    -------
+    result : dict
+        :func:`evaluate_model`'s result.
+    text : str
+        The report's table.
+    """
+    kw = dict(dataset_kwargs or {})
+    if split_name:
+        kw["split_name"] = split_name
+    if split_dir:
+        kw["split_dir"] = str(split_dir)
+    result = evaluate_model(model, dataset=dataset, data_root=data_root, subset=subset, task=task, dataset_kwargs=kw,
+                            hop_seconds=hop_seconds, batch_size=batch_size, progress=progress)
+    text = write_report(result, out, title=f"{dataset} {split_name or ''} {subset}".replace("  ", " ").strip())
+    return result, text
+
+
 def compare_splits(partitions, *, saved_model=None, train_config=None, dataset="gtzan", data_root=None, split_dir=None,
                    dataset_kwargs=None, subset="test", task=None, repeats=1, out="compare", hop_seconds=None,
                    batch_size=32, progress=True, **train_overrides):
@@ -379,29 +418,14 @@ def compare_splits(partitions, *, saved_model=None, train_config=None, dataset="
     import json
     from pathlib import Path
 
-    import keras
-
-    from .models import input_spec
-
     if saved_model is None and train_config is None and "model" not in train_overrides:
         raise ValueError("compare_splits needs a saved model, or a training config / model name to train")
     out = Path(out)
 
-    def kwargs_for(name):
-        kw = dict(dataset_kwargs or {})
-        kw["split_name"] = name
-        if split_dir:
-            kw["split_dir"] = str(split_dir)
-        return kw
-
     def evaluate(path, name, report_dir):
-        hop = None
-        if hop_seconds is not None:
-            hop = int(hop_seconds * input_spec(keras.models.load_model(path, compile=False))[0])
-        r = evaluate_model(path, dataset=dataset, data_root=data_root, subset=subset, task=task,
-                           dataset_kwargs=kwargs_for(name), hop=hop, batch_size=batch_size, progress=progress)
-        write_report(r, report_dir, title=f"{dataset} {name} {subset}")
-        return r
+        return evaluate_to_folder(path, report_dir, dataset=dataset, data_root=data_root, split_name=name,
+                                  split_dir=split_dir, dataset_kwargs=dataset_kwargs, subset=subset, task=task,
+                                  hop_seconds=hop_seconds, batch_size=batch_size, progress=progress)[0]
 
     summaries, results = {}, {}
     for name in partitions:
