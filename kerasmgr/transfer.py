@@ -114,7 +114,7 @@ class _FoldKernels:
     def __init__(self, blocks, fit_idx, eval_idx):
         self.n_fit = len(fit_idx)
         rows = np.concatenate([fit_idx, eval_idx])
-        self.gram, self.dist = {}, {}
+        self.gram, self.dist, self.fit_features = {}, {}, {}
         for name, X in blocks.items():
             X = np.asarray(X, dtype=np.float64)[rows]
             for scale in (True, False):
@@ -125,18 +125,26 @@ class _FoldKernels:
                     sd[sd == 0] = 1.0
                     Z = (X - mu) / sd
                 G = Z @ Z[: self.n_fit].T
+                self.fit_features[name, scale] = Z[: self.n_fit]
                 sq = np.einsum("ij,ij->i", Z, Z)
                 self.gram[name, scale] = G
                 self.dist[name, scale] = np.maximum(sq[:, None] + sq[None, : self.n_fit] - 2 * G, 0.0)
 
     def sums(self, blocks, scale):
-        """Gram and squared-distance matrices of the concatenated ``blocks``."""
+        """Gram and squared-distance matrices of the concatenated ``blocks`` (read-only: a single
+        block's are the stored matrices themselves)."""
+        if len(blocks) == 1:
+            return self.gram[blocks[0], scale], self.dist[blocks[0], scale]
         G = self.gram[blocks[0], scale].copy()
         D = self.dist[blocks[0], scale].copy()
         for b in blocks[1:]:
             G += self.gram[b, scale]
             D += self.dist[b, scale]
         return G, D
+
+    def factor(self, blocks, scale):
+        """The fit items' concatenated features: the linear kernel's factor, G = F Fᵀ."""
+        return np.hstack([self.fit_features[b, scale] for b in blocks])
 
 
 def _score(task, y_true, y_pred):
@@ -150,13 +158,14 @@ def _score(task, y_true, y_pred):
     return 1.0 - ss_res / ss_tot
 
 
-def _predict_path(task, K_train, y_train, K_test, Cs, solver):
-    """Predictions, shape (len(Cs), n_test), of SVC/SVR on a precomputed kernel for each C."""
+def _predict_path(task, K_train, y_train, K_test, Cs, solver, factor=None):
+    """Predictions, shape (len(Cs), n_test), of SVC/SVR on a precomputed kernel for each C
+    (``factor``: the linear kernel's features, which speed up :mod:`kerasmgr.svm`)."""
     if solver == "smo":
         from . import svm
 
         path = svm.svc_path if task == "classification" else svm.svr_path
-        return path(K_train, y_train, K_test, Cs)
+        return path(K_train, y_train, K_test, Cs, factor=factor)
     if solver != "libsvm":
         raise ValueError(f"unknown solver {solver!r} (smo, libsvm)")
     from sklearn.svm import SVC, SVR
@@ -173,30 +182,48 @@ def _kernel(G, D, kind, gamma):
     return G if kind == "linear" else np.exp(-gamma * D)
 
 
+def _kernels(G, D, keys):
+    """Yield ``(key, K)`` for ``keys`` of ``(kind, gamma)``: the linear kernel is G; RBF kernels
+    in ascending γ, where γ = 4 γ_prev is computed as ``K_prev⁴`` (two squarings instead of an
+    exp — 14× faster here; relative error ≈ 2ⁿ ulp after n squarings, under 1e-12 for the grid)."""
+    prev = None
+    for kind, gamma in sorted(keys, key=lambda k: (k[0] != "linear", k[1] or 0.0)):
+        if kind == "linear":
+            yield (kind, gamma), G
+            continue
+        if prev is not None and gamma == 4.0 * prev[0]:
+            K = prev[1] * prev[1]
+            np.multiply(K, K, out=K)
+        else:
+            K = np.exp(-gamma * D)
+        prev = (gamma, K)
+        yield (kind, gamma), K
+
+
 def _grid_scores(fset, fold_kernels, y, task, splits, dims, solver):
     """Mean CV score of every grid point for one feature set.
 
     ``fold_kernels[s]`` holds the per-block matrices of split ``s`` (shared by all feature sets);
     ``splits[s]`` is its (train, test) pair of indices into ``y``. One kernel matrix serves all
-    C values (solved as one warm-started path).
+    C values (solved as one warm-started path); grid points that name the same kernel (γ = 1/N_f
+    equal to a listed γ) are solved once.
     """
     n_f = sum(dims[b] for b in fset.blocks)
     grid = _grid(n_f)
     scores = np.zeros((len(grid), len(splits)))
-    by_kernel = {}  # (kind, gamma, scale) -> [(grid index, C)]
+    by_kernel = {}  # scale -> (kind, gamma) -> C -> [grid indices]
     for gi, (kind, gamma, C, scale) in enumerate(grid):
-        by_kernel.setdefault((kind, gamma, scale), []).append((gi, C))
+        by_kernel.setdefault(scale, {}).setdefault((kind, gamma), {}).setdefault(C, []).append(gi)
     for s, ((tr, te), fk) in enumerate(zip(splits, fold_kernels)):
         ntr = fk.n_fit
-        for scale in (True, False):
+        for scale, kernels in by_kernel.items():
             G, D = fk.sums(fset.blocks, scale)
-            for (kind, gamma, sc), points in by_kernel.items():
-                if sc != scale:
-                    continue
-                K = _kernel(G, D, kind, gamma)
-                preds = _predict_path(task, K[:ntr], y[tr], K[ntr:], [C for _, C in points], solver)
-                for (gi, _), pred in zip(points, preds):
-                    scores[gi, s] = _score(task, y[te], pred)
+            for (kind, gamma), K in _kernels(G, D, kernels):
+                Cs = sorted(kernels[kind, gamma])
+                F = fk.factor(fset.blocks, scale) if kind == "linear" else None
+                preds = _predict_path(task, K[:ntr], y[tr], K[ntr:], Cs, solver, F)
+                for C, pred in zip(Cs, preds):
+                    scores[kernels[kind, gamma][C], s] = _score(task, y[te], pred)
     return grid, scores
 
 
@@ -210,12 +237,18 @@ def _fit_score(fset, fk, y, task, tr, te, best, solver):
     kind, gamma, C, scale = best
     G, D = fk.sums(fset.blocks, scale)
     K = _kernel(G, D, kind, gamma)
-    return _score(task, y[te], _predict_path(task, K[: fk.n_fit], y[tr], K[fk.n_fit:], [C], solver)[0])
+    F = fk.factor(fset.blocks, scale) if kind == "linear" else None
+    return _score(task, y[te], _predict_path(task, K[: fk.n_fit], y[tr], K[fk.n_fit:], [C], solver, F)[0])
 
 
-def _kernels_for(blocks, splits):
-    """Per-block matrices of each (train, test) split: computed once, shared by every feature set."""
-    return [_FoldKernels(blocks, tr, te) for tr, te in splits]
+def _kernels_for(blocks, splits, par=None):
+    """Per-block matrices of each (train, test) split: computed once, shared by every feature set
+    (in parallel over splits with the joblib pool ``par``)."""
+    if par is None or len(splits) < 2:
+        return [_FoldKernels(blocks, tr, te) for tr, te in splits]
+    from joblib import delayed
+
+    return par(delayed(_FoldKernels)(blocks, tr, te) for tr, te in splits)
 
 
 def _params(g):
@@ -300,7 +333,7 @@ def run(blocks, y, *, task=None, layers=(1, 2, 3, 4, 5), protocols=("thesis", "n
                 bar.update(1)
         elif p == "thesis":
             splits = cv_splits(y, task=task, n_folds=n_folds, groups=groups, shuffle=False)
-            fks = _kernels_for(blocks, splits)
+            fks = _kernels_for(blocks, splits, par)
 
             def one(fs):
                 grid, sc = _grid_scores(fs, fks, y, task, splits, dims, solver)
@@ -318,7 +351,7 @@ def run(blocks, y, *, task=None, layers=(1, 2, 3, 4, 5), protocols=("thesis", "n
                 sub_groups = None if groups is None else groups[tr]
                 inner = cv_splits(y[tr], task=task, n_folds=n_folds, groups=sub_groups, shuffle=False)
                 inner_abs = [(tr[a], tr[b]) for a, b in inner]  # indices into the full arrays
-                fks = _kernels_for(blocks, inner_abs)
+                fks = _kernels_for(blocks, inner_abs, par)
                 fk_outer = _kernels_for(blocks, [(tr, te)])[0]
 
                 def one(fs):

@@ -83,3 +83,72 @@ def test_transfer_solvers_agree():
     ref = {r["feature_set"]: r["score"] for r in transfer.run(blocks, y, solver="libsvm", **kw)}
     for name in ref:
         assert abs(fast[name] - ref[name]) <= 0.02, (name, fast[name], ref[name])
+
+
+def test_interior_point_fallback_on_hard_linear_problems():
+    """Noise features, linear kernel, large C: SMO crawls, the interior-point solve takes over
+    (on the feature factor, or on the dense kernel without one) and the result still agrees with
+    libsvm; a wrong factor costs time only (the final SMO pass enforces libsvm's rule)."""
+    rng = np.random.default_rng(5)
+    n, d = 300, 8
+    y = np.arange(n) % 3
+    X = rng.standard_normal((n, d)) + 0.15 * rng.standard_normal((3, d))[y]
+    K = X @ X.T
+    tr, te = np.arange(240), np.arange(240, 300)
+    ref = [SVC(kernel="precomputed", C=C).fit(K[np.ix_(tr, tr)], y[tr]).predict(K[np.ix_(te, tr)]) for C in CS]
+    for factor in (X[tr], None, rng.standard_normal((240, 8))):
+        pred, iters = svm.svc_path(K[np.ix_(tr, tr)], y[tr], K[np.ix_(te, tr)], CS, factor=factor,
+                                   return_iterations=True)
+        assert iters.shape == (len(CS), 2)
+        assert iters[1:, 1].sum() > 0, "the interior-point fallback was not exercised"
+        for c in range(len(CS)):
+            assert np.mean(pred[c] == ref[c]) >= 0.95, (c, np.mean(pred[c] == ref[c]))
+
+
+def test_svr_interior_point_fallback_matches_scikit_learn():
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((160, 6))
+    z = X[:, 0] + 2.0 * rng.standard_normal(160)  # mostly noise: many multipliers at C
+    K = X @ X.T
+    out, iters = svm.svr_path(K[:120, :120], z[:120], K[120:, :120], CS, factor=X[:120], return_iterations=True)
+    assert iters[:, 1].sum() > 0
+    for c, C in enumerate(CS):
+        ref = SVR(kernel="precomputed", C=C).fit(K[:120, :120], z[:120]).predict(K[120:, :120])
+        np.testing.assert_allclose(out[c], ref, atol=0.05)
+
+
+def test_bad_factor():
+    K = np.eye(4)
+    with pytest.raises(ValueError, match="factor"):
+        svm.svc_path(K, [0, 0, 1, 1], K, [1.0], factor=np.ones((3, 2)))
+    with pytest.raises(ValueError, match="factor"):
+        svm.svc_path(K, [0, 0, 1, 1], K, [1.0], factor=np.full((4, 2), np.nan))
+
+
+def test_rbf_kernels_by_squaring_equal_exp():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 7))
+    sq = (X ** 2).sum(1)
+    D = np.maximum(sq[:, None] + sq[None] - 2 * X @ X.T, 0)
+    keys = [("linear", None)] + [("rbf", g if g != "1/N_f" else 1 / 7) for g in transfer.GAMMAS]
+    seen = []
+    for (kind, gamma), K in transfer._kernels(X @ X.T, D, keys):
+        seen.append((kind, gamma))
+        expected = X @ X.T if kind == "linear" else np.exp(-gamma * D)
+        np.testing.assert_allclose(K, expected, rtol=1e-12, atol=0)
+    assert sorted(seen, key=str) == sorted(keys, key=str)
+
+
+def test_grid_points_naming_the_same_kernel_score_the_same():
+    # 32 features: γ = 1/N_f is 2^-5, a listed γ; both grid points must get the same scores
+    rng = np.random.default_rng(1)
+    y = np.arange(90) % 3
+    blocks = {"L1": rng.standard_normal((90, 32)) + 0.5 * rng.standard_normal((3, 32))[y]}
+    fset = transfer.feature_sets((1,))[0]
+    splits = transfer.cv_splits(y, task="classification", n_folds=3)
+    grid, scores = transfer._grid_scores(fset, transfer._kernels_for(blocks, splits), y, "classification", splits,
+                                         {"L1": 32}, "smo")
+    for gi, (kind, gamma, C, scale) in enumerate(grid):
+        if kind == "rbf" and gamma == 2.0 ** -5:
+            twins = [gj for gj, g in enumerate(grid) if g == (kind, gamma, C, scale) and gj != gi]
+            assert twins and all((scores[gj] == scores[gi]).all() for gj in twins)
