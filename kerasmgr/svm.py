@@ -273,7 +273,7 @@ def _cho_solve(L, b, out):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _newton_solve(A, Q, dinv, sc, L, r, out):
+def _newton_solve(A, dinv, sc, L, r, out):
     """out = H⁻¹ r with H = diag(1/dinv) + Q, factorised by :func:`_ipm`.
 
     Low rank (``A`` has columns, Q = A Aᵀ): Sherman–Morrison–Woodbury with L = chol(I + Aᵀ diag(dinv) A).
@@ -314,7 +314,8 @@ def _ipm(A, Q, y, p, C, alpha, max_iter):
     O(m³)). Stops at a complementarity of 1e-9 per variable and dual residual 1e-7 (far inside
     libsvm's tolerance; the SMO polish that follows enforces libsvm's own stopping rule), then
     snaps each multiplier to the bound its dual variable says is active and restores yᵀα = 0 on
-    the free ones. Writes ``alpha``; returns the number of Newton steps.
+    the free ones. Writes ``alpha``; returns the number of Newton steps (−1, ``alpha``
+    untouched, if the iteration broke down numerically).
     """
     m, d = A.shape
     a = np.full(m, 0.5 * C)
@@ -375,7 +376,7 @@ def _ipm(A, Q, y, p, C, alpha, max_iter):
             L = np.linalg.cholesky(M)
         except Exception:  # lost definiteness to rounding: stop here, SMO finishes from this point
             break
-        _newton_solve(A, Q, dinv, sc, L, y, vb)
+        _newton_solve(A, dinv, sc, L, y, vb)
         ybv = 0.0
         for i in range(m):
             ybv += y[i] * vb[i]
@@ -390,7 +391,7 @@ def _ipm(A, Q, y, p, C, alpha, max_iter):
                 r[i] = -rd[i] + rz / a[i] - rs / u[i]
                 dz[i] = rz
                 ds[i] = rs
-            _newton_solve(A, Q, dinv, sc, L, r, va)
+            _newton_solve(A, dinv, sc, L, r, va)
             t = 0.0
             for i in range(m):
                 t += y[i] * va[i]
@@ -423,6 +424,9 @@ def _ipm(A, Q, y, p, C, alpha, max_iter):
             z[i] += step * dz[i]
             s[i] += step * ds[i]
         nu += step * dnu
+    for i in range(m):
+        if not (np.isfinite(a[i]) and np.isfinite(u[i]) and np.isfinite(z[i]) and np.isfinite(s[i])):
+            return -1  # broke down: ``alpha`` is left as it was
     # snap to the active bounds, then restore the equality on the free multipliers
     drift = 0.0
     n_free = 0
@@ -477,9 +481,10 @@ def _solve(K, idx, F, y, p, C, alpha, G, tol, budget, max_iter):
             for b in range(m):
                 Q[a, b] = y[a] * y[b] * K[_at(idx, a), _at(idx, b)]
     steps = _ipm(A, Q, y, p, C, alpha, 200)
-    _gradient(K, idx, y, p, alpha, G)
-    rho, it2 = _smo(K, idx, y, p, C, alpha, G, tol, max_iter)
-    return rho, it + it2, steps
+    if steps >= 0:
+        _gradient(K, idx, y, p, alpha, G)
+    rho, it2 = _smo(K, idx, y, p, C, alpha, G, tol, max_iter)  # (from SMO's own point if it broke down)
+    return rho, it + it2, max(steps, 1)
 
 
 @njit(cache=True, nogil=True)
