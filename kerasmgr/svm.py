@@ -325,18 +325,9 @@ def _ipm(A, Q, y, p, C, alpha, max_iter):
     nu = 0.0
     sigma = 0.0
     dnu = 0.0
-    rd = np.empty(m)
-    r = np.empty(m)
-    va = np.empty(m)
-    vb = np.empty(m)
-    da = np.empty(m)
-    dz = np.empty(m)
-    ds = np.empty(m)
-    da0 = np.empty(m)
-    dz0 = np.empty(m)
-    ds0 = np.empty(m)
-    dinv = np.empty(m)
-    sc = np.empty(m)
+    # work vectors: residual, right-hand side, two solves, step (and the predictor's), H's inverse
+    # diagonal part and scaling
+    rd, r, va, vb, da, dz, ds, da0, dz0, ds0, dinv, sc = np.empty((12, m))
     B = np.empty((m, d))
     H = np.empty((m, m)) if d == 0 else np.empty((0, 0))
     it = 0
