@@ -36,6 +36,10 @@ def main(argv=None):
     p.add_argument("--calibration", help="per_clip mode of choi2017-keras1-theano: a folder of music "
                                          "(decoded at 12 kHz, first 29 s) or 'embedded' (generated stand-in)")
     p.add_argument("--ordering", choices=("tensorflow", "theano"), help="choi2016 kernel ordering (default: detected)")
+    p.add_argument("--bn-reading", choices=("published", "trained"),
+                   help="choi2016 batch normalisation: 'published' reads running_std as a variance (Keras >= 1.0.7, "
+                        "reproduces the author's published CRNN tags), 'trained' as a standard deviation (Keras "
+                        "1.0.6, as trained). Default: CRNN published, CNN trained")
     a = p.parse_args(argv)
     if not Path(a.src).is_file():
         print(f"error: {a.src}: no such file", file=sys.stderr)
@@ -55,7 +59,7 @@ def main(argv=None):
             return 2
         calibration = audio
     paths = convert(a.format, a.src, a.out, mode=a.mode, n_samples=a.n_samples, calibration=calibration,
-                    ordering=a.ordering)
+                    ordering=a.ordering, bn_reading=a.bn_reading)
     print("wrote " + ", ".join(str(v) for v in paths.values()))
     return 0
 

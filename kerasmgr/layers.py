@@ -276,24 +276,35 @@ class UnfoldPatches(keras.layers.Layer):
 # ----------------------------------------------------------------------------------- legacy Keras
 @_register
 class LegacyBatchNorm(keras.layers.Layer):
-    """Keras 1.0.x batch normalisation at inference: ``gamma * (x - mean) / (std + eps) + beta``.
+    """Keras 1.x batch normalisation at inference from stored ``running_mean`` / ``running_std``.
 
-    Keras 1.0.x stored ``running_std`` = an average of ``sqrt(var + eps)`` and divided by
-    ``running_std + eps`` (eps 1e-6) — not ``sqrt(var + eps)`` as today. Used by the ports of
-    Choi's MusicTaggerCNN/CRNN. Weights: gamma, beta, running_mean, running_std (non-trainable).
+    Keras 1.0.x (up to 1.0.6) *trained* with ``running_std`` = a running average of
+    ``sqrt(var + 1e-6)`` and normalised with ``(x - mean) / (running_std + eps)``. From Keras
+    1.0.7 the same weight is read as a **variance**, ``(x - mean) / sqrt(running_std + eps)``
+    (``K.batch_normalization``). Choi's MusicTaggerCNN/CRNN weights were trained under the first
+    rule and their author's published tags were produced under the second; ``reading`` picks one.
 
     Parameters
     ----------
     axis : int
         The normalised axis (e.g. 1 for the time axis of a (batch, time, freq, ch) image).
     epsilon : float
-        1e-6 in Keras 1.0.x.
+        Added to the stored value (``'std'``: 1e-6, Keras 1.0.x) or under the square root
+        (``'variance'``: 1e-5, Keras 1.1).
+    reading : {'std', 'variance'}
+        How ``running_std`` is used, see above. ``'std'`` is the default for configs saved
+        before this option existed.
     """
 
-    def __init__(self, axis=-1, epsilon=1e-6, **kwargs):
+    READINGS = ("std", "variance")
+
+    def __init__(self, axis=-1, epsilon=1e-6, reading="std", **kwargs):
         super().__init__(**kwargs)
+        if reading not in self.READINGS:
+            raise ValueError(f"reading must be one of {self.READINGS}, got {reading!r}")
         self.axis = int(axis)
         self.epsilon = float(epsilon)
+        self.reading = reading
 
     def build(self, input_shape):
         n = int(input_shape[self.axis])
@@ -309,11 +320,12 @@ class LegacyBatchNorm(keras.layers.Layer):
 
     def call(self, x):
         n = len(x.shape)
-        return (self._b(self.gamma, n) * (x - self._b(self.running_mean, n)) / (self._b(self.running_std, n) + self.epsilon)
-                + self._b(self.beta, n))
+        scale = self._b(self.running_std, n)
+        scale = tf.sqrt(scale + self.epsilon) if self.reading == "variance" else scale + self.epsilon
+        return self._b(self.gamma, n) * (x - self._b(self.running_mean, n)) / scale + self._b(self.beta, n)
 
     def get_config(self):
-        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon}
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon, "reading": self.reading}
 
 
 @_register

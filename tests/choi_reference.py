@@ -119,11 +119,13 @@ def compact_keras1_theano(path, x):
         return sigmoid(h @ ds(f["dense_1"], "dense_1_W") + ds(f["dense_1"], "dense_1_b")), np.concatenate(feats, axis=1)
 
 
-def _legacy_bn(h, g, name, axis):
+def _legacy_bn(h, g, name, axis, reading):
+    """Keras 1.0.6 ('trained': running_std is a std, + 1e-6) or >= 1.0.7 ('published': a variance)."""
     shape = [1] * h.ndim
     shape[axis] = -1
     p = {k: ds(g, f"{name}_{k}").reshape(shape) for k in ("gamma", "beta", "running_mean", "running_std")}
-    return p["gamma"] * (h - p["running_mean"]) / (p["running_std"] + 1e-6) + p["beta"]
+    scale = np.sqrt(p["running_std"] + 1e-5) if reading == "published" else p["running_std"] + 1e-6
+    return p["gamma"] * (h - p["running_mean"]) / scale + p["beta"]
 
 
 def _hard_sigmoid(x):
@@ -146,19 +148,19 @@ def _gru(seq, g, name, return_sequences):
     return np.stack(outs, axis=1) if return_sequences else h
 
 
-def tagger2016(path, logmel, *, kind, theano):
+def tagger2016(path, logmel, *, kind, theano, reading):
     """MusicTaggerCNN/CRNN from a log-mel input ``(B, 96, 1366)`` (librosa's, as the original)."""
     h = np.asarray(logmel, dtype=np.float64)[..., None]  # (B, 96, T, 1)
     with h5py.File(path, "r") as f:
         if kind == "crnn":
             h = np.pad(h, ((0, 0), (0, 0), (37, 37), (0, 0)))
-        h = _legacy_bn(h, f["bn_0_freq"], "bn_0_freq", axis=2)  # normalises along time
+        h = _legacy_bn(h, f["bn_0_freq"], "bn_0_freq", 2, reading)  # normalises along time
         pools = POOLS_CNN2016 if kind == "cnn" else POOLS_CRNN2016
         for i, (ph, pw) in enumerate(pools, start=1):
             w = ds(f[f"conv{i}"], f"conv{i}_W")
             k = theano_kernel(w) if theano else w.transpose(2, 3, 1, 0)
             h = conv_same(h, k, ds(f[f"conv{i}"], f"conv{i}_b"))
-            h = maxpool(elu(_legacy_bn(h, f[f"bn{i}"], f"bn{i}", axis=3)), ph, pw)
+            h = maxpool(elu(_legacy_bn(h, f[f"bn{i}"], f"bn{i}", 3, reading)), ph, pw)
         if kind == "cnn":
             h = h.reshape(h.shape[0], -1)
         else:  # (B, 1, 15, C) -> (B, 15, C)

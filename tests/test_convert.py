@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import kerasmgr  # noqa: F401
-from kerasmgr.convert import build_converted, convert
+from kerasmgr.convert import DEFAULT_BN_READING, build_converted, convert
 from kerasmgr.data.datasets import MSD_TAGS
 from conftest import SHARED, make_signal
 import choi_reference as ref
@@ -88,17 +88,90 @@ def test_keras1_theano_per_clip_mode_uses_frozen_calibration_statistics():
 
 
 @needs_2016
-@pytest.mark.parametrize("kind", ["cnn", "crnn"])
+@pytest.mark.parametrize("kind,reading", [("cnn", None), ("crnn", None), ("crnn", "trained")])
 @pytest.mark.parametrize("ordering", ["tensorflow", "theano"])
-def test_choi2016_taggers_match_the_reference(kind, ordering):
+def test_choi2016_taggers_match_the_reference(kind, reading, ordering):
     path = CHOI2016 / f"music_tagger_{kind}_weights_{ordering}.h5"
     x = inputs(349440)
-    model, meta = build_converted(f"choi2016-{kind}", path)
+    model, meta = build_converted(f"choi2016-{kind}", path, bn_reading=reading)
     assert meta["ordering"] == ordering
+    assert meta["bn_reading"] == (reading or DEFAULT_BN_READING[f"choi2016-{kind}"])
     got = model.predict(x, verbose=0)
     logmel = np.stack([ref.librosa_logmel(c) for c in x])
-    want = ref.tagger2016(path, logmel, kind=kind, theano=ordering == "theano")
+    want = ref.tagger2016(path, logmel, kind=kind, theano=ordering == "theano", reading=meta["bn_reading"])
     assert np.abs(got - want).max() < 1e-4
+
+
+EXAMPLES = CHOI2016 / "examples"
+needs_examples = pytest.mark.skipif(not (EXAMPLES / "published_tags.json").is_file(),
+                                    reason="the original project's example melgrams and published tags "
+                                           "(../shared/data/choi2016/examples) are absent")
+
+
+def _example_melgrams():
+    published = json.loads((EXAMPLES / "published_tags.json").read_text())["songs"]
+    songs = list(published)
+    # the example script stacked the four songs into one (4, 1, 96, 1366) batch
+    return songs, published, np.concatenate([np.load(EXAMPLES / f"bensound-{s}.npy")[:, 0] for s in songs])
+
+
+@needs_2016
+@needs_examples
+@pytest.mark.parametrize("ordering", ["theano", "tensorflow"])
+def test_choi2016_crnn_reproduces_the_published_tags_of_the_example_melgrams(ordering, tmp_path):
+    songs, published, melgrams = _example_melgrams()
+    model, meta = build_converted("choi2016-crnn", CHOI2016 / f"music_tagger_crnn_weights_{ordering}.h5",
+                                  input="melgram")
+    assert meta["bn_reading"] == "published" and meta["input"] == "melgram"
+    got = model.predict(melgrams, verbose=0)
+    for i, song in enumerate(songs):
+        # published: top-10 tags with 3 decimals; the port must give each score within +-0.01
+        # (measured: within 5e-4, i.e. the printed rounding) and the same top-10 order
+        for tag, score in published[song]:
+            assert abs(got[i, MSD_TAGS.index(tag)] - score) < 0.01, (song, tag, got[i, MSD_TAGS.index(tag)], score)
+        top = [MSD_TAGS[j] for j in np.argsort(-got[i])[:10]]
+        want = [t for t, _ in published[song]]
+        assert _same_order(top, want, published[song]), (song, top)
+    # the Keras 1.0.6 reading (as trained) does not give the published numbers
+    trained, _ = build_converted("choi2016-crnn", CHOI2016 / f"music_tagger_crnn_weights_{ordering}.h5",
+                                 input="melgram", bn_reading="trained")
+    other = trained.predict(melgrams, verbose=0)
+    assert max(abs(other[0, MSD_TAGS.index(t)] - s) for t, s in published["cute"]) > 0.1
+    # the melgram-input model round-trips through .keras and .h5 (LegacyBatchNorm keeps its reading)
+    for ext in ("keras", "h5"):
+        model.save(tmp_path / f"crnn.{ext}")
+        again = keras.models.load_model(tmp_path / f"crnn.{ext}")
+        np.testing.assert_array_equal(again.predict(melgrams, verbose=0), got)
+
+
+def _same_order(top, want, pairs):
+    """``top`` equals ``want`` up to the order inside groups of equal printed scores."""
+    score = dict(pairs)
+    return len(top) == len(want) and all(t in score and score[t] == score[w] for t, w in zip(top, want))
+
+
+@needs_2016
+@needs_examples
+def test_choi2016_cnn_default_reading_avoids_the_published_collapse():
+    _, _, melgrams = _example_melgrams()
+    path = CHOI2016 / "music_tagger_cnn_weights_theano.h5"
+    collapsed = build_converted("choi2016-cnn", path, input="melgram", bn_reading="published")[0].predict(melgrams, verbose=0)
+    default, meta = build_converted("choi2016-cnn", path, input="melgram")
+    assert meta["bn_reading"] == "trained"
+    out = default.predict(melgrams, verbose=0)
+    # under Keras >= 1.0.7 (the published reading) three of the four songs get no tag above 0.05
+    # (measured: 99.5 % of scores < 1e-3); the default reading tags each song (measured 2-8 tags > 0.05)
+    assert (collapsed > 0.05).sum(axis=1).min() == 0
+    assert (out > 0.05).sum(axis=1).min() >= 1
+    # the jazz piano piece is tagged jazz under the default reading
+    assert MSD_TAGS[int(np.argmax(out[3]))] == "jazz"
+
+
+def test_melgram_input_only_for_the_2016_models_and_readings_are_checked():
+    with pytest.raises(ValueError, match="input"):
+        build_converted("choi2017-keras2", "missing.h5", input="melgram")
+    with pytest.raises(ValueError, match="bn_reading"):
+        build_converted("choi2016-crnn", "missing.h5", bn_reading="keras2")
 
 
 @needs_2017

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .choi import FORMATS, MODES, PUBLISHED, build_converted
+from .choi import BN_READINGS, DEFAULT_BN_READING, FORMATS, MODES, PUBLISHED, build_converted
 
-__all__ = ["FORMATS", "MODES", "PUBLISHED", "build_converted", "convert"]
+__all__ = ["BN_READINGS", "DEFAULT_BN_READING", "FORMATS", "MODES", "PUBLISHED", "build_converted", "convert"]
 
 
 def convert(fmt, src, out, **kwargs):
@@ -19,7 +19,8 @@ def convert(fmt, src, out, **kwargs):
     out : str or Path
         Output stem (an extension, if given, is dropped).
     **kwargs
-        :func:`build_converted` options (``mode``, ``n_samples``, ``calibration``, ``ordering``).
+        :func:`build_converted` options (``mode``, ``n_samples``, ``calibration``, ``ordering``,
+        ``bn_reading``).
 
     Returns
     -------

@@ -16,8 +16,15 @@ Four formats (``../shared/specs/choi_weights.md`` documents every file):
     MusicTaggerCNN / MusicTaggerCRNN (Keras 1.0.x; TensorFlow- or Theano-ordered weight files):
     librosa's centred, reflect-padded mel power squared again and converted with
     ``logamplitude(ref=1, top_db=80)`` (= ``20 log10 mel``); Keras 1.0.x batch normalisation
-    (``(x - mean) / (running_std + 1e-6)``), including the input normalisation over time
-    (``bn_0_freq``); the CRNN's GRUs use Keras 1's hard sigmoid (slope 0.2).
+    with the stored ``running_std`` read as the author's published output read it (Keras
+    >= 1.0.7: a variance, ``(x - mean) / sqrt(running_std + 1e-5)``, ``bn_reading='published'``,
+    the default) or as the weights were trained (Keras 1.0.6: a standard deviation,
+    ``(x - mean) / (running_std + 1e-6)``, ``bn_reading='trained'``), including the input
+    normalisation over time (``bn_0_freq``); the CRNN's GRUs use Keras 1's hard sigmoid (slope 0.2).
+    ``DEFAULT_BN_READING`` picks one per model. Only ``'published'`` reproduces the tags the author published for the project's example
+    melgrams (all four songs' top-10 scores to their 3 printed decimals); the padded frames'
+    ``running_std`` of exactly ``0.001 = sqrt(1e-6)`` shows the weights were trained under the
+    1.0.6 rule (see ``BN_READINGS``).
 
 Modes: ``'faithful'`` reproduces the original numbers, batch dependence included (the batch-wide
 dB maximum; ``mode=2`` batch normalisation). ``'per_clip'`` makes every clip's output independent
@@ -41,10 +48,24 @@ from ..data.datasets import MSD_TAGS
 from ..layers import BatchStatBN, LegacyBatchNorm, keras1_hard_sigmoid
 from ..models import choi
 
-__all__ = ["FORMATS", "MODES", "build_converted", "PUBLISHED", "calibration_clips"]
+__all__ = ["FORMATS", "MODES", "BN_READINGS", "DEFAULT_BN_READING", "INPUTS", "MELGRAM_SHAPE", "build_converted", "PUBLISHED",
+           "calibration_clips"]
 
 FORMATS = ("choi2017-keras2", "choi2017-keras1-theano", "choi2016-cnn", "choi2016-crnn")
 MODES = ("faithful", "per_clip")
+#: How the 2016 models' batch normalisation reads ``running_std``: (LegacyBatchNorm reading, epsilon).
+#: 'published': Keras >= 1.0.7, which ran the author's published example (README of
+#: music-auto_tagging-keras, 2016-09-28); 'trained': Keras 1.0.6, under which the weights were trained
+#: ("after trained in keras 1.0.6, the convnet results wrong values", merge commit of 2016-09-23).
+BN_READINGS = {"published": ("variance", 1e-5), "trained": ("std", 1e-6)}
+#: Default reading per format. MusicTaggerCRNN: 'published' (reproduces the author's published tags).
+#: MusicTaggerCNN: 'trained' -- under the published reading its outputs collapse (every tag ~0 but
+#: 'jazz' ~1 on the four example songs), which is what the author's README warned of ("with keras
+#: >1.0.6, this model does not work properly") and why only CRNN tags were published.
+DEFAULT_BN_READING = {"choi2016-crnn": "published", "choi2016-cnn": "trained"}
+INPUTS = ("waveform", "melgram")
+#: The 2016 models' input image: 96 mel bins x 1366 frames (29.12 s at 12 kHz, hop 256).
+MELGRAM_SHAPE = (96, 1366)
 SAMPLE_RATE = 12000
 
 #: Published figures of each released model (MSD top-50 tags, Choi's split).
@@ -172,7 +193,22 @@ def _keras1_theano(src, mode, n_samples, calibration):
     return model
 
 
-def _choi2016(src, kind, ordering):
+def _choi2016_input(input_kind):
+    """The 2016 models' image: from the waveform (librosa-style front-end) or a given log-mel."""
+    if input_kind == "melgram":  # (batch, 96 mel bins, 1366 frames): the original (freq, time) layout
+        inputs = keras.Input(MELGRAM_SHAPE, name="melgram")
+        x = keras.layers.Permute((2, 1), name="to_time_freq")(inputs)
+        return inputs, keras.layers.Reshape((MELGRAM_SHAPE[1], MELGRAM_SHAPE[0], 1), name="to_image")(x)
+    fe = dict(kind="mel", sample_rate=SAMPLE_RATE, n_fft=512, hop_length=256, framing="center",
+              pad_mode="reflect", n_mels=96, fmin=0.0, fmax=6000.0, power=2.0, magnitude_scale="db",
+              db_power=1.0, db_ref=1.0, db_amin=1e-5, top_db=80.0, precision="float64")
+    from ..models._blocks import waveform_frontend
+
+    inputs, x, _ = waveform_frontend(choi.N_SAMPLES_CH4, fe)
+    return inputs, x
+
+
+def _choi2016(src, kind, ordering, bn_reading, input_kind="waveform"):
     with h5py.File(src, "r") as f:
         names = []
         f.visit(names.append)
@@ -181,19 +217,15 @@ def _choi2016(src, kind, ordering):
         flip = ordering == "theano"
         n_conv = 5 if kind == "cnn" else 4
         widths = [_read(f[f"conv{i}"], f"conv{i}_W").shape[0] for i in range(1, n_conv + 1)]
-        fe = dict(kind="mel", sample_rate=SAMPLE_RATE, n_fft=512, hop_length=256, framing="center",
-                  pad_mode="reflect", n_mels=96, fmin=0.0, fmax=6000.0, power=2.0, magnitude_scale="db",
-                  db_power=1.0, db_ref=1.0, db_amin=1e-5, top_db=80.0, precision="float64")
-        from ..models._blocks import waveform_frontend
-
-        inputs, x, _ = waveform_frontend(choi.N_SAMPLES_CH4, fe)
+        reading, eps = BN_READINGS[bn_reading]
+        inputs, x = _choi2016_input(input_kind)
         if kind == "crnn":
             x = keras.layers.ZeroPadding2D(((37, 37), (0, 0)), name="zeropadding2d_1")(x)
-        x = LegacyBatchNorm(axis=1, name="bn_0_freq")(x)
+        x = LegacyBatchNorm(axis=1, epsilon=eps, reading=reading, name="bn_0_freq")(x)
         pools = ((4, 2), (4, 2), (4, 2), (5, 3), (4, 4)) if kind == "cnn" else choi.CRNN_POOLS
         for i, (w, p) in enumerate(zip(widths, pools), start=1):
             x = keras.layers.Conv2D(w, (3, 3), padding="same", name=f"conv{i}")(x)
-            x = LegacyBatchNorm(axis=-1, name=f"bn{i}")(x)
+            x = LegacyBatchNorm(axis=-1, epsilon=eps, reading=reading, name=f"bn{i}")(x)
             x = keras.layers.ELU(name=f"elu{i}")(x)
             x = keras.layers.MaxPooling2D(p, name=f"pool{i}")(x)
         if kind == "cnn":
@@ -228,7 +260,8 @@ def _choi2016(src, kind, ordering):
     return model, ordering
 
 
-def build_converted(fmt, src, *, mode="faithful", n_samples=None, calibration=None, ordering=None):
+def build_converted(fmt, src, *, mode="faithful", n_samples=None, calibration=None, ordering=None,
+                    bn_reading=None, input="waveform"):
     """Build the kerasmgr model of a released Choi weight file.
 
     Parameters
@@ -246,11 +279,21 @@ def build_converted(fmt, src, *, mode="faithful", n_samples=None, calibration=No
         ``(n, n_samples)`` music at 12 kHz for the per-clip mode of ``choi2017-keras1-theano``.
     ordering : {'tensorflow', 'theano', None}
         Kernel ordering of a choi2016 file (default: detected from the dataset names).
+    bn_reading : {'published', 'trained', None}
+        choi2016 formats: how batch normalisation reads the stored ``running_std``
+        (:data:`BN_READINGS`). ``'published'`` reproduces the author's published tags;
+        ``'trained'`` is the rule the weights were trained under. ``None``: the format's default
+        (:data:`DEFAULT_BN_READING`: CRNN 'published', CNN 'trained').
+    input : {'waveform', 'melgram'}
+        choi2016 formats: the model's input. ``'melgram'`` takes the original models' log-mel image
+        ``(batch, 96, 1366)`` in dB, (freq, time) layout (e.g. the project's example ``.npy`` files
+        with their leading ``(1, 1)`` axes dropped), bypassing the front-end.
 
     Returns
     -------
     model : keras.Model
-        Waveform ``(batch, n_samples)`` at 12 kHz -> 50 tag probabilities (:data:`MSD_TAGS` order).
+        Waveform ``(batch, n_samples)`` at 12 kHz (or a log-mel image, see ``input``) -> 50 tag
+        probabilities (:data:`MSD_TAGS` order).
     meta : dict
         Sidecar metadata.
     """
@@ -258,6 +301,14 @@ def build_converted(fmt, src, *, mode="faithful", n_samples=None, calibration=No
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if fmt.startswith("choi2016") and bn_reading is None:
+        bn_reading = DEFAULT_BN_READING[fmt]
+    if bn_reading is not None and bn_reading not in BN_READINGS:
+        raise ValueError(f"bn_reading must be one of {tuple(BN_READINGS)}, got {bn_reading!r}")
+    if input not in INPUTS:
+        raise ValueError(f"input must be one of {INPUTS}, got {input!r}")
+    if input != "waveform" and not fmt.startswith("choi2016"):
+        raise ValueError(f"input={input!r} is only available for the choi2016 formats")
     src = Path(src)
     if not src.is_file():
         raise FileNotFoundError(f"{src}: weight file not found")
@@ -270,8 +321,8 @@ def build_converted(fmt, src, *, mode="faithful", n_samples=None, calibration=No
         if mode == "per_clip":
             extra["calibration"] = "embedded stand-in music" if isinstance(calibration, str) else "user audio"
     else:
-        model, ordering = _choi2016(src, fmt.split("-")[1], ordering)
-        extra["ordering"] = ordering
+        model, ordering = _choi2016(src, fmt.split("-")[1], ordering, bn_reading, input)
+        extra.update(ordering=ordering, bn_reading=bn_reading)
         mode = "per_clip"  # nothing in these models depends on the batch
     from ..frontends import find_frontend
     from .. import __version__
@@ -282,8 +333,10 @@ def build_converted(fmt, src, *, mode="faithful", n_samples=None, calibration=No
         "task": "tags",
         "labels": list(MSD_TAGS),
         "sample_rate": SAMPLE_RATE,
-        "n_samples": int(model.input_shape[1]),
-        "frontend": {k: v for k, v in fe.get_config().items() if k not in ("name", "trainable", "dtype")},
+        "n_samples": int(model.input_shape[1]) if fe is not None else None,
+        "input": input,
+        "frontend": ({k: v for k, v in fe.get_config().items() if k not in ("name", "trainable", "dtype")}
+                     if fe is not None else None),
         "mode": mode,
         "source_file": src.name,
         "training_data": {"dataset": "msd", "description": "Million Song Dataset previews, top-50 last.fm tags, "
