@@ -222,8 +222,10 @@ def receptive_fields(model):
         One per conv block: ``layer``, ``kernel`` (t, f), ``jump`` (frames, bins between adjacent
         inputs of the kernel), ``effective_frames``/``effective_bins`` (kernel × jump: Choi's
         "effective size"), ``rf_frames``/``rf_bins`` (full receptive field), and the same in
-        ``*_ms`` (``(frames − 1) × hop + window`` samples) and ``*_hz`` (STFT: bins × bin width;
-        mel/CQT: the span from the lowest band, ``*_hz_top`` from the highest).
+        ``*_ms`` (``(frames − 1) × hop + window`` samples) and ``*_hz`` (STFT: ``(bins + 1) ×``
+        bin width, the convention that reproduces Table 7-A's heights, as ``(frames + 1) × hop``
+        does its widths when the window is two hops; mel/CQT: the span from the lowest band,
+        ``*_hz_top`` from the highest).
     """
     fe = find_frontend(model)
     if fe is None:
@@ -256,8 +258,8 @@ def receptive_fields(model):
         r["effective_ms"], r["rf_ms"] = ms(r["effective_frames"]), ms(r["rf_frames"])
         for key in ("effective", "rf"):
             b = min(r[f"{key}_bins"], len(freqs))
-            if fe.kind == "stft":
-                r[f"{key}_hz"] = b * sr / fe.n_fft
+            if fe.kind == "stft":  # the thesis' convention, the frequency twin of (frames + 1) hops
+                r[f"{key}_hz"] = (r[f"{key}_bins"] + 1) * sr / fe.n_fft
                 r[f"{key}_hz_top"] = r[f"{key}_hz"]
             else:
                 r[f"{key}_hz"] = float(freqs[b - 1] - freqs[0]) if b > 1 else 0.0

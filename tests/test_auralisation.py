@@ -74,15 +74,13 @@ def test_auralised_audio_and_unit_mask_reconstructs():
 
 
 def test_receptive_fields_reproduce_table_7a():
-    # the thesis' auralisation convnet: 5 x (3x3 conv, 2x2 max-pool) on an 11,025 Hz, 512/256 STFT
-    inp = keras.Input((11025 * 4,))
-    x = Frontend(kind="stft", sample_rate=11025, n_fft=512, hop_length=256, name="frontend")(inp)
-    for k in range(1, 6):
-        x = keras.layers.Conv2D(4, 3, padding="same", name=f"conv{k}")(x)
-        x = keras.layers.ReLU(name=f"relu{k}")(x)
-        x = keras.layers.MaxPooling2D(2, name=f"pool{k}")(x)
-    model = keras.Model(inp, x)
+    # the thesis' auralisation convnet (§7.2): 5 x (3x3 conv, 2x2 max-pool) on an 11,025 Hz, 512/256 STFT
+    model = models.build("choi_genre")
     rows = auralisation.receptive_fields(model)
-    assert [round(r["effective_ms"]) for r in rows] == [93, 163, 302, 580, 1138]  # Table 7-A: 93 162 302 580 1137
+    assert [r["effective_frames"] for r in rows] == [3, 6, 12, 24, 48]
     assert [r["rf_frames"] for r in rows] == [3, 8, 18, 38, 78]
+    # Table 7-A: 93 162 302 580 1137 ms (the thesis rounds the hop to 23.2 ms) and 86 151 280 538 1270 Hz
+    assert np.allclose([r["effective_ms"] for r in rows], [92.9, 162.5, 301.9, 580.5, 1137.8], atol=0.05)
+    assert [round(r["effective_hz"]) for r in rows][:4] == [86, 151, 280, 538]
+    assert round(rows[4]["effective_hz"]) == 1055  # the thesis prints 1270 (59 bins, off its 4-7-13-25 series)
     assert "conv5" in auralisation.receptive_field_table(model)

@@ -13,14 +13,14 @@ from kerasmgr import layers as kl
 from kerasmgr import models
 from kerasmgr.models import choi, kereliuk
 
-NAMES = ["k2c2", "k1c2", "k2c1", "crnn", "schindler_shallow", "schindler_deep", "dnn", "cdnn"]
+NAMES = ["k2c2", "k1c2", "k2c1", "crnn", "choi_genre", "schindler_shallow", "schindler_deep", "dnn", "cdnn"]
 
 
 def n_trainable(model):
     return int(sum(np.prod(w.shape) for w in model.trainable_weights))
 
 
-def test_registry_lists_the_eight_models():
+def test_registry_lists_the_nine_models():
     assert models.available() == NAMES
     with pytest.raises(ValueError, match="unknown model"):
         models.build("vggish")
@@ -29,9 +29,10 @@ def test_registry_lists_the_eight_models():
 # Trainable parameters with the default outputs (50 tags for Choi's models, 10 classes otherwise).
 EXPECTED = {
     "k2c2": ((None, 348000), 39282),
-    "k1c2": ((None, 349440), 95660),
-    "k2c1": ((None, 349440), 97513),
-    "crnn": ((None, 349440), 97130),
+    "k1c2": ((None, 349440), 98375),
+    "k2c1": ((None, 349440), 100245),
+    "crnn": ((None, 349440), 100010),
+    "choi_genre": ((None, 44100), 1591683),
     "schindler_shallow": ((None, 20224), 2060610),
     "schindler_deep": ((None, 20224), 1279522),
     "dnn": ((None, 1024), 763010),
@@ -44,19 +45,19 @@ def test_default_shapes_and_counts(name):
     m = models.build(name)
     shape, count = EXPECTED[name]
     assert m.input_shape == shape
-    assert m.output_shape == (None, 50 if name in ("k2c2", "k1c2", "k2c1", "crnn") else 10)
+    assert m.output_shape == (None, {"k2c2": 50, "k1c2": 50, "k2c1": 50, "crnn": 50, "choi_genre": 3}.get(name, 10))
     assert n_trainable(m) == count
     assert m.get_layer("frontend") is not None
     assert not any(isinstance(l, keras.layers.Lambda) for l in m.layers)
 
 
-# Our trainable counts at the Table 4-A widths (k2c2, k2c1 and CRNN within 3 % of the nominal
-# budget; k1c2 up to 8.5 % below it: its exact layer details are UNCONFIRMED, see the README).
+# Trainable counts at the Table 4-A budgets, counted as the author counted his released models
+# (input batch normalisation along time included); all within the thesis' 2 % tolerance.
 BUDGET_COUNTS = {
-    "k2c2": [96822, 246097, 497320, 1003828, 3046167],
-    "k1c2": [95660, 232743, 457496, 944631, 2773491],
-    "k2c1": [97513, 246718, 504292, 1002794, 2983615],
-    "crnn": [97130, 246098, 497157, 1000367, 3027712],
+    "k2c2": [99554, 248829, 500052, 1006560, 3048899],
+    "k1c2": [98375, 250843, 490852, 1010347, 2961879],
+    "k2c1": [100245, 249450, 507024, 1005526, 2986347],
+    "crnn": [100010, 248978, 500037, 1003247, 3030592],
 }
 
 
@@ -66,7 +67,7 @@ def test_every_budget_builds(name):
         m = models.build(name, n_params=budget)
         assert m.output_shape == (None, 50)
         assert n_trainable(m) == expected
-        assert abs(expected - budget) / budget < 0.1
+        assert abs(expected - budget) / budget <= choi.BUDGET_TOLERANCE
     with pytest.raises(ValueError, match="Table 4-A"):
         models.build(name, n_params=2e6)
 
@@ -86,14 +87,34 @@ def test_compact_convnet_structure():
 
 def test_chapter4_structures():
     k1 = models.build("k1c2")
-    assert k1.get_layer("pool4").output.shape == (None, 1, 96, 30)
+    assert k1.get_layer("pool4").output.shape == (None, 1, 96, 29)
+    assert k1.get_layer("conv1").kernel.shape == (8, 1, 1, 15)  # 1x8 (freq x time), see choi.K1C2_KERNEL
+    assert models.build("k1c2", widths="table").get_layer("pool4").output.shape == (None, 1, 96, 30)
+    assert models.build("k1c2", kernel_length=4).get_layer("conv1").kernel.shape == (4, 1, 1, 15)
+    for name in ("k1c2", "k2c1", "crnn"):  # chapter-4 input batch normalisation along time, era momentum
+        m = models.build(name)
+        assert m.get_layer("bn0").axis in (1, [1]) and m.get_layer("bn0").momentum == choi.BN_MOMENTUM
+        assert m.get_layer("bn1").momentum == 0.9
+    assert "bn0" not in [layer.name for layer in models.build("k2c2").layers]  # Compact-convnet: none
+    assert "bn0" in [layer.name for layer in models.build("k2c2", n_params=0.1e6).layers]
     k2 = models.build("k2c1")
     assert k2.get_layer("conv1").output.shape[2] == 1  # the first kernel spans all 96 bands
     assert k2.get_layer("pool5").output.shape == (None, 1, 1, 87)
     cr = models.build("crnn")
     assert cr.get_layer("time_pad").output.shape == (None, 1440, 96, 1)
+    assert cr.get_layer("bn0").gamma.shape == (1440,)
     assert cr.get_layer("pool4").output.shape == (None, 15, 1, 60)
     assert cr.get_layer("gru2").output.shape == (None, 30)
+
+
+def test_budget_table_and_genre_convnet():
+    rows = choi.budget_table(["k1c2"], [0.5e6])
+    assert rows[0]["within_tolerance"] and abs(rows[0]["conv_share"] - 0.13) < 0.01  # thesis: "13 %"
+    assert not choi.budget_table(["k1c2"], [0.1e6], widths="table")[0]["within_tolerance"]  # printed 30: +4.8 %
+    g = models.build("choi_genre")
+    assert g.get_layer("frontend").output.shape == (None, 173, 257, 1)  # 4 s at 11,025 Hz, 512/256 STFT
+    assert [g.get_layer(f"conv{i}").filters for i in range(1, 6)] == [64] * 5
+    assert g.get_layer("pool5").output.shape == (None, 5, 8, 64)
 
 
 def test_schindler_structures_and_options():

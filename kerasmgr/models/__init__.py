@@ -2,7 +2,7 @@
 
 >>> import kerasmgr.models as m
 >>> m.available()
-['k2c2', 'k1c2', 'k2c1', 'crnn', 'schindler_shallow', 'schindler_deep', 'dnn', 'cdnn']
+['k2c2', 'k1c2', 'k2c1', 'crnn', 'choi_genre', 'schindler_shallow', 'schindler_deep', 'dnn', 'cdnn']
 >>> model = m.build("k2c2", n_outputs=10, activation="softmax")
 
 Every model is a Keras functional model: waveform ``(batch, n_samples)`` in, the front-end
@@ -43,6 +43,9 @@ _REGISTRY = {
                   "full-band 2-D kernel, then 1-D convolutions, 2 FC layers", "tags"),
         ModelInfo("crnn", choi.crnn, "002 Choi thesis ch.4",
                   "4 conv layers + 2-layer GRU", "tags"),
+        ModelInfo("choi_genre", choi.genre_convnet, "002 Choi thesis §7.2",
+                  "genre convnet of the auralisation chapter: 5 x conv 64@3x3, pool (2,2), 2 FC; STFT 257 x 173 "
+                  "at 11,025 Hz", "genre"),
         ModelInfo("schindler_shallow", schindler.schindler_shallow, "001 Schindler et al.",
                   "parallel spectral/temporal pipelines, 1 conv layer each, 80 mel x 80 frames", "genre"),
         ModelInfo("schindler_deep", schindler.schindler_deep, "001 Schindler et al.",

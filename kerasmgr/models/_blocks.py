@@ -72,13 +72,14 @@ def output_layer(x, n_outputs, activation, **kwargs):
 
 
 def conv_bn_elu(x, filters, kernel, index, *, padding="same", pool=None, dropout=0.0,
-                kernel_initializer="he_normal", batch_norm="moving"):
+                kernel_initializer="he_normal", batch_norm="moving", bn_momentum=0.99):
     """Choi's block: Conv2D -> BatchNorm -> ELU [-> MaxPool] [-> Dropout].
 
     Layers are named ``conv{index}``, ``bn{index}``, ``elu{index}``, ``pool{index}``,
     ``dropout{index}`` so features can be tapped by name. ``kernel`` and ``pool`` are in
     (time, freq) order, the layout of kerasmgr images. ``batch_norm='batch'`` uses
     :class:`~kerasmgr.layers.BatchStatBN` (batch statistics at inference) instead.
+    ``bn_momentum`` is the running statistics' momentum (Keras 3: 0.99; Keras 1.0.x: 0.9).
     """
     x = keras.layers.Conv2D(filters, kernel, padding=padding, kernel_initializer=kernel_initializer,
                             name=f"conv{index}")(x)
@@ -87,7 +88,7 @@ def conv_bn_elu(x, filters, kernel, index, *, padding="same", pool=None, dropout
 
         x = BatchStatBN(name=f"bn{index}")(x)
     else:
-        x = keras.layers.BatchNormalization(name=f"bn{index}")(x)
+        x = keras.layers.BatchNormalization(momentum=bn_momentum, name=f"bn{index}")(x)
     x = keras.layers.ELU(name=f"elu{index}")(x)
     if pool is not None:
         x = keras.layers.MaxPooling2D(pool, name=f"pool{index}")(x)
@@ -96,10 +97,10 @@ def conv_bn_elu(x, filters, kernel, index, *, padding="same", pool=None, dropout
     return x
 
 
-def dense_bn_elu(x, units, index, *, kernel_initializer="he_normal"):
+def dense_bn_elu(x, units, index, *, kernel_initializer="he_normal", bn_momentum=0.99):
     """Fully connected layer with BatchNorm and ELU (``fc{index}``, ``fc{index}_bn``, ``fc{index}_elu``)."""
     x = keras.layers.Dense(units, kernel_initializer=kernel_initializer, name=f"fc{index}")(x)
-    x = keras.layers.BatchNormalization(name=f"fc{index}_bn")(x)
+    x = keras.layers.BatchNormalization(momentum=bn_momentum, name=f"fc{index}_bn")(x)
     return keras.layers.ELU(name=f"fc{index}_elu")(x)
 
 
