@@ -30,16 +30,20 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=1,
                         help="train this many times with seeds seed, seed+1, ... and report mean ± std "
                              "(run folders <name>-seed<k>, summary <out>/<name>-summary.json)")
+    parser.add_argument("--vary", choices=("all", "init"), default="all",
+                        help="with --repeats: 'all' changes the seed (data order, crops, initial weights); "
+                             "'init' only the initial weights (the thesis' repeats, §5.2.1)")
     add_dataclass_arguments(parser, TrainConfig)
     args = parser.parse_args(argv)
     options = given_options(args)
     config = options.pop("config", None)
     repeats = options.pop("repeats", 1)
+    vary = options.pop("vary", "all")
 
     from kerasmgr.training import summary_line, train, train_repeated
 
     if repeats > 1:
-        results, summary = train_repeated(config, repeats=repeats, **options)
+        results, summary = train_repeated(config, repeats=repeats, vary=vary, **options)
         key = "accuracy" if results[0].metrics["task"] == "genre" else "macro_roc_auc"
         for r in results:
             print(f"{r.run_dir.name}: {summary_line(r)}")

@@ -29,7 +29,7 @@ __all__ = ["AGGREGATIONS", "segment_posteriors", "aggregate", "evaluate_segments
 AGGREGATIONS = ("raw", "max_probability", "majority_vote")
 
 
-def segment_posteriors(model, clips, *, hop=None, batch_size=32, max_segments=None):
+def segment_posteriors(model, clips, *, hop=None, batch_size=32, max_segments=None, fixed_segments=None, seed=0):
     """Posteriors of every model-sized segment of every clip.
 
     Parameters
@@ -46,6 +46,12 @@ def segment_posteriors(model, clips, *, hop=None, batch_size=32, max_segments=No
         Segments per forward pass.
     max_segments : int or None
         Keep at most this many evenly spaced segments per clip.
+    fixed_segments : int or None
+        Instead of consecutive windows, this many windows per clip at random offsets drawn once
+        (keyed by ``seed`` and the clip's position: the same segments in every evaluation; seed
+        001's 15 segments per test track).
+    seed : int
+        Seed of the fixed segments.
 
     Returns
     -------
@@ -56,7 +62,12 @@ def segment_posteriors(model, clips, *, hop=None, batch_size=32, max_segments=No
     n = int(model.input_shape[1])
     predict = _predictor(model, batch_size)
     out = []
-    for clip in clips:
+    from .data.pipeline import fixed_windows
+
+    for i, clip in enumerate(clips):
+        if fixed_segments:
+            out.append(predict(fixed_windows(clip, n, fixed_segments, seed=seed, clip_index=i)))
+            continue
         w = windows(np.asarray(clip, dtype=np.float32), n, hop=hop)
         if max_segments is not None and len(w) > max_segments:
             w = w[np.linspace(0, len(w) - 1, max_segments).round().astype(int)]
@@ -268,7 +279,8 @@ def evaluate_model(model, *, dataset="embedded", data_root=None, subset="test", 
             raise ValueError(f"dataset labels not among the model's outputs: {missing[:5]}")
     targets_full = ds.targets(task, labels)
     # clips keep their own lengths (no padding to the longest file), as in training's validation
-    store = ClipStore([it.path for it in ds.items], sr, progress=progress, desc=f"loading {subset}")
+    store = ClipStore([it.path for it in ds.items], sr, progress=progress, desc=f"loading {subset}",
+                      max_seconds=ds.max_seconds)
     post = segment_posteriors(model, store, hop=hop, batch_size=batch_size, max_segments=max_segments)
     result = evaluate_segments(task, post, targets_full[store.index], labels)
     result.update({"task": task, "dataset": dataset, "subset": subset, "n_items": len(ds),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-__all__ = ["ScheduledMomentumSGD"]
+__all__ = ["ScheduledMomentumSGD", "EpochExponentialDecay"]
 
 
 @keras.saving.register_keras_serializable(package="kerasmgr")
@@ -37,3 +37,36 @@ class ScheduledMomentumSGD(keras.optimizers.SGD):
             self.assign_add(variable, ops.subtract(ops.multiply(m, momentum), ops.multiply(gradient, learning_rate)))
         else:
             self.assign_add(variable, m)
+
+
+@keras.saving.register_keras_serializable(package="kerasmgr")
+class EpochExponentialDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """``lr0 * rate ** (epoch / decay_epochs)`` with ``epoch = floor(step / steps_per_epoch)``.
+
+    Seed 001's EXP schedule as its text states it ("global is the current epoch number"): the
+    learning rate is constant within an epoch.
+
+    Parameters
+    ----------
+    initial_learning_rate : float
+    steps_per_epoch : int
+        Optimizer steps per epoch.
+    decay_epochs : float
+        Epochs per decay by ``decay_rate``.
+    decay_rate : float
+    """
+
+    def __init__(self, initial_learning_rate, steps_per_epoch, decay_epochs, decay_rate):
+        self.initial_learning_rate = float(initial_learning_rate)
+        self.steps_per_epoch = int(steps_per_epoch)
+        self.decay_epochs = float(decay_epochs)
+        self.decay_rate = float(decay_rate)
+
+    def __call__(self, step):
+        ops = keras.ops
+        epoch = ops.floor(ops.cast(step, "float32") / float(max(self.steps_per_epoch, 1)))
+        return self.initial_learning_rate * ops.power(self.decay_rate, epoch / self.decay_epochs)
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate, "steps_per_epoch": self.steps_per_epoch,
+                "decay_epochs": self.decay_epochs, "decay_rate": self.decay_rate}

@@ -38,6 +38,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,7 +55,7 @@ from .data.shards import sharded_training_dataset
 from .distribute import STRATEGIES, make_strategy, worker_info
 from .frontends import find_frontend
 from .layers import Standardization, adapt_standardization
-from .optimizers import ScheduledMomentumSGD
+from .optimizers import EpochExponentialDecay, ScheduledMomentumSGD
 from .pretrained import read_metadata
 
 __all__ = ["TrainConfig", "RunResult", "train", "train_repeated", "resolve_config", "MODEL_DEFAULTS",
@@ -90,6 +91,9 @@ class TrainConfig:
     epochs: int | None = _f(None, "maximum number of epochs")
     batch_size: int | None = _f(None, "examples (segments) per step")
     segments_per_clip: int | None = _f(None, "random model-sized windows drawn from each training clip per epoch")
+    fixed_segments: bool = _f(False, "draw each clip's segments_per_clip windows once (seeded) and reuse them every "
+                                     "epoch; test on segments_per_clip windows drawn once per test clip (seed 001: "
+                                     "15 random 0.97-s segments per track) instead of consecutive windows")
     audio_store: str = _f("memory", "decoded audio: 'memory' (decode once into RAM), 'disk' (decode once into a "
                                     "float16 .npy cache, memory-mapped; for large datasets) or 'none' (decode "
                                     "every time)")
@@ -98,7 +102,11 @@ class TrainConfig:
     momentum: float = _f(0.9, "SGD momentum")
     lr_decay_rate: float = _f(1.0, "exponential decay: lr = lr0 * rate ** (step / lr_decay_steps); 1 = off "
                                    "(seed 001 EXP: 0.9)")
-    lr_decay_steps: int = _f(3000, "optimizer steps per decay by lr_decay_rate (seed 001 EXP: 3000)")
+    lr_decay_steps: int = _f(3000, "steps (or epochs, see lr_decay_unit) per decay by lr_decay_rate (seed 001 EXP: "
+                                   "3000)")
+    lr_decay_unit: str = _f("step", "what lr_decay_steps counts: 'step' (optimizer steps, continuous) or 'epoch' "
+                                    "(seed 001 EXP as stated: 'lr = lr0 * rate^(global/decay) ... global is the "
+                                    "current epoch number'; lr constant within an epoch)")
     lr_linear_saturate: int = _f(0, "dnn-mgr LinearDecayOverEpoch: lr falls linearly from epoch 1 to this epoch, "
                                     "then stays at lr * lr_linear_final; 0 = off")
     lr_linear_final: float = _f(0.01, "final fraction of the learning rate for lr_linear_saturate")
@@ -108,6 +116,11 @@ class TrainConfig:
     monitor: str = _f("clip", "validation level for model selection and early stopping: 'clip' (posteriors "
                               "averaged per clip) or 'segment' (every window on its own, dnn-mgr's frame error)")
     early_stopping: int | None = _f(None, "stop after this many epochs without a better validation metric; 0 = off")
+    select: str = _f("best", "model kept for testing: 'best' (best validation epoch) or 'last' (after the last "
+                             "epoch, no selection: seed 001's 100-vs-200-epoch comparison; the validation subset "
+                             "may then be empty)")
+    eval_hop: int | None = _f(None, "hop in samples between the test windows of a clip (default: the window "
+                                    "length, no overlap; dnn: 512, every frame)")
     adversarial_source: str | None = _f(None, "seed 004's adversarial training: a fixed, trained source model "
                                               "(.keras/.h5, same sample rate) perturbs every training batch by "
                                               "one signed gradient step towards random labels; the model trains "
@@ -123,7 +136,13 @@ class TrainConfig:
     backup: bool = _f(True, "keep a checkpoint of the training state (weights, optimizer, epoch) in "
                             "<run>/backup after every epoch; running the same command again (same --out and "
                             "--name) resumes from it. Removed when training ends")
+    train_fraction: float = _f(1.0, "use this fraction of the training subset (thesis Figs 5.3/5.5): the first "
+                                    "ceil(fraction x n) items of one fixed permutation (seed 0), so smaller "
+                                    "fractions are nested in larger ones and every run sees the same items")
     seed: int = _f(0, "random seed (data order, crops, initial weights)")
+    init_seed: int | None = _f(None, "seed of the initial weights only (default: seed); with a fixed seed, "
+                                     "runs that differ in init_seed differ only in their initialisation "
+                                     "(the thesis' repeats, --vary init)")
     deterministic: bool = _f(False, "enable TensorFlow op determinism (slower)")
     verbose: int = _f(1, "Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch")
 
@@ -142,7 +161,8 @@ MODEL_DEFAULTS = {
                               early_stopping=5),
     "schindler_deep": dict(epochs=15, batch_size=32, segments_per_clip=15, learning_rate=1e-4,
                            early_stopping=5),
-    "dnn": dict(epochs=15, batch_size=256, segments_per_clip=200, learning_rate=1e-3, early_stopping=5),
+    "dnn": dict(epochs=15, batch_size=256, segments_per_clip=200, learning_rate=1e-3, early_stopping=5,
+                eval_hop=512),
     "cdnn": dict(epochs=15, batch_size=20, segments_per_clip=12, learning_rate=1e-4, early_stopping=5),
 }
 
@@ -203,7 +223,25 @@ def resolve_config(config=None, **overrides):
     for k in ("epochs", "batch_size", "segments_per_clip"):
         if getattr(cfg, k) < 1:
             raise ValueError(f"{k} must be >= 1, got {getattr(cfg, k)}")
+    if cfg.select not in ("best", "last"):
+        raise ValueError(f"select must be 'best' or 'last', got {cfg.select!r}")
+    if cfg.lr_decay_unit not in ("step", "epoch"):
+        raise ValueError(f"lr_decay_unit must be 'step' or 'epoch', got {cfg.lr_decay_unit!r}")
+    if not 0.0 < cfg.train_fraction <= 1.0:
+        raise ValueError(f"train_fraction must be in (0, 1], got {cfg.train_fraction}")
     return cfg
+
+
+def fraction_of(dataset, fraction):
+    """The first ``ceil(fraction x n)`` items of a fixed permutation (seed 0) of a training split.
+
+    Smaller fractions are nested in larger ones and do not depend on the run's seed.
+    """
+    if fraction >= 1.0:
+        return dataset
+    order = np.random.default_rng(0).permutation(len(dataset.items))
+    keep = sorted(order[: max(1, int(np.ceil(fraction * len(dataset.items))))])
+    return dataclasses.replace(dataset, items=[dataset.items[i] for i in keep])
 
 
 # ------------------------------------------------------------------------------------- data
@@ -219,14 +257,15 @@ def _loss(task, y_true, y_pred):
 class ClipEvaluation(keras.callbacks.Callback):
     """Clip-level validation each epoch; saves the best model; writes TensorBoard images.
 
-    Adds ``val_loss``, ``val_auc`` (tags, macro ROC-AUC) or ``val_accuracy`` (genre) and the
-    current ``learning_rate`` to the epoch logs, so TensorBoard, CSVLogger and EarlyStopping placed after it see them.
+    Adds ``val_loss``, ``val_auc`` (tags, macro ROC-AUC) or ``val_accuracy`` (genre), the
+    current ``learning_rate`` and ``train_seconds`` (the epoch's training steps) to the epoch logs, so TensorBoard, CSVLogger and EarlyStopping placed after it see them.
     """
 
     def __init__(self, audio, targets, task, labels, *, run_dir, log_dir, batch_size, image_clip=0,
-                 level="clip"):
+                 level="clip", select="best"):
         super().__init__()
         self.level = level
+        self.select = select
         self.audio, self.targets, self.task, self.labels = audio, targets, task, labels
         self.run_dir = Path(run_dir)
         self.batch_size = batch_size
@@ -252,8 +291,19 @@ class ClipEvaluation(keras.callbacks.Callback):
                                        frequencies=fe.frequencies(), title="input (validation clip 0)")
         self._image("input_spectrogram", plots.figure_to_png(fig), 0)
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.perf_counter()
+
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
+        if getattr(self, "_epoch_start", None) is not None:  # training steps only, before validation
+            logs["train_seconds"] = time.perf_counter() - self._epoch_start
+        logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        if not len(self.audio):  # no validation subset (select='last'): keep the newest model
+            self._histograms(epoch)
+            self.best_epoch = epoch
+            _save_both(self.model, self.run_dir / "model")
+            return
         post = evaluation.segment_posteriors(self.model, self.audio, batch_size=self.batch_size)
         if self.level == "segment":  # every window scored on its own
             targets = np.concatenate([np.repeat(self.targets[i : i + 1], len(p), axis=0) for i, p in enumerate(post)])
@@ -270,7 +320,11 @@ class ClipEvaluation(keras.callbacks.Callback):
                                                 title=f"validation, epoch {epoch + 1}")
             self._image("confusion_matrix", plots.figure_to_png(fig), epoch)
         self._histograms(epoch)
-        if value > self.best:
+        if self.select == "last":  # no selection: the model after the newest epoch
+            self.best_epoch = epoch
+            self.best = value
+            _save_both(self.model, self.run_dir / "model")
+        elif value > self.best:
             self.best, self.best_epoch = value, epoch
             _save_both(self.model, self.run_dir / "model")
 
@@ -333,7 +387,10 @@ def _save_both(model, stem):
 # ------------------------------------------------------------------------------------- train
 def _optimizer(cfg, steps_per_epoch):
     lr = cfg.learning_rate
-    if cfg.lr_decay_rate != 1.0:
+    if cfg.lr_decay_rate != 1.0 and cfg.lr_decay_unit == "epoch":
+        lr = EpochExponentialDecay(lr, steps_per_epoch=steps_per_epoch, decay_epochs=cfg.lr_decay_steps,
+                                   decay_rate=cfg.lr_decay_rate)
+    elif cfg.lr_decay_rate != 1.0:
         lr = keras.optimizers.schedules.ExponentialDecay(lr, decay_steps=cfg.lr_decay_steps,
                                                          decay_rate=cfg.lr_decay_rate)
     if cfg.optimizer == "adam":
@@ -428,6 +485,10 @@ def train(config=None, **overrides):
     if cfg.split_dir:
         data_kwargs["split_dir"] = cfg.split_dir
     splits = {s: load_dataset(cfg.dataset, cfg.data_root, split=s, **data_kwargs) for s in ("train", "valid", "test")}
+    if cfg.train_fraction < 1.0:
+        if cfg.dataset == "shards":
+            raise ValueError("train_fraction is not available with sharded datasets")
+        splits["train"] = fraction_of(splits["train"], cfg.train_fraction)
     labels = splits["train"].labels(cfg.task)
     arrays, skipped = {}, []
     for s, ds in splits.items():
@@ -438,8 +499,8 @@ def train(config=None, **overrides):
             store.min_samples = n_samples
         else:
             store = ClipStore([it.path for it in ds.items], sr, mode=cfg.audio_store, min_samples=n_samples,
-                              progress=progress, desc=f"loading {s}")
-        if not len(store):
+                              progress=progress, desc=f"loading {s}", max_seconds=ds.max_seconds)
+        if not len(store) and not (s == "valid" and cfg.select == "last" and not len(ds)):
             raise RuntimeError(f"no usable audio in the {s} split of {cfg.dataset} ({len(store.errors)} files failed)")
         arrays[s] = (store, ds.targets(cfg.task)[store.index])
         skipped += [{"split": s, "path": p, "reason": r} for p, r in store.errors]
@@ -448,13 +509,19 @@ def train(config=None, **overrides):
         (run_dir / "skipped.json").write_text(json.dumps(skipped, indent=2))
 
     activation = "softmax" if cfg.task == "genre" else "sigmoid"
+    if cfg.init_seed is not None:  # only the initial weights change; data order and crops follow cfg.seed
+        keras.utils.set_random_seed(cfg.init_seed)
     with strategy.scope():
         model = models.build(cfg.model, n_outputs=len(labels), activation=activation, **cfg.model_kwargs)
     data_args = dict(segments_per_clip=cfg.segments_per_clip, batch_size=cfg.batch_size, seed=cfg.seed)
+    if cfg.fixed_segments:
+        if cfg.dataset == "shards":
+            raise ValueError("fixed_segments is not available with sharded datasets")
+        data_args["fixed_segments"] = True
     steps = int(np.ceil(len(arrays["train"][0]) * cfg.segments_per_clip / cfg.batch_size))
     make = sharded_training_dataset if cfg.dataset == "shards" else training_dataset
     if any(isinstance(l, Standardization) for l in model.layers):
-        n_adapt = min(steps, max(1, 2048 // cfg.batch_size))
+        n_adapt = steps  # one epoch of training windows: the whole training set (seed 004 §2)
         adapt_ds, _ = make(*arrays["train"], n_samples, **data_args)  # the same on every worker
         adapt_standardization(model, (x.numpy() for x, _ in adapt_ds.take(n_adapt)))
     perturb = None
@@ -490,10 +557,15 @@ def train(config=None, **overrides):
         model.compile(optimizer=_optimizer(cfg, steps), loss=loss, metrics=train_metrics)
 
     evaluation_cb = ClipEvaluation(*arrays["valid"], cfg.task, labels, run_dir=run_dir, log_dir=log_dir,
-                                   batch_size=cfg.batch_size, level=cfg.monitor)
-    monitored = [] if previous is None else [float(r[evaluation_cb.monitor]) for r in previous]
+                                   batch_size=cfg.batch_size, level=cfg.monitor, select=cfg.select)
+    has_valid = len(arrays["valid"][0]) > 0
+    if cfg.early_stopping and not has_valid:
+        raise ValueError("early_stopping needs a validation subset (the split's valid list is empty)")
+    monitored = [] if previous is None or not has_valid else [float(r[evaluation_cb.monitor]) for r in previous]
     if monitored:  # a resumed run: the best epoch so far is known from the history
         evaluation_cb.best, evaluation_cb.best_epoch = max(monitored), int(np.argmax(monitored))
+    if previous and cfg.select == "last":
+        evaluation_cb.best_epoch = len(previous) - 1
     callbacks = [
         evaluation_cb,
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=bool(initial_epoch)),
@@ -513,9 +585,10 @@ def train(config=None, **overrides):
 
     best = keras.models.load_model(run_dir / "model.keras", compile=False)
     test_audio, test_targets = arrays["test"]
-    by_agg = evaluation.evaluate_segments(cfg.task, evaluation.segment_posteriors(best, test_audio,
-                                                                                  batch_size=cfg.batch_size),
-                                          test_targets, labels)
+    test_post = evaluation.segment_posteriors(best, test_audio, batch_size=cfg.batch_size, hop=cfg.eval_hop,
+                                              fixed_segments=cfg.segments_per_clip if cfg.fixed_segments else None,
+                                              seed=cfg.seed)
+    by_agg = evaluation.evaluate_segments(cfg.task, test_post, test_targets, labels)
     main = "max_probability" if cfg.task == "genre" else "track"
     result = dict(by_agg[main])
     result["aggregation"] = main
@@ -529,7 +602,8 @@ def train(config=None, **overrides):
         "dataset": cfg.dataset,
         "split": "test",
         "best_epoch": None if evaluation_cb.best_epoch is None else evaluation_cb.best_epoch + 1,
-        f"best_{evaluation_cb.monitor}": float(evaluation_cb.best),
+        f"best_{evaluation_cb.monitor}": float(evaluation_cb.best) if np.isfinite(evaluation_cb.best) else None,
+        "selection": cfg.select,
         "n_train_clips": len(arrays["train"][0]),
         "n_skipped_files": len(skipped),
         "kerasmgr_version": __version__,
@@ -636,11 +710,14 @@ class _EarlyStopping(keras.callbacks.EarlyStopping):
                 self.best, self.best_epoch, self.wait = value, epoch, 0
 
 
-def train_repeated(config=None, *, repeats=1, **overrides):
-    """Train ``repeats`` times with seeds ``seed, seed+1, ...``; summarise test metrics.
+def train_repeated(config=None, *, repeats=1, vary="all", **overrides):
+    """Train ``repeats`` times; summarise test metrics.
 
-    Run folders are ``<name>-seed<k>``; ``<out>/<name>-summary.json`` holds every run's test
-    metrics and their mean ± std (population std).
+    ``vary='all'``: seeds ``seed, seed+1, ...`` (data order, crops and initial weights change;
+    run folders ``<name>-seed<k>``). ``vary='init'``: the seed stays and ``init_seed`` takes
+    ``seed, seed+1, ...``, so only the weight initialisation changes, as in the thesis' repeated
+    experiments (§5.2.1; run folders ``<name>-init<k>``). ``<out>/<name>-summary.json`` holds every
+    run's test metrics and their mean ± std (population std).
 
     Returns
     -------
@@ -650,8 +727,13 @@ def train_repeated(config=None, *, repeats=1, **overrides):
     cfg = resolve_config(config, **overrides)
     base = cfg.name or f"{cfg.model}-{cfg.task}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
     results = []
+    if vary not in ("all", "init"):
+        raise ValueError(f"vary must be 'all' or 'init', got {vary!r}")
     for k in range(repeats):
-        run_cfg = dataclasses.replace(cfg, seed=cfg.seed + k, name=f"{base}-seed{cfg.seed + k}")
+        if vary == "init":
+            run_cfg = dataclasses.replace(cfg, init_seed=cfg.seed + k, name=f"{base}-init{cfg.seed + k}")
+        else:
+            run_cfg = dataclasses.replace(cfg, seed=cfg.seed + k, name=f"{base}-seed{cfg.seed + k}")
         results.append(train(run_cfg))
     summary = evaluation.summarise_runs([r.metrics for r in results])
     summary["runs"] = [str(r.run_dir) for r in results]

@@ -15,7 +15,7 @@ def test_one_config_per_model_and_the_seed_experiments():
     assert {p.stem for p in (ROOT / "configs").glob("*.yaml")} >= set(models.available())
     names = {p.stem for p in (ROOT / "configs" / "experiments").glob("*.yaml")}
     assert len([n for n in names if n.startswith("ch4_")]) == 20  # 4 structures x 5 budgets
-    assert len([n for n in names if n.startswith("ch5_") and n not in ("ch5_stft", "ch5_mel")]) == 12
+    assert len([n for n in names if n.startswith("ch5_") and n not in ("ch5_stft", "ch5_mel")]) == 13  # 12 + dataset-level
     assert {"ch5_stft", "ch5_mel", "msd_k2c2", "msd_crnn"} <= names
     assert len([n for n in names if n.startswith("schindler_")]) == 16
     assert len([n for n in names if n.startswith("kereliuk_")]) == 11  # 8 DNN, 2 CDNN, adversarial training

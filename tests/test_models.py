@@ -33,8 +33,8 @@ EXPECTED = {
     "k2c1": ((None, 349440), 100245),
     "crnn": ((None, 349440), 100010),
     "choi_genre": ((None, 44100), 1591683),
-    "schindler_shallow": ((None, 20224), 2060610),
-    "schindler_deep": ((None, 20224), 1279522),
+    "schindler_shallow": ((None, 21388), 2060610),
+    "schindler_deep": ((None, 21388), 1279522),
     "dnn": ((None, 1024), 763010),
     "cdnn": ((None, 51712), 1303440),
 }
@@ -119,7 +119,10 @@ def test_budget_table_and_genre_convnet():
 
 def test_schindler_structures_and_options():
     s = models.build("schindler_shallow")
-    assert s.get_layer("frontend").output.shape == (None, 80, 80, 1)
+    assert s.get_layer("frontend").output.shape == (None, 84, 80, 1)  # a 0.97-s segment ...
+    assert s.get_layer("time_crop").output.shape == (None, 80, 80, 1)  # ... cut to the central 80 frames
+    assert s.get_layer("a_conv1_lrelu").negative_slope == 0.0  # ReLU, as the reproduction
+    assert models.build("schindler_shallow", alpha=0.3).get_layer("a_conv1_lrelu").negative_slope == 0.3
     assert s.get_layer("a_pool1").output.shape == (None, 4, 80, 16)  # 80 x 4 in (freq, time)
     assert s.get_layer("b_pool1").output.shape == (None, 80, 4, 16)
     assert s.get_layer("merge").output.shape == (None, 10240)
@@ -134,7 +137,7 @@ def test_schindler_structures_and_options():
     assert d.get_layer("b_conv1").kernel.shape == (10, 21, 1, 16)  # 21 x 10 (freq x time)
     assert models.build("schindler_deep", deep_b1_kernel=(21, 20)).get_layer("b_conv1").kernel.shape == (20, 21, 1, 16)
     c = models.build("schindler_shallow", frontend="cqt")
-    assert c.get_layer("frontend").output.shape == (None, 80, 80, 1)
+    assert c.get_layer("time_crop").output.shape == (None, 80, 80, 1)
     assert c.get_layer("frontend").kind == "cqt"
 
 
@@ -204,7 +207,7 @@ def test_loading_in_a_fresh_process_needs_only_import_kerasmgr(tmp_path):
     code = ("import kerasmgr, keras, json; m = keras.models.load_model(%r); "
             "print(json.dumps([m.input_shape, m.output_shape]))" % str(path))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == [[None, 20224], [None, 10]]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [[None, 21388], [None, 10]]
 
 
 def test_dnn_on_a_waveform_averages_its_frame_posteriors():
@@ -264,6 +267,6 @@ def test_scaled_dropout_reproduces_pylearn2_scaling():
 
 def test_input_spec():
     assert models.input_spec(models.build("k2c2")) == (12000, 348000)
-    assert models.input_spec(models.build("schindler_deep")) == (22050, 20224)
+    assert models.input_spec(models.build("schindler_deep")) == (22050, 21388)
     with pytest.raises(ValueError, match="Frontend"):
         models.input_spec(models.build("dnn", input="frames"))

@@ -8,6 +8,7 @@ MagnaTagATune, the MSD (Choi's split) and Extended Ballroom.
 from __future__ import annotations
 
 import csv
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from . import embedded
 from .audio import fix_length
 
 __all__ = ["Item", "Dataset", "DatasetError", "load_dataset", "load_waveforms", "read_split_list",
-           "stratified_split", "DATASETS", "TASKS", "MSD_TAGS", "AUDIO_EXTENSIONS"]
+           "stratified_split", "write_split_lists", "read_artist_table", "DATASETS", "TASKS", "MSD_TAGS",
+           "AUDIO_EXTENSIONS", "SCHINDLER_PROPORTIONS", "LMD_PROPORTIONS", "LMD_SECONDS"]
 
 TASKS = ("genre", "tags")
 
@@ -47,6 +49,7 @@ class Dataset:
     classes: list = field(default_factory=list)
     tags: list = field(default_factory=list)
     sample_rate: int | None = None  # native rate when the dataset fixes one
+    max_seconds: float | None = None  # the protocol reads only the first max_seconds of each file (LMD: 30)
 
     def __len__(self):
         return len(self.items)
@@ -186,6 +189,76 @@ def stratified_split(labels, *, seed=0, proportions=(0.5, 0.25, 0.25), groups=No
     return out
 
 
+#: Seed 001: 750/250 train/test per GTZAN, stratified, no validation subset.
+SCHINDLER_PROPORTIONS = (0.75, 0.0, 0.25)
+#: Seed 004 on the Latin Music Database: 60/20/20 per class.
+LMD_PROPORTIONS = (0.6, 0.2, 0.2)
+#: Seed 004 uses the first 30 s of each LMD recording.
+LMD_SECONDS = 30.0
+
+
+def read_artist_table(path):
+    """``{relative path: artist}`` from a CSV with columns ``path`` and ``artist`` (e.g. GTZAN's
+    or LMD's artist table; paths relative to the class folders' parent)."""
+    import csv
+
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: artist table not found")
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or not {"path", "artist"} <= set(rows[0]):
+        raise DatasetError(f"{path}: an artist table needs the columns 'path' and 'artist'")
+    return {r["path"].strip(): r["artist"].strip() for r in rows}
+
+
+def write_split_lists(base, split_dir, name, *, proportions=(0.5, 0.25, 0.25), seed=0, artists=None):
+    """Draw a seeded stratified partition of a folder-per-class dataset and write its split lists.
+
+    Parameters
+    ----------
+    base : str or Path
+        The folder holding one sub-folder of audio files per class (GTZAN's ``genres``, LMD's root).
+    split_dir : str or Path
+        Where ``{train,valid,test}_<name>.txt`` are written (one path per line, relative to
+        ``base``, as the loaders read them).
+    name : str
+        The partition's name (``split``).
+    proportions : (float, float, float)
+        Train, valid, test fractions per class (e.g. :data:`SCHINDLER_PROPORTIONS`).
+    seed : int
+        Seed of :func:`stratified_split` (``numpy.random.RandomState``).
+    artists : str, Path, dict or None
+        An artist table (:func:`read_artist_table`) or ``{relative path: artist}``: every artist's
+        files land in one subset (artist filter). Files missing from the table are an error.
+
+    Returns
+    -------
+    dict
+        ``{'train': [paths], 'valid': [...], 'test': [...]}``.
+    """
+    base = Path(base)
+    classes = _class_folders(base)
+    files = [p.relative_to(base).as_posix() for c in classes for p in _audio_files(base / c)]
+    if not files:
+        raise DatasetError(f"{base}: no audio files in class folders")
+    groups = None
+    if artists is not None:
+        table = artists if isinstance(artists, dict) else read_artist_table(artists)
+        missing = [f for f in files if f not in table]
+        if missing:
+            raise DatasetError(f"artist table has no artist for {len(missing)} file(s), e.g. {missing[:3]}")
+        groups = [table[f] for f in files]
+    parts = stratified_split([f.split("/")[0] for f in files], seed=seed, proportions=proportions, groups=groups)
+    split_dir = Path(split_dir)
+    split_dir.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for subset in SUBSETS:
+        out[subset] = [files[i] for i in sorted(parts[subset])]
+        (split_dir / f"{subset}_{name}.txt").write_text("".join(f + "\n" for f in out[subset]))
+    return out
+
+
 def _resolve_listed(base, rel, *, where):
     """A split-list entry as a file under ``base``, trying the other audio extensions (lists
     often say ``.wav`` where GTZAN ships ``.au``)."""
@@ -233,6 +306,15 @@ def _load_gtzan(root, split, **kw):
     if not base.is_dir():
         raise DatasetError(f"{root}: GTZAN folder not found")
     return _from_folders("gtzan", root, split, base=base, **kw)
+
+
+def _load_lmd(root, split, *, seconds=LMD_SECONDS, **kw):
+    """Latin Music Database: ``<root>/<genre>/*.mp3`` (10 genre folders of MP3s). Seed 004 uses the
+    first 30 s of each recording: the split's ``max_seconds`` (``seconds``) tells the audio stores."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: LMD folder not found")
+    return dataclasses.replace(_from_folders("lmd", root, split, base=root, **kw), max_seconds=seconds)
 
 
 def _load_folder(root, split, **kw):
@@ -387,6 +469,7 @@ DATASETS = {
     "mtat": _load_mtat,
     "msd": _load_msd,
     "ballroom": _load_ballroom,
+    "lmd": _load_lmd,
 }
 
 

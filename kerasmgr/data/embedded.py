@@ -30,7 +30,7 @@ import numpy as np
 
 from .synth import SCALES, Renderer, midi_to_hz
 
-__all__ = ["GENRES", "TAGS", "VERSION", "generate_clip", "ensure_dataset", "default_cache_dir", "make_gtzan_standin",
+__all__ = ["GENRES", "TAGS", "VERSION", "generate_clip", "ensure_dataset", "default_cache_dir", "make_gtzan_standin", "make_lmd_standin",
            "clip_seed", "dataset_dir"]
 
 VERSION = 1
@@ -528,20 +528,74 @@ def ensure_dataset(*, seed=0, clips_per_genre=40, duration=30.0, sr=22050, root=
 
 
 # ------------------------------------------------------------------------------------ GTZAN stand-in
-def _write_artist(folder, genre, cseed, sr, first, n_excerpts, seconds):
+def _write_artist(folder, genre, cseed, sr, first, n_excerpts, seconds, layout="gtzan"):
     import soundfile as sf
 
     audio, _ = generate_clip(genre, cseed, sr=sr, duration=n_excerpts * seconds)
     n = int(round(seconds * sr))
     rels = []
     for k in range(n_excerpts):
-        rel = f"{genre}/{genre}.{first + k:05d}.au"
-        path = folder / "genres" / rel
-        tmp = path.with_name(path.stem + ".part.au")
-        sf.write(tmp, audio[k * n:(k + 1) * n], sr, subtype="PCM_16", format="AU")
+        if layout == "lmd":  # <root>/<genre>/<genre>_NNNN.mp3
+            rel = f"{genre}/{genre}_{first + k:04d}.mp3"
+            path, fmt, subtype = folder / rel, "MP3", "MPEG_LAYER_III"
+        else:
+            rel = f"{genre}/{genre}.{first + k:05d}.au"
+            path, fmt, subtype = folder / "genres" / rel, "AU", "PCM_16"
+        tmp = path.with_name(path.stem + ".part" + path.suffix)
+        sf.write(tmp, audio[k * n:(k + 1) * n], sr, subtype=subtype, format=fmt)
         os.replace(tmp, path)
         rels.append(rel)
     return rels
+
+
+def _write_artist_lmd(folder, genre, cseed, sr, first, n_excerpts, seconds):
+    return _write_artist(folder, genre, cseed, sr, first, n_excerpts, seconds, layout="lmd")
+
+
+def make_lmd_standin(root, *, artists_per_genre=3, songs_per_artist=2, song_seconds=35.0, sr=22050, seed=0,
+                     n_jobs=None, progress=True):
+    """Write a Latin-Music-Database-layout folder of generated music and its artist table.
+
+    Layout (what ``load_dataset('lmd', root, ...)`` reads; split lists come from
+    :func:`kerasmgr.data.datasets.write_split_lists` with the artist table)::
+
+        <root>/<genre>/<genre>_NNNN.mp3     MP3, mono, ``sr`` Hz (LMD ships MP3s in genre folders)
+        <root>/artists.csv                  path, genre, artist
+
+    Each "artist" is one generated recording cut into ``songs_per_artist`` files, so an artist
+    filter matters as it does on the real LMD. Songs longer than 30 s exercise the protocol's
+    "first 30 s".
+
+    Returns
+    -------
+    Path
+        ``root``.
+    """
+    import csv
+
+    from tqdm.auto import tqdm
+
+    if artists_per_genre < 3 or songs_per_artist < 1 or song_seconds <= 0:
+        raise ValueError("need artists_per_genre >= 3, songs_per_artist >= 1 and song_seconds > 0")
+    root = Path(root)
+    jobs = []
+    for genre in GENRES:
+        (root / genre).mkdir(parents=True, exist_ok=True)
+        for a in range(artists_per_genre):
+            first = a * songs_per_artist
+            done = all((root / genre / f"{genre}_{first + k:04d}.mp3").exists() for k in range(songs_per_artist))
+            jobs.append((genre, a, first, done))
+    args = [(root, g, clip_seed(seed, g, 2000 + a), sr, first, songs_per_artist, song_seconds)
+            for g, a, first, done in jobs if not done]
+    for _ in tqdm(_in_workers(_write_artist_lmd, args, n_jobs), total=len(args), desc="LMD stand-in",
+                  unit="artist", disable=not progress):
+        pass
+    with open(root / "artists.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["path", "genre", "artist"])
+        w.writerows([(f"{g}/{g}_{first + k:04d}.mp3", g, f"{g}-artist{a}")
+                     for g, a, first, _ in jobs for k in range(songs_per_artist)])
+    return root
 
 
 def make_gtzan_standin(root, *, artists_per_genre=8, excerpts_per_artist=3, excerpt_seconds=10.0, sr=22050,

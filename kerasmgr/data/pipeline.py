@@ -24,7 +24,7 @@ import numpy as np
 from .audio import AudioError, fix_length, load_audio
 
 __all__ = ["ClipStore", "training_dataset", "STORES", "audio_cache_dir", "epoch_permutations", "worker_batches",
-           "batched_for_strategy"]
+           "batched_for_strategy", "segment_offset", "fixed_windows"]
 
 STORES = ("memory", "disk", "none")
 
@@ -53,6 +53,8 @@ class ClipStore:
         Clips shorter than this are zero-padded to it (a model input).
     progress : bool
         Progress bar while filling the store.
+    max_seconds : float or None
+        Keep only the first ``max_seconds`` of each file (e.g. LMD's first 30 s).
 
     Notes
     -----
@@ -61,12 +63,14 @@ class ClipStore:
     :attr:`index` maps store rows to the original item positions.
     """
 
-    def __init__(self, paths, sr, *, mode="memory", cache_dir=None, min_samples=0, progress=True, desc="audio"):
+    def __init__(self, paths, sr, *, mode="memory", cache_dir=None, min_samples=0, progress=True, desc="audio",
+                 max_seconds=None):
         if mode not in STORES:
             raise ValueError(f"mode must be one of {STORES}, got {mode!r}")
         self.sr = int(sr)
         self.mode = mode
         self.min_samples = int(min_samples)
+        self.max_seconds = None if max_seconds is None else float(max_seconds)
         self.cache_dir = audio_cache_dir(cache_dir) / str(self.sr)
         self.errors = []
         self._arrays = []
@@ -78,7 +82,8 @@ class ClipStore:
         for i, p in enumerate(tqdm(list(paths), desc=desc, unit="file", disable=not progress)):
             try:
                 if mode == "memory":
-                    self._arrays.append(self._pad(load_audio(p, self.sr, allow_silent=False)))
+                    self._arrays.append(self._pad(load_audio(p, self.sr, allow_silent=False,
+                                                             max_seconds=self.max_seconds)))
                 elif mode == "disk":
                     self._cached.append(self._cached_file(p))  # decode now, once
                 else:
@@ -103,10 +108,11 @@ class ClipStore:
 
     def _cached_file(self, path):
         st = os.stat(path)
-        key = hashlib.sha1(f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}|{self.sr}".encode()).hexdigest()
+        limit = "" if self.max_seconds is None else f"|{self.max_seconds}"
+        key = hashlib.sha1(f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}|{self.sr}{limit}".encode()).hexdigest()
         f = self.cache_dir / key[:2] / f"{key}.npy"
         if not f.exists():
-            y = load_audio(path, self.sr, allow_silent=False)
+            y = load_audio(path, self.sr, allow_silent=False, max_seconds=self.max_seconds)
             f.parent.mkdir(parents=True, exist_ok=True)
             tmp = f.with_name(f"{key}.{os.getpid()}.tmp.npy")
             np.save(tmp, y.astype(np.float16))
@@ -120,7 +126,7 @@ class ClipStore:
         if self.mode == "disk":
             y = np.load(self._cached[i], mmap_mode="r")
             return self._pad(np.asarray(y, dtype=np.float32))
-        return self._pad(load_audio(self.paths[i], self.sr))
+        return self._pad(load_audio(self.paths[i], self.sr, max_seconds=self.max_seconds))
 
     def crop(self, i, n_samples, offset_fraction):
         """A window of ``n_samples`` from row ``i`` starting at ``offset_fraction`` of the slack."""
@@ -140,13 +146,15 @@ class ClipStore:
 
 
 def training_dataset(store, targets, n_samples, *, segments_per_clip=1, batch_size=16, seed=0,
-                     parallel_calls=None, start=0, num_workers=1, worker_index=0, replicas_per_worker=1):
+                     parallel_calls=None, start=0, num_workers=1, worker_index=0, replicas_per_worker=1,
+                     fixed_segments=False):
     """Infinite ``tf.data`` stream of random windows and their targets, batched.
 
     Every epoch (``len(store) * segments_per_clip`` examples) visits each clip
     ``segments_per_clip`` times in a seeded random order; window offsets come from a seeded
     generator keyed by the example's position in the stream, so runs with the same seed see the
-    same data.
+    same data. With ``fixed_segments`` the offset of clip ``i``'s ``j``-th window is keyed by
+    ``(seed, i, j)`` instead: the same ``segments_per_clip`` windows every epoch (drawn once).
 
     Parameters
     ----------
@@ -188,25 +196,56 @@ def training_dataset(store, targets, n_samples, *, segments_per_clip=1, batch_si
     targets = np.asarray(targets)
     y_all = tf.constant(targets)
 
-    def _windows(ks, idx):  # one Python call per batch, not per example (the per-call overhead
-        # dominated the small frame DNN's steps); offsets keyed by the stream position k
-        return np.stack([store.crop(int(i), n_samples, np.random.default_rng([seed, int(k)]).random())
-                         for k, i in zip(ks, idx)]).astype(np.float32, copy=False)
+    def _windows(ks, vs):  # one Python call per batch, not per example (the per-call overhead
+        # dominated the small frame DNN's steps); offsets keyed by the stream position k, or by
+        # (clip, segment) = (v mod n, v div n) for fixed segments
+        if fixed_segments:
+            return np.stack([store.crop(int(v) % n, n_samples, segment_offset(seed, int(v) % n, int(v) // n))
+                             for v in vs]).astype(np.float32, copy=False)
+        return np.stack([store.crop(int(v) % n, n_samples, np.random.default_rng([seed, int(k)]).random())
+                         for k, v in zip(ks, vs)]).astype(np.float32, copy=False)
 
-    def _map(ks, idx):
-        x = tf.numpy_function(_windows, [ks, idx], tf.float32, stateful=False)
+    def _map(ks, vs):
+        x = tf.numpy_function(_windows, [ks, vs], tf.float32, stateful=False)
         x.set_shape([None, n_samples])
-        return x, tf.gather(y_all, idx)
+        return x, tf.gather(y_all, vs % n)
 
     global_batch = int(batch_size)
     local_batch, replica_batch = worker_batches(global_batch, num_workers, replicas_per_worker)
-    ds = epoch_permutations(tf.range(per_epoch, dtype=tf.int64) % n, seed).enumerate()
+    # a permutation depends only on the length and seed: permuting 0..per_epoch-1 and taking
+    # v mod n visits the clips in the same order as permuting (0..per_epoch-1) mod n
+    ds = epoch_permutations(tf.range(per_epoch, dtype=tf.int64), seed).enumerate()
     if start:
         ds = ds.skip(int(start))
     if num_workers > 1:
         ds = ds.filter(lambda k, i: (k % global_batch) // local_batch == worker_index)
     ds = batched_for_strategy(ds, replica_batch, batch_fn=_map, parallel_calls=parallel_calls)
     return ds, int(np.ceil(per_epoch / global_batch))
+
+
+def segment_offset(seed, clip, segment, stream=0):
+    """Offset fraction (0..1) of a fixed segment: keyed by ``(seed, stream, clip, segment)`` only.
+
+    ``stream`` separates independent draws (0: training clips, 1: test clips).
+    """
+    return float(np.random.default_rng([int(seed), 7919, int(stream), int(clip), int(segment)]).random())
+
+
+def fixed_windows(clip, n_samples, n_segments, *, seed=0, clip_index=0, stream=1):
+    """``n_segments`` windows of ``n_samples`` at fixed random offsets of a clip (drawn once, seeded).
+
+    Returns
+    -------
+    np.ndarray, shape (n_segments, n_samples), float32
+    """
+    y = np.asarray(clip, dtype=np.float32)
+    slack = max(len(y) - n_samples, 0)
+    out = []
+    for j in range(int(n_segments)):
+        off = min(int(segment_offset(seed, clip_index, j, stream) * (slack + 1)), slack) if slack else 0
+        w = y[off : off + n_samples]
+        out.append(fix_length(w, n_samples, mode="start") if len(w) < n_samples else w)
+    return np.stack(out).astype(np.float32, copy=False)
 
 
 def epoch_permutations(values, seed):

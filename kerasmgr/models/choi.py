@@ -129,7 +129,7 @@ def _input_bn(x, enabled, bn_momentum):
 
 
 def k2c2(*, n_outputs=50, activation="sigmoid", n_params=None, n_samples=None, frontend=None,
-         batch_norm="moving", bn_momentum=BN_MOMENTUM, input_bn=None, name=None):
+         batch_norm="moving", bn_momentum=BN_MOMENTUM, input_bn=None, dataset_standardization=False, name=None):
     """Compact-convnet / chapter-4 k2c2 tagger.
 
     Parameters
@@ -155,6 +155,11 @@ def k2c2(*, n_outputs=50, activation="sigmoid", n_params=None, n_samples=None, f
     input_bn : bool or None
         The chapter-4 input normalisation along time (layer ``bn0``); default: on with a budget,
         off for the Compact-convnet.
+    dataset_standardization : bool
+        Chapter 5's "per-frequency stdd" read as dataset-level statistics: a frozen
+        :class:`~kerasmgr.layers.Standardization` per mel band after the front-end
+        (``dataset_standardization``), set by ``bin/train.py`` from one epoch of training data.
+        The default reading is per clip (the front-end's ``frequency_weighting='per_frequency'``).
     name : str or None
         Model name (default ``'k2c2'``).
 
@@ -173,6 +178,10 @@ def k2c2(*, n_outputs=50, activation="sigmoid", n_params=None, n_samples=None, f
         widths, pools = K2C2_WIDTHS[key], K2C2_CH4_POOLS
         n_samples = N_SAMPLES_CH4 if n_samples is None else n_samples
     inputs, x, _ = waveform_frontend(n_samples, resolve_frontend(FRONTEND, frontend))
+    if dataset_standardization:
+        from ..layers import Standardization
+
+        x = Standardization(axis=2, max_istd=None, name="dataset_standardization")(x)
     x = _input_bn(x, key is not None if input_bn is None else input_bn, bn_momentum)
     for i, (w, p) in enumerate(zip(widths, pools), start=1):
         x = conv_bn_elu(x, w, (3, 3), i, pool=p, batch_norm=batch_norm, bn_momentum=bn_momentum)

@@ -1,10 +1,13 @@
 """Schindler, Lidy & Rauber's shallow and deep parallel-pipeline CNNs (seed 001 reproduction).
 
-Input: 80 mel bands × 80 frames (0.92 s) at 22.05 kHz, 512-point FFT, hop 256, mel filterbank
-on the STFT *magnitude*, natural ``log(x + 1e-6)`` (the reproductions' preprocessing). Two
-pipelines see the same image: one with kernels wide along time (spectral relations), one tall
-along frequency (temporal); their flattened maps are concatenated, then Dense 200 + LeakyReLU
-(0.3), Dropout and a softmax layer. ``frontend='cqt'`` swaps in the reproduction's constant-Q
+Input: a 0.97-s segment at 22.05 kHz (seed 001: "15 randomly chosen 0.97 second long segments"),
+512-point FFT, hop 256, mel filterbank on the STFT *magnitude*, natural ``log(x + 1e-6)`` (the
+reproductions' preprocessing); its 84 centred frames are cut to the central 80 (``time_crop``), so
+the networks see the paper's 80 mel bands × 80 frames. Two pipelines see the same image: one with
+kernels wide along time (spectral relations), one tall along frequency (temporal); their
+flattened maps are concatenated, then Dense 200 + activation, Dropout and a softmax layer. The
+activation is ReLU, as the reproduction (seed 001 §VI: "we used plain ReLU ... where LeakyReLU was
+specified by the paper"); ``alpha=0.3`` gives the original paper's LeakyReLU. ``frontend='cqt'`` swaps in the reproduction's constant-Q
 extension (80 bins from C1, 12 per octave, hop 256).
 
 Choices the paper leaves UNCONFIRMED (``../shared/specs/architectures.md`` §1) take the
@@ -23,7 +26,10 @@ from ._blocks import check_head, output_layer, resolve_frontend, waveform_fronte
 
 SAMPLE_RATE = 22050
 N_FRAMES = 80
-N_SAMPLES = (N_FRAMES - 1) * 256  # 20,224 samples -> 80 centred frames at hop 256
+SEGMENT_SECONDS = 0.97
+N_SAMPLES = int(round(SEGMENT_SECONDS * SAMPLE_RATE))  # 21,389 samples -> 84 centred frames, cut to 80
+#: The paper's original LeakyReLU slope (``alpha=ALPHA_PAPER``); the reproduction used ReLU (0).
+ALPHA_PAPER = 0.3
 
 FRONTEND = dict(
     kind="mel",
@@ -58,6 +64,15 @@ def _head(x, *, n_outputs, activation, dropout, dropout_position, alpha, reg):
     return output_layer(x, n_outputs, activation, kernel_regularizer=reg)
 
 
+def _image(n_samples, frontend):
+    """Waveform input and the 80-frame image (central frames of a longer segment)."""
+    inputs, x, _ = waveform_frontend(n_samples, resolve_frontend(FRONTEND, frontend))
+    extra = int(x.shape[1]) - N_FRAMES
+    if extra > 0:
+        x = keras.layers.Cropping2D(((extra // 2, extra - extra // 2), (0, 0)), name="time_crop")(x)
+    return inputs, x
+
+
 def _conv(x, filters, kernel_ft, name, *, bias, alpha, reg):
     x = keras.layers.Conv2D(filters, _tf(kernel_ft), padding="same", use_bias=bias,
                             kernel_regularizer=reg, name=name)(x)
@@ -65,7 +80,7 @@ def _conv(x, filters, kernel_ft, name, *, bias, alpha, reg):
 
 
 def schindler_shallow(*, n_outputs=10, activation="softmax", n_samples=N_SAMPLES, frontend=None,
-                      dropout=0.1, dropout_position="after_dense", conv_bias=False, alpha=0.3,
+                      dropout=0.1, dropout_position="after_dense", conv_bias=False, alpha=0.0,
                       l1=1e-4, name=None):
     """Shallow parallel CNN: one conv layer per pipeline.
 
@@ -80,7 +95,7 @@ def schindler_shallow(*, n_outputs=10, activation="softmax", n_samples=N_SAMPLES
     activation : {'softmax', 'sigmoid', 'linear'}
         Output activation.
     n_samples : int
-        Input length at 22.05 kHz (default 20,224 = 80 frames).
+        Input length at 22.05 kHz (default 21,389 = 0.97 s; frames beyond 80 are cut, centred).
     frontend : None, 'mel', 'cqt' or dict
         Front-end choice (default 80-band mel; 'cqt' = the reproduction's CQT extension).
     dropout : float
@@ -90,7 +105,8 @@ def schindler_shallow(*, n_outputs=10, activation="softmax", n_samples=N_SAMPLES
     conv_bias : bool
         Bias in the conv layers (re-implementations: no).
     alpha : float
-        LeakyReLU negative slope (0.3).
+        Negative slope of the activations: 0 = ReLU (the reproduction, default), 0.3 = the
+        original paper's LeakyReLU.
     l1 : float
         L1 weight penalty on every kernel (1e-4; 0 disables).
     name : str or None
@@ -104,7 +120,7 @@ def schindler_shallow(*, n_outputs=10, activation="softmax", n_samples=N_SAMPLES
     """
     check_head(n_outputs, activation)
     reg = keras.regularizers.L1(l1) if l1 else None
-    inputs, x, _ = waveform_frontend(n_samples, resolve_frontend(FRONTEND, frontend))
+    inputs, x = _image(n_samples, frontend)
     a = _conv(x, 16, (10, 23), "a_conv1", bias=conv_bias, alpha=alpha, reg=reg)
     a = keras.layers.MaxPooling2D(_tf((1, 20)), name="a_pool1")(a)
     b = _conv(x, 16, (21, 20), "b_conv1", bias=conv_bias, alpha=alpha, reg=reg)
@@ -118,7 +134,7 @@ def schindler_shallow(*, n_outputs=10, activation="softmax", n_samples=N_SAMPLES
 
 
 def schindler_deep(*, n_outputs=10, activation="softmax", n_samples=N_SAMPLES, frontend=None,
-                   dropout=0.25, dropout_position="after_dense", conv_bias=False, alpha=0.3,
+                   dropout=0.25, dropout_position="after_dense", conv_bias=False, alpha=0.0,
                    l1=1e-4, deep_b1_kernel=(21, 10), name=None):
     """Deep parallel CNN: four conv layers per pipeline.
 
@@ -142,7 +158,7 @@ def schindler_deep(*, n_outputs=10, activation="softmax", n_samples=N_SAMPLES, f
     """
     check_head(n_outputs, activation)
     reg = keras.regularizers.L1(l1) if l1 else None
-    inputs, x, _ = waveform_frontend(n_samples, resolve_frontend(FRONTEND, frontend))
+    inputs, x = _image(n_samples, frontend)
     spec = {
         "a": [(16, (10, 23)), (32, (5, 11)), (64, (3, 5)), (128, (2, 4))],
         "b": [(16, tuple(deep_b1_kernel)), (32, (10, 5)), (64, (5, 3)), (128, (4, 2))],

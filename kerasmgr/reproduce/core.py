@@ -45,13 +45,15 @@ class Config:
     """One configuration (a row of the seed's table).
 
     ``key`` names its result file; ``labels`` are the row's label columns (in the seed's order);
-    ``params`` go to the table's ``run``; ``published`` maps a column key to the seed's number.
+    ``params`` go to the table's ``run``; ``published`` maps a column key to the seed's number;
+    ``smoke`` says whether a smoke run includes this row (large tables smoke a representative few).
     """
 
     key: str
     labels: dict
     params: dict = field(default_factory=dict)
     published: dict = field(default_factory=dict)
+    smoke: bool = True
 
 
 @dataclass
@@ -208,7 +210,7 @@ def reproduce(table_id, out, *, data_root=None, split_dir=None, smoke=False, see
     configs = table.configs(ctx)
     done, failed, skipped = [], {}, []
     for i, cfg in enumerate(configs, start=1):
-        if only and cfg.key not in only:
+        if (only and cfg.key not in only) or (smoke and not cfg.smoke):
             continue
         path = results / f"{cfg.key}.json"
         err_path = results / f"{cfg.key}.error.json"
@@ -275,7 +277,7 @@ def write_report(table, configs, out, *, smoke=False):
     for cfg in configs:
         r = results / f"{cfg.key}.json"
         e = results / f"{cfg.key}.error.json"
-        measured, status = {}, "not run"
+        measured, status = {}, "not run" + (" (not in the smoke run)" if smoke and not cfg.smoke else "")
         if r.is_file():
             measured, status = json.loads(r.read_text())["measured"], "ok"
         elif e.is_file():

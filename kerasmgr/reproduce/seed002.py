@@ -164,3 +164,130 @@ register(Table(
   computed, so only the seed's value is shown. With your own re-annotation use
   `bin/analyse.py label-noise`.
 """))
+
+
+# =================================================================================== training
+_TRAIN_COLUMNS = (Column("metric", "test ROC-AUC", "", 4), Column("seconds_per_2500", "training time per 2,500 clips", "s", 2))
+
+
+def _train_run(ctx, cfg):
+    from .common import experiment, train_row
+
+    return train_row(ctx, experiment(cfg.params["config"]), cfg.key, **cfg.params.get("overrides", {}))
+
+
+# ------------------------------------------------------------------ seed 002, Figs 4.2 and 4.4
+def _fig4_configs(ctx):
+    from ..models import choi
+
+    return [Config(f"{name}-{b / 1e6:g}M", {"structure": name, "budget (M)": f"{b / 1e6:g}"},
+                   {"config": f"ch4_{name}_{b / 1e6:g}M"}, {}, smoke=b == choi.BUDGETS[0] and name in ("k1c2", "crnn"))
+            for name in choi.CH4_MODELS for b in choi.BUDGETS]
+
+
+register(Table(
+    id="002-fig4", seed="002", section="thesis §4.3, Figs 4.2 and 4.4 (Table 4-A structures)",
+    title="Test ROC-AUC and training time per 2,500 clips of the 20 chapter-4 models (MSD top-50 tags)",
+    data="MSD previews (msd loader) + MSD_split_for_tagging lists", estimate="~20 x 1-3 GPU-days on the MSD",
+    smoke_estimate="30 s (k1c2 and CRNN at 0.1M, 1 epoch)",
+    columns=_TRAIN_COLUMNS, label_headers=("structure", "budget (M)"), configs=_fig4_configs, run=_train_run,
+    notes="""
+- The thesis gives these results only as figures (Fig. 4.2: AUC against parameters, with SOTA
+  0.851; Fig. 4.4: AUC against training time), so no per-cell published numbers are shown.
+- Training time: the median epoch's training steps (validation excluded) per training clip,
+  x 2,500; the thesis timed training on a Titan X (Pascal), kerasmgr times whatever it runs on.
+- Training: configs/experiments/ch4_*.yaml (Adam, binary cross-entropy, early stopping after one
+  epoch without a better validation AUC, §4.3).
+"""))
+
+
+# ------------------------------------------------------------------------ seed 002, Fig. 5.2
+FIG52_REPEATS = 15
+
+
+def _fig52_configs(ctx):
+    return [Config(f"init{k}", {"experiment": k}, {"config": "ch5_mel", "overrides": {"init_seed": k}}, {},
+                   smoke=k <= 2) for k in range(1, FIG52_REPEATS + 1)]
+
+
+register(Table(
+    id="002-fig5.2", seed="002", section="thesis §5.2.1, Fig. 5.2",
+    title="AUC of 15 repeats of the Compact-convnet that differ only in weight initialisation",
+    data="MSD previews + MSD_split_for_tagging lists", estimate="15 x the Compact-convnet on the MSD",
+    smoke_estimate="30 s (2 repeats, 1 epoch)",
+    columns=(Column("metric", "test ROC-AUC", "", 4),), label_headers=("experiment",), configs=_fig52_configs,
+    run=_train_run,
+    notes="""
+- Only the initial weights differ between rows (`init_seed`; data order and crops fixed by the
+  seed), as in the thesis; `bin/train.py --repeats 15 --vary init` does the same.
+- The thesis reports the spread, not the 15 values: the largest deviations from the mean are
+  0.0028 (experiment 4) and 0.0026 (experiment 8), hence its 0.005 significance threshold.
+"""))
+
+
+# ------------------------------------------------------------------------ seed 002, Fig. 5.3
+#: Training-set fractions of Fig. 5.3: the thesis names 64 % and 100 % and says "exponentially
+#: increasing data size"; the other steps (halving from 64 %) are assumed.
+FIG53_FRACTIONS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.0)
+
+
+def _fig53_configs(ctx):
+    return [Config(f"{rep}-{int(round(100 * f))}pct", {"representation": f"log-{rep}", "training data (%)": f"{100 * f:g}"},
+                   {"config": f"ch5_{rep}", "overrides": {"train_fraction": f}}, {}, smoke=(f, rep) == (0.64, "stft"))
+            for f in FIG53_FRACTIONS for rep in ("mel", "stft")]
+
+
+register(Table(
+    id="002-fig5.3", seed="002", section="thesis §5.2.2, Fig. 5.3",
+    title="log-mel vs log-STFT input to the Compact-convnet with growing training-set sizes",
+    data="MSD previews + MSD_split_for_tagging lists", estimate="16 Compact-convnet trainings on the MSD",
+    smoke_estimate="15 s (STFT at 64 %, 1 epoch)",
+    columns=(Column("metric", "test ROC-AUC", "", 4),), label_headers=("training data (%)", "representation"),
+    configs=_fig53_configs, run=_train_run,
+    notes="""
+- Training subsets: `train_fraction` takes the first ceil(f x n) items of one fixed permutation,
+  so the subsets are nested. The thesis names 64 % and 100 % ("AUC starts to converge at 64 % and
+  100 %") and "exponentially increasing" sizes; 1-32 % (halving) are assumed.
+- The thesis reports differences "up to 0.007" between mel and STFT; values only in the figure.
+"""))
+
+
+# ------------------------------------------------------------------------ seed 002, Fig. 5.5
+def _fig55_configs(ctx):
+    out = []
+    for scale in ("log", "linear"):
+        for x in ("x1", "x10"):
+            for w in ("per_frequency", "a_weighting", "bypass"):
+                group = ("1" if scale == "log" else "2") + ("s" if x == "x10" else "")
+                out.append(Config(f"{scale}_{w}_{x}", {"group": group, "magnitude": scale, "scaler": x,
+                                                        "frequency weighting": w},
+                                  {"config": f"ch5_{scale}_{w}_{x}"}, {}, smoke=False))
+    out.append(Config("log_per_frequency_dataset_x1", {"group": "1", "magnitude": "log", "scaler": "x1",
+                                                       "frequency weighting": "per_frequency (dataset statistics)"},
+                      {"config": "ch5_log_per_frequency_dataset_x1"}, {}, smoke=True))
+    for w in ("per_frequency", "a_weighting", "bypass"):  # the limited-data bars (pink)
+        out.append(Config(f"log_{w}_x1_half", {"group": "limited data", "magnitude": "log", "scaler": "x1",
+                                                "frequency weighting": w},
+                          {"config": f"ch5_log_{w}_x1", "overrides": {"train_fraction": 0.5}}, {}, smoke=False))
+    return out
+
+
+register(Table(
+    id="002-fig5.5", seed="002", section="thesis §5.2.3-5.2.4, Fig. 5.5",
+    title="Preprocessing: log vs linear mel magnitude x frequency weighting x the x10 scaler, and limited data",
+    data="MSD previews + MSD_split_for_tagging lists", estimate="16 Compact-convnet trainings on the MSD",
+    smoke_estimate="15 s (the dataset-statistics row, 1 epoch)",
+    columns=(Column("metric", "test ROC-AUC", "", 4),),
+    label_headers=("group", "magnitude", "scaler", "frequency weighting"), configs=_fig55_configs, run=_train_run,
+    notes="""
+- Groups as in Fig. 5.5: 1 = log-mel (dB), 2 = linear mel, s = with the x10 scaler; every
+  configuration ends with the per-clip (excerpt-wise) standardisation, as the thesis states.
+- "Per-frequency stdd" is ambiguous between per-clip and dataset statistics; the default reading
+  is per clip ("I compute means and standard deviations across time, i.e., per-frequency" reads as
+  one spectrogram's statistics); the dataset-level reading is the extra row (statistics from one
+  epoch of training data, applied after the front-end's per-clip standardisation).
+- The limited-data bars: log-mel trained on 50 % of the training set (the thesis: "seemingly twice
+  the data is required to compensate for ... not using a log-compressed representation"); the
+  fraction is not stated, 50 % is assumed.
+- Values only in the figure; log-mel "always outperforms" linear mel (§5.2.4).
+"""))
