@@ -10,11 +10,20 @@ Examples
     python bin/adversary.py --model dnn.keras --dataset gtzan --data-root ~/data/gtzan --split test \\
         --dataset-mode --domain spectral waveform --out adv/dnn
 
+    # seed 004's ensembles: every test excerpt attacked towards every label (the ensemble table)
+    python bin/adversary.py --model dnn.keras --dataset gtzan --data-root ~/data/gtzan --ensemble --limit 5 \
+        --stop 0.5 --out adv/ensemble
+
 Writes report.csv (one row per excerpt and adversary, appended as each finishes: a rerun skips
 finished excerpts), summary.json (accuracy before/after, success rate, mean/min/max SNR, mean
 confidence, iterations, the low-pass check), wav/ (adversarial audio), figures/ (original,
 adversarial and difference spectrograms and one frame's spectra) and robustness.csv/.png
-(accuracy against the SNR bound).
+(accuracy against the SNR bound). --ensemble writes ensemble.csv, ensemble.md (excerpts x labels:
+the SNR of the adversary that made the model choose each label) and ensemble.json instead.
+
+--preset seed (default) is seed 004's algorithm as written: plain projected gradient descent
+with one Griffin-Lim projection per step using the exemplar's phase; --preset dnn-mgr is the
+authors' released code (FISTA momentum, no Griffin-Lim). --momentum/--griffin-lim override either.
 """
 
 import argparse
@@ -55,8 +64,15 @@ def main(argv=None):
     p.add_argument("--stop", type=float, help="stop at this target posterior (default 0.9; --dataset-mode 0.5)")
     p.add_argument("--dataset-mode", action="store_true",
                    help="dnn-mgr's create_adversarial_dataset settings: mu 0.01, 50 iterations, stop 0.5")
-    p.add_argument("--no-momentum", action="store_true", help="plain projected gradient (no FISTA momentum)")
-    p.add_argument("--griffin-lim", action="store_true", help="one Griffin-Lim projection per step")
+    p.add_argument("--preset", choices=("seed", "dnn-mgr"), default="seed",
+                   help="seed: plain projected gradient + Griffin-Lim with the exemplar's phase (seed 004 §3.1); "
+                        "dnn-mgr: FISTA momentum, no Griffin-Lim (the released code)")
+    p.add_argument("--momentum", action=argparse.BooleanOptionalAction, default=None,
+                   help="FISTA momentum (overrides the preset; --no-momentum: plain projected gradient)")
+    p.add_argument("--griffin-lim", action=argparse.BooleanOptionalAction, default=None,
+                   help="one Griffin-Lim projection per step (overrides the preset)")
+    p.add_argument("--ensemble", action="store_true",
+                   help="attack every excerpt towards every label and write seed 004's ensemble table")
     p.add_argument("--domain", nargs="+", default=["spectral"], choices=("spectral", "waveform"),
                    help="adversaries to run (reported side by side)")
     p.add_argument("--waveform-snr", type=float, help="time-domain SNR bound of the waveform adversary (default --snr)")
@@ -72,6 +88,14 @@ def main(argv=None):
     from kerasmgr.data.audio import AudioError
 
     base = adversary.DNN_MGR_DATASET if a.dataset_mode else adversary.DNN_MGR
+    preset = dict(adversary.PRESETS[a.preset])
+    if a.momentum is not None:
+        preset["momentum"] = a.momentum
+    if a.griffin_lim is not None:
+        preset["griffin_lim"] = a.griffin_lim
+    settings = dict(snr=None if a.no_snr else a.snr, mu=base["mu"] if a.mu is None else a.mu,
+                    max_iter=base["max_iter"] if a.iterations is None else a.iterations,
+                    stop=base["stop"] if a.stop is None else a.stop, **preset)
     kw = dict(a.dataset_kwargs)
     if a.split_name:
         kw["split_name"] = a.split_name
@@ -87,11 +111,15 @@ def main(argv=None):
             if a.label not in names:
                 p.error(f"--label {a.label!r} is not one of the model's labels {names}")
             label = names.index(a.label)
+        if a.ensemble:
+            ens = adversary.attack_ensembles(a.model, a.out, dataset=a.dataset, data_root=a.data_root,
+                                             split=a.split, dataset_kwargs=kw, limit=a.limit, **settings)
+            print(f"ensembles: {ens['n_reached']} of {ens['n_pairs']} (excerpt, label) pairs reached, mean SNR "
+                  f"{ens['mean_snr_db']} dB; table: {Path(a.out) / 'ensemble.md'}")
+            return 0
         summary = adversary.attack_dataset(
             a.model, a.out, dataset=a.dataset, data_root=a.data_root, split=a.split, dataset_kwargs=kw,
-            limit=a.limit, mode=a.mode, p=a.p, label=label, snr=None if a.no_snr else a.snr,
-            mu=base["mu"] if a.mu is None else a.mu, max_iter=base["max_iter"] if a.iterations is None else a.iterations,
-            stop=base["stop"] if a.stop is None else a.stop, momentum=not a.no_momentum, griffin_lim=a.griffin_lim,
+            limit=a.limit, mode=a.mode, p=a.p, label=label, **settings,
             domains=tuple(a.domain), waveform_snr=a.waveform_snr, robustness_snrs=tuple(a.robustness_snrs),
             lowpass_hz=a.lowpass_hz, figures=a.figures, write_audio=not a.no_audio, seed=a.seed)
     except (ValueError, FileNotFoundError, AudioError) as e:

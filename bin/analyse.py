@@ -12,6 +12,11 @@ Subcommands
     # ... or a simulated weak labelling of the embedded dataset's tags (30 % of positives missing)
     python bin/analyse.py label-noise --simulate --missing 0.3 --out analysis/noise-sim
 
+    # AUC against a re-annotation and the reliability of a noisy ground truth (figures 3.4, 3.6):
+    # several systems' scores of the re-annotated items (CSV: id + one score column per tag)
+    python bin/analyse.py reliability --ground-truth gt.csv --annotation mine.csv --scores a.csv b.csv c.csv \
+        --all-auc 0.849 0.851 0.839 --out analysis/reliability
+
     # activations vs onset rate, loudness, HPSS and chroma (seed 003)
     python bin/analyse.py activations --model weights/k2c2-embedded.h5 --out analysis/activations
 
@@ -31,6 +36,19 @@ def _mapping(text):
     from kerasmgr.cli import _yaml_value
 
     return _yaml_value(text)
+
+
+def _aligned(analysis, path, ids, labels):
+    """Rows of a CSV (id + tag columns) in the order of ``ids``, its columns in the order of ``labels``."""
+    ids_x, labels_x, X = analysis.read_label_csv(path)
+    missing = [t for t in labels if t not in labels_x]
+    if missing:
+        raise ValueError(f"{path}: no column for tag(s) {missing}")
+    pos = {i: k for k, i in enumerate(ids_x)}
+    absent = [i for i in ids if i not in pos]
+    if absent:
+        raise ValueError(f"{path}: {len(absent)} id(s) of the ground truth are missing, e.g. {absent[:3]}")
+    return X[[pos[i] for i in ids]][:, [labels_x.index(t) for t in labels]]
 
 
 def _data_args(p, split):
@@ -62,6 +80,15 @@ def main(argv=None):
     pn.add_argument("--false", type=float, default=0.02, help="--simulate: probability a negative is tagged")
     pn.add_argument("--bootstrap", type=int, default=2000)
     pn.add_argument("--seed", type=int, default=0)
+    pr = sub.add_parser("reliability", help="AUC against a re-annotation; rho1/rho2 of figures 3.4/3.6")
+    pr.add_argument("--out", required=True)
+    pr.add_argument("--ground-truth", required=True, help="CSV: id + one 0/1 column per tag (the dataset's labels)")
+    pr.add_argument("--annotation", required=True, help="CSV: the same items re-annotated")
+    pr.add_argument("--scores", nargs="+", required=True,
+                    help="one CSV per experiment: id + one score column per tag, for the re-annotated items")
+    pr.add_argument("--all-auc", type=float, nargs="*",
+                    help="per experiment: mean AUC of all tags on the whole test set (for rho2)")
+    pr.add_argument("--names", nargs="*", help="experiment names (default: the score files' stems)")
     pa = sub.add_parser("activations", help="activations vs onset rate, loudness, HPSS and chroma (seed 003)")
     pa.add_argument("--model", required=True)
     pa.add_argument("--out", required=True)
@@ -120,6 +147,17 @@ def main(argv=None):
             analysis.label_noise_job(a.out, ground_truth=G, annotation=A, labels=labels, n_total=n_total,
                                      n_positive=n_pos, n_boot=a.bootstrap, seed=a.seed)
             print((Path(a.out) / "label_noise.txt").read_text(), end="")
+        elif a.what == "reliability":
+            ids, labels, G = analysis.read_label_csv(a.ground_truth)
+            A = _aligned(analysis, a.annotation, ids, labels)
+            if a.all_auc and len(a.all_auc) != len(a.scores):
+                p.error("--all-auc needs one value per --scores file")
+            exps = [(_aligned(analysis, f, ids, labels), a.all_auc[i] if a.all_auc else None)
+                    for i, f in enumerate(a.scores)]
+            r = analysis.reliability_job(a.out, experiments=exps, ground_truth=G, annotation=A, labels=labels,
+                                         names=a.names or [Path(f).stem for f in a.scores])
+            print(f"rho1 = {r['rho1']:.3f} (annotation vs ground truth), rho2 = {r['rho2']:.3f} "
+                  f"(re-annotated tags vs all tags) over {r['n_experiments']} experiments")
         else:
             r = activations.run(a.model, a.out, dataset=a.dataset, data_root=a.data_root, split=a.split,
                                 dataset_kwargs=a.dataset_kwargs, limit=a.limit, dense_layers=a.dense_layers,

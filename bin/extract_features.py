@@ -52,6 +52,8 @@ def main(argv=None):
     p.add_argument("--layers", default="12345", help="conv layers to use, e.g. 12345 or 135")
     p.add_argument("--tap", choices=("pool", "elu"), default="pool")
     p.add_argument("--long", choices=("crop", "average"), default="crop", help="signals longer than the input")
+    p.add_argument("--crop", choices=("centre", "start"), default="centre",
+                   help="where --long crop cuts: the middle, or the start (the thesis' Task 4: 'the first 29-second')")
     kind = p.add_mutually_exclusive_group()
     kind.add_argument("--mfcc", action="store_true", help="MFCC baseline (120-d) instead of convnet features")
     kind.add_argument("--random", action="store_true", help="same architecture with random (He-normal) weights")
@@ -93,7 +95,7 @@ def main(argv=None):
         if a.random:
             keras.utils.set_random_seed(a.seed)
             model = keras.models.clone_model(model)  # fresh weights from the layers' initialisers
-        extractor = features.FeatureExtractor(model, layers=a.layers, tap=a.tap, long=a.long,
+        extractor = features.FeatureExtractor(model, layers=a.layers, tap=a.tap, long=a.long, crop=a.crop,
                                               batch_size=a.batch_size)
         sr = extractor.sample_rate
         meta = {"weights": wmeta.get("path"), "model": wmeta.get("model"),

@@ -40,6 +40,9 @@ def main(argv=None):
     p.add_argument("--task", choices=("classification", "regression"), help="default: from the targets")
     p.add_argument("--protocol", nargs="+", choices=("thesis", "nested"), default=["thesis", "nested"])
     p.add_argument("--folds", type=int, default=10)
+    p.add_argument("--grid", choices=("thesis", "extended"), default="thesis",
+                   help="thesis: kernel x gamma x C on the features as they are (§6.4.1); extended: plus a "
+                        "standard scaler on/off, the released code's search")
     p.add_argument("--shuffle", action="store_true", help="shuffle the nested protocol's outer folds (seeded)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-jobs", type=int, default=2)
@@ -52,7 +55,7 @@ def main(argv=None):
         target=a.target)
     for d in dropped:
         print(f"left out {d}", file=sys.stderr)
-    rows = transfer.run(blocks, y, task=a.task, layers=layers, protocols=a.protocol, n_folds=a.folds, groups=groups,
+    rows = transfer.run(blocks, y, task=a.task, layers=layers, protocols=a.protocol, n_folds=a.folds, groups=groups, grid=a.grid,
                         split=split, shuffle=a.shuffle, seed=a.seed, n_jobs=a.n_jobs)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -42,12 +42,22 @@ from .frontends import Frontend, find_frontend
 
 __all__ = ["SpectralView", "AdversaryResult", "spectral_adversary", "waveform_adversary", "fgsm",
            "choose_targets", "ensemble", "snr_db", "project_snr", "lowpass", "perturbation_fn", "attack_dataset",
-           "TARGET_MODES", "DNN_MGR", "DNN_MGR_DATASET"]
+           "attack_ensembles", "binomial_p", "TARGET_MODES", "DNN_MGR", "DNN_MGR_DATASET", "PRESETS"]
 
 #: dnn-mgr's single-excerpt settings (``utils/tensongs_exp.py``) and dataset settings
 #: (``utils/create_adversarial_dataset.py``, with the SNR bound it had commented out).
 DNN_MGR = dict(snr=15.0, mu=0.1, max_iter=100, stop=0.9)
 DNN_MGR_DATASET = dict(snr=15.0, mu=0.01, max_iter=50, stop=0.5)
+
+#: Algorithm variants. ``'seed'``: seed 004 §3.1 as written -- plain projected gradient descent and,
+#: after every step, one Griffin-Lim projection that rebuilds the complex spectrum with the
+#: *exemplar's* phase ("where ... is the phase from the exemplar's Fourier transform"), inverts it
+#: and takes the magnitude of the resulting signal's DFT. ``'dnn-mgr'``: the authors' released
+#: code -- FISTA momentum, no Griffin-Lim step.
+PRESETS = {
+    "seed": dict(momentum=False, griffin_lim=True),
+    "dnn-mgr": dict(momentum=True, griffin_lim=False),
+}
 
 TARGET_MODES = ("random", "wrong", "right", "fixed")
 
@@ -345,8 +355,8 @@ def spectral_adversary(model, audio, target, *, snr=15.0, mu=0.1, max_iter=100, 
     momentum : bool
         FISTA momentum (dnn-mgr's default).
     griffin_lim : bool
-        After each step, replace the magnitude (and phase) by that of the real signal it
-        resynthesises to (one Griffin-Lim iteration).
+        After each step, replace the magnitude by that of the real signal it resynthesises to with
+        the exemplar's phase (one Griffin-Lim projection, seed 004 §3.1; :data:`PRESETS`).
 
     Returns
     -------
@@ -367,10 +377,9 @@ def spectral_adversary(model, audio, target, *, snr=15.0, mu=0.1, max_iter=100, 
 
     def update(Y, g):
         Z = tf.maximum(Y - mu * g, 0.0)
-        if griffin_lim:
-            spec = view.stft(view.istft(tf.complex(Z, 0.0) * st["phase"], n).numpy())
+        if griffin_lim:  # the exemplar's phase every time, as seed 004 §3.1 writes it
+            spec = view.stft(view.istft(tf.complex(Z, 0.0) * phase, n).numpy())
             Z = tf.cast(tf.abs(spec), tf.float32)
-            st["phase"] = tf.math.exp(tf.complex(0.0, tf.cast(tf.math.angle(spec), tf.float32)))
         Z = project_snr(Z, X0, snr)
         if not momentum:
             return Z
@@ -624,7 +633,34 @@ def perturbation_fn(source, *, mu=0.25, domain="spectral", n_classes=None, seed=
 # ------------------------------------------------------------------------------ dataset job
 REPORT_FIELDS = ("id", "path", "domain", "true", "original_pred", "original_conf", "target", "adv_pred",
                  "adv_conf", "target_posterior", "reached", "success", "snr_spectral_db", "snr_time_db",
-                 "iterations", "lowpass_original_pred", "lowpass_adv_pred", "wav")
+                 "iterations", "lowpass_original_pred", "lowpass_adv_pred", "deployed_original_pred",
+                 "deployed_adv_pred", "wav")
+
+
+def binomial_p(n_correct, n, n_classes):
+    """One-sided Binomial test of ``n_correct`` of ``n`` against chance ``1 / n_classes``: the
+    probability of at least that many correct answers from a system choosing at random (seed 004
+    §5 uses it to reject "the system chooses at random")."""
+    from scipy.stats import binomtest
+
+    if n <= 0:
+        return float("nan")
+    return float(binomtest(int(n_correct), int(n), 1.0 / n_classes, alternative="greater").pvalue)
+
+
+def _deployed_summary(rows, labels, key):
+    from .metrics import classification_metrics
+
+    idx = {c: i for i, c in enumerate(labels)}
+    rs = [r for r in rows if r.get(key)]
+    if not rs:
+        return None
+    y = np.array([idx[r["true"]] for r in rs])
+    pred = np.array([idx[r[key]] for r in rs])
+    m = classification_metrics(y, np.eye(len(labels))[pred], labels)
+    k = int((pred == y).sum())
+    return {"n": len(rs), "accuracy": m["accuracy"], "normalised_accuracy": m["normalised_accuracy"],
+            "n_correct": k, "binomial_p": binomial_p(k, len(rs), len(labels))}
 
 
 def _load_model(model):
@@ -636,11 +672,32 @@ def _load_model(model):
     return pretrained.load(model)
 
 
+def _model_and_excerpts(model, dataset, data_root, split, split_name, split_dir, dataset_kwargs, progress):
+    """The attacked softmax model, its view and metadata, the excerpts' split and the label names."""
+    from .data.datasets import load_dataset
+
+    model, meta = _load_model(model)
+    view = SpectralView(model)
+    if view.activation == "sigmoid" or meta.get("task") == "tags":
+        raise ValueError("bin/adversary.py attacks single-label (softmax) classifiers; use the library "
+                         "functions for tag models")
+    kw = dict(dataset_kwargs or {})
+    if dataset == "embedded":
+        kw.setdefault("sample_rate", view.sample_rate)
+        kw.setdefault("progress", progress)
+    if split_name:
+        kw["split_name"] = split_name
+    if split_dir:
+        kw["split_dir"] = str(split_dir)
+    ds = load_dataset(dataset, data_root, split=split, **kw)
+    return model, meta, view, ds, list(meta.get("labels") or ds.labels("genre"))
+
+
 def attack_dataset(model, out, *, dataset="embedded", data_root=None, split="test", dataset_kwargs=None, limit=None,
                    mode="random", p=None, label=None, snr=15.0, mu=0.1, max_iter=100, stop=0.9, momentum=True,
                    griffin_lim=False, domains=("spectral",), waveform_snr=None, waveform_step=0.05,
                    robustness_snrs=(10.0, 20.0, 30.0, 40.0), lowpass_hz=None, max_seconds=30.0, figures=3,
-                   write_audio=True, seed=0, progress=True):
+                   write_audio=True, seed=0, progress=True, deployed=None, split_name=None, split_dir=None):
     """Attack a saved model over a dataset split and write the report (``bin/adversary.py``).
 
     Parameters
@@ -676,6 +733,15 @@ def attack_dataset(model, out, *, dataset="embedded", data_root=None, split="tes
         Write the adversarial wavs.
     seed : int
         Target draws.
+    deployed : object or None
+        The system that is deployed on the model's features, with ``predict_clip(audio) -> int``
+        (e.g. :class:`kerasmgr.dnn_features.FeatureForest`, seed 004's headline experiment: the
+        adversary attacks the DNN, the random forest on its features classifies the result). Its
+        decisions on the original and adversarial audio are reported (``deployed_*`` columns;
+        ``summary['deployed']``: accuracy, normalised accuracy, Binomial test against chance, mean
+        SNR of the excerpts it misclassifies).
+    split_name, split_dir : str or None
+        Partition (split lists) of the dataset, as ``bin/train.py --split/--split-dir``.
 
     Returns
     -------
@@ -696,23 +762,13 @@ def attack_dataset(model, out, *, dataset="embedded", data_root=None, split="tes
 
     from . import plots
     from .data.audio import AudioError, load_audio
-    from .data.datasets import load_dataset
 
-    model, meta = _load_model(model)
-    view = SpectralView(model)
-    if view.activation == "sigmoid" or meta.get("task") == "tags":
-        raise ValueError("bin/adversary.py attacks single-label (softmax) classifiers; use the library "
-                         "functions for tag models")
+    model, meta, view, ds, labels = _model_and_excerpts(model, dataset, data_root, split, split_name, split_dir,
+                                                        dataset_kwargs, progress)
     sr = view.sample_rate
     out = Path(out)
     (out / "wav").mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(exist_ok=True)
-    kw = dict(dataset_kwargs or {})
-    if dataset == "embedded":
-        kw.setdefault("sample_rate", sr)
-        kw.setdefault("progress", progress)
-    ds = load_dataset(dataset, data_root, split=split, **kw)
-    labels = list(meta.get("labels") or ds.labels("genre"))
     n_out = int(model.output_shape[-1])
     if len(labels) != n_out:
         raise ValueError(f"the model has {n_out} outputs but {len(labels)} labels are known")
@@ -771,6 +827,10 @@ def attack_dataset(model, out, *, dataset="embedded", data_root=None, split="tes
                 lp_o = int(np.argmax(view.posteriors(lowpass(x, sr, lowpass_hz))))
                 lp_a = int(np.argmax(view.posteriors(lowpass(r.audio, sr, lowpass_hz))))
                 adv_pred = int(np.argmax(r.audio_posteriors))
+                dep_o = dep_a = ""
+                if deployed is not None:
+                    dep_o = labels[int(deployed.predict_clip(x))]
+                    dep_a = labels[int(deployed.predict_clip(np.clip(r.audio, -1, 1)))]
                 writer.writerow({
                     "id": uid, "path": it.path, "domain": d, "true": labels[true[i]],
                     "original_pred": labels[int(np.argmax(r.original_posteriors))],
@@ -780,7 +840,8 @@ def attack_dataset(model, out, *, dataset="embedded", data_root=None, split="tes
                     "target_posterior": round(float(r.posteriors[r.target]), 4), "reached": int(r.reached),
                     "success": int(r.success), "snr_spectral_db": round(r.snr_spectral_db, 3),
                     "snr_time_db": round(r.snr_time_db, 3), "iterations": r.iterations,
-                    "lowpass_original_pred": labels[lp_o], "lowpass_adv_pred": labels[lp_a], "wav": wav})
+                    "lowpass_original_pred": labels[lp_o], "lowpass_adv_pred": labels[lp_a],
+                    "deployed_original_pred": dep_o, "deployed_adv_pred": dep_a, "wav": wav})
                 fh.flush()
                 if d == "spectral" and n_fig < figures and r.magnitude is not None:
                     fig = plots.adversary_figure(r.original_magnitude, r.magnitude, sample_rate=sr,
@@ -823,6 +884,14 @@ def attack_dataset(model, out, *, dataset="embedded", data_root=None, split="tes
             "lowpass_accuracy_adversarial": float(np.mean([r["lowpass_adv_pred"] == r["true"] for r in rs])),
         }
 
+    dep_rows = [r for r in rows if r["domain"] == "spectral" and r.get("deployed_adv_pred")]
+    if dep_rows:
+        before, after = (_deployed_summary(dep_rows, labels, k) for k in ("deployed_original_pred", "deployed_adv_pred"))
+        mis = [float(r["snr_spectral_db"]) for r in dep_rows if r["deployed_adv_pred"] != r["true"]]
+        mis = [v for v in mis if np.isfinite(v)]
+        summary["deployed"] = {"original": before, "adversarial": after,
+                               "mean_snr_misclassified_db": float(np.mean(mis)) if mis else None,
+                               "n_misclassified": len(mis)}
     if robustness_snrs:
         curve_path = out / "robustness.csv"
         curve = {}
@@ -852,4 +921,105 @@ def attack_dataset(model, out, *, dataset="embedded", data_root=None, split="tes
                           out / "robustness.png")
         summary["robustness"] = [{"snr_db": k, "accuracy": float(curve[k]["accuracy"])} for k in snrs]
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+ENSEMBLE_FIELDS = ("id", "path", "true", "target", "reached", "adv_pred", "adv_conf", "snr_spectral_db",
+                   "iterations")
+
+
+def attack_ensembles(model, out, *, dataset="embedded", data_root=None, split="test", split_name=None,
+                     split_dir=None, dataset_kwargs=None, limit=None, snr=15.0, mu=0.1, max_iter=100, stop=0.9,
+                     momentum=True, griffin_lim=False, max_seconds=30.0, progress=True):
+    """Seed 004's ensembles: every excerpt attacked towards every label; the ensemble table.
+
+    Writes ``ensemble.csv`` (one row per excerpt and target, appended as each finishes;
+    resumable), ``ensemble.md`` (excerpts × labels: the SNR in dB of the adversary that made the
+    model choose that label, ``–`` where none reached ``stop``) and returns a summary: the share
+    of (excerpt, label) pairs reached, and their mean SNR.
+
+    Parameters
+    ----------
+    model : keras.Model or str
+        A single-label softmax model (or a saved file).
+    out : str or Path
+        Output folder.
+    dataset, data_root, split, split_name, split_dir, dataset_kwargs, limit, max_seconds
+        The excerpts (as :func:`attack_dataset`).
+    snr, mu, max_iter, stop, momentum, griffin_lim
+        :func:`spectral_adversary` settings (``stop`` is the minimum confidence).
+
+    Returns
+    -------
+    dict
+    """
+    import csv
+    import json
+    from pathlib import Path
+
+    from tqdm.auto import tqdm
+
+    from .data.audio import AudioError, load_audio
+
+    model, meta, view, ds, labels = _model_and_excerpts(model, dataset, data_root, split, split_name, split_dir,
+                                                        dataset_kwargs, progress)
+    sr = view.sample_rate
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    items = ds.items[:limit] if limit else ds.items
+    path = out / "ensemble.csv"
+    done = set()
+    if path.exists():
+        with open(path) as f:
+            done = {(r["id"], r["target"]) for r in csv.DictReader(f)}
+    new = not path.exists()
+    skipped = []
+    with open(path, "a", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=ENSEMBLE_FIELDS)
+        if new:
+            w.writeheader()
+        for i, it in enumerate(tqdm(items, desc="ensembles", disable=not progress)):
+            uid = f"{i:05d}_{Path(it.path).stem}"
+            if all((uid, lab) in done for lab in labels):
+                continue
+            try:
+                x = load_audio(it.path, sr, max_seconds=max_seconds, min_seconds=view.min_samples() / sr,
+                               allow_silent=False)
+            except AudioError as e:
+                skipped.append({"path": it.path, "reason": str(e)})
+                continue
+            for t, lab in enumerate(labels):
+                if (uid, lab) in done:
+                    continue
+                r = spectral_adversary(view, x, t, snr=snr, mu=mu, max_iter=max_iter, stop=stop, momentum=momentum,
+                                       griffin_lim=griffin_lim)
+                pred = int(np.argmax(r.audio_posteriors))
+                w.writerow({"id": uid, "path": it.path, "true": it.label, "target": lab, "reached": int(r.reached),
+                            "adv_pred": labels[pred], "adv_conf": round(float(r.audio_posteriors[pred]), 4),
+                            "snr_spectral_db": round(r.snr_spectral_db, 3), "iterations": r.iterations})
+                fh.flush()
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    ids = sorted({r["id"] for r in rows})
+    cell = {(r["id"], r["target"]): r for r in rows}
+    lines = [f"Ensembles: minimum confidence {stop}, SNR bound {snr} dB; cell = spectral SNR (dB) of the "
+             f"adversary that made the model choose the column's label, '–' where none did", "",
+             "| excerpt (true) | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
+    for uid in ids:
+        true = next(r["true"] for r in rows if r["id"] == uid)
+        cells = []
+        for lab in labels:
+            r = cell.get((uid, lab))
+            ok = r is not None and r["adv_pred"] == lab and float(r["adv_conf"]) >= stop
+            cells.append(f"{float(r['snr_spectral_db']):.1f}" if ok else "–")
+        lines.append(f"| {uid} ({true}) | " + " | ".join(cells) + " |")
+    reached = [r for r in rows if r["adv_pred"] == r["target"] and float(r["adv_conf"]) >= stop]
+    snrs = [float(r["snr_spectral_db"]) for r in reached if np.isfinite(float(r["snr_spectral_db"]))]
+    summary = {"n_pairs": len(rows), "n_reached": len(reached), "reached_rate": len(reached) / max(len(rows), 1),
+               "mean_snr_db": float(np.mean(snrs)) if snrs else None, "stop": stop, "snr": snr,
+               "skipped": skipped}
+    lines += ["", f"{len(reached)} of {len(rows)} (excerpt, label) pairs reached; mean SNR "
+                  f"{summary['mean_snr_db'] if summary['mean_snr_db'] is None else round(summary['mean_snr_db'], 1)} dB"]
+    (out / "ensemble.md").write_text("\n".join(lines) + "\n")
+    (out / "ensemble.json").write_text(json.dumps(summary, indent=2))
     return summary

@@ -20,7 +20,8 @@ import numpy as np
 
 __all__ = ["co_occurrence", "label_vector_similarity", "label_vectors", "rank_pairs", "compare_lvs_nco",
            "label_noise", "estimate_positive_count", "label_job", "read_label_csv", "simulate_annotation",
-           "label_noise_job"]
+           "label_noise_job", "reannotation_aucs", "evaluation_reliability", "popularity_spearman",
+           "reliability_job"]
 
 
 def co_occurrence(Y):
@@ -192,6 +193,87 @@ def label_noise(ground_truth, annotation, labels, *, n_total=None, n_positive=No
     return rows
 
 
+def _auc(y, s):
+    from sklearn.metrics import roc_auc_score
+
+    y = np.asarray(y) > 0
+    if y.all() or not y.any():
+        return float("nan")
+    return float(roc_auc_score(y, s))
+
+
+def reannotation_aucs(scores, ground_truth, annotation, labels):
+    """Per-tag ROC-AUC of a system's scores against the dataset's labels and against a careful
+    re-annotation of the same items (thesis Fig. 3.4).
+
+    Parameters
+    ----------
+    scores : array, shape (n_items, n_tags)
+        The system's tag scores of the re-annotated items.
+    ground_truth, annotation : array, shape (n_items, n_tags)
+        0/1 labels: the dataset's and the re-annotation's.
+    labels : list of str
+
+    Returns
+    -------
+    list of dict
+        Per tag: ``tag``, ``auc_ground_truth``, ``auc_annotation``, ``recall`` (the ground truth's
+        recall against the annotation: tagability).
+    """
+    S, G, A = (np.asarray(m, dtype=np.float64) for m in (scores, ground_truth, annotation))
+    if not (S.shape == G.shape == A.shape) or S.ndim != 2 or S.shape[1] != len(labels):
+        raise ValueError(f"scores {S.shape}, ground truth {G.shape} and annotation {A.shape} must all be "
+                         f"(items, {len(labels)})")
+    rows = []
+    for j, tag in enumerate(labels):
+        a = A[:, j] > 0
+        rows.append({"tag": tag, "auc_ground_truth": _auc(G[:, j], S[:, j]), "auc_annotation": _auc(A[:, j], S[:, j]),
+                     "recall": float(np.mean(G[a, j] > 0)) if a.any() else float("nan")})
+    return rows
+
+
+def evaluation_reliability(auc_annotation, auc_ground_truth, auc_all=None):
+    """Thesis Fig. 3.6's ρ1 and ρ2 over a set of experiments (systems).
+
+    Parameters
+    ----------
+    auc_annotation, auc_ground_truth : array, shape (n_experiments,)
+        Each experiment's mean AUC of the re-annotated tags against the re-annotation and against
+        the dataset's labels.
+    auc_all : array, shape (n_experiments,) or None
+        Each experiment's mean AUC of all tags against the dataset's labels.
+
+    Returns
+    -------
+    dict
+        ``rho1`` (Pearson, annotation vs ground truth: is the noisy ground truth a reliable
+        evaluation?) and ``rho2`` (Pearson, the re-annotated tags vs all tags: does that carry over
+        to all tags?); NaN where fewer than 3 experiments or a constant series.
+    """
+    def r(a, b):
+        a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+        ok = np.isfinite(a) & np.isfinite(b)
+        if ok.sum() < 3 or np.std(a[ok]) == 0 or np.std(b[ok]) == 0:
+            return float("nan")
+        return float(np.corrcoef(a[ok], b[ok])[0, 1])
+
+    return {"rho1": r(auc_annotation, auc_ground_truth),
+            "rho2": float("nan") if auc_all is None else r(auc_ground_truth, auc_all),
+            "n_experiments": int(len(np.asarray(auc_annotation)))}
+
+
+def popularity_spearman(counts, aucs):
+    """Spearman rank correlation between tag popularity (occurrence counts) and per-tag AUC
+    (thesis §4.3.3: 0.077 over the 50 tags; §3.2: -0.7 within the era tags). NaN tags are left out."""
+    from scipy.stats import spearmanr
+
+    c, a = np.asarray(counts, np.float64), np.asarray(aucs, np.float64)
+    ok = np.isfinite(c) & np.isfinite(a)
+    if ok.sum() < 3:
+        return float("nan")
+    return float(spearmanr(c[ok], a[ok]).statistic)
+
+
 # ------------------------------------------------------------------------------------- jobs
 def _write_matrix(path, M, labels):
     import csv
@@ -278,7 +360,7 @@ def label_job(model, out, *, dataset="embedded", data_root=None, split="train", 
 
 
 def read_label_csv(path):
-    """An ``id`` column and one 0/1 column per tag -> (ids, tags, matrix (n_items, n_tags))."""
+    """An ``id`` column and one numeric column per tag (0/1 labels, or scores) -> (ids, tags, matrix (n_items, n_tags))."""
     import csv
 
     with open(path, newline="") as f:
@@ -289,7 +371,7 @@ def read_label_csv(path):
     try:
         M = np.array([[float(r[t]) for t in tags] for r in rows])
     except ValueError as e:
-        raise ValueError(f"{path}: tag columns must hold 0/1 values ({e})") from None
+        raise ValueError(f"{path}: tag columns must hold numbers (0/1 labels or scores) ({e})") from None
     return [r["id"] for r in rows], tags, M
 
 
@@ -333,3 +415,58 @@ def label_noise_job(out, *, ground_truth, annotation, labels, n_total=None, n_po
     (out / "label_noise.txt").write_text("\n".join(lines) + "\n")
     plots.save_figure(plots.label_noise_figure(rows), out / "label_noise.png")
     return rows
+
+
+def reliability_job(out, *, experiments, ground_truth, annotation, labels, names=None):
+    """Thesis Figs 3.4/3.6 from re-annotation CSVs and several systems' scores (``bin/analyse.py
+    reliability``): ``reliability.csv`` (per experiment and tag: AUC against the ground truth
+    and the annotation), ``reliability.json`` (ρ1, ρ2, per-experiment means) and
+    ``reliability.png``.
+
+    Parameters
+    ----------
+    out : str or Path
+    experiments : list of (scores, auc_all)
+        Per system: its scores of the re-annotated items, shape (n_items, n_tags), and its mean
+        AUC over all tags on the whole test set (or None).
+    ground_truth, annotation : array, shape (n_items, n_tags)
+    labels : list of str
+    names : list of str or None
+
+    Returns
+    -------
+    dict
+        ``rho1``, ``rho2``, ``experiments`` (per experiment: ``name``, ``auc_annotation``,
+        ``auc_ground_truth``, ``auc_all``, ``tags``).
+    """
+    import csv
+    import json
+    from pathlib import Path
+
+    from . import plots
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    names = list(names) if names else [f"experiment {i + 1}" for i in range(len(experiments))]
+    per = []
+    for name, (scores, auc_all) in zip(names, experiments):
+        rows = reannotation_aucs(scores, ground_truth, annotation, labels)
+        per.append({"name": name, "tags": rows,
+                    "auc_annotation": float(np.nanmean([r["auc_annotation"] for r in rows])),
+                    "auc_ground_truth": float(np.nanmean([r["auc_ground_truth"] for r in rows])),
+                    "auc_all": None if auc_all is None else float(auc_all)})
+    all_auc = [e["auc_all"] for e in per]
+    rel = evaluation_reliability([e["auc_annotation"] for e in per], [e["auc_ground_truth"] for e in per],
+                                 None if any(a is None for a in all_auc) else all_auc)
+    with open(out / "reliability.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["experiment", "tag", "auc_ground_truth", "auc_annotation", "recall"])
+        for e in per:
+            for r in e["tags"]:
+                w.writerow([e["name"], r["tag"], r["auc_ground_truth"], r["auc_annotation"], r["recall"]])
+    result = {**rel, "experiments": per}
+    (out / "reliability.json").write_text(json.dumps(result, indent=2, default=float))
+    fig = plots.reliability_figure([e["name"] for e in per], [e["auc_annotation"] for e in per],
+                                   [e["auc_ground_truth"] for e in per], all_auc, rel)
+    plots.save_figure(fig, out / "reliability.png")
+    return result

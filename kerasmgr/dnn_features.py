@@ -24,7 +24,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import RandomForestClassifier
 
-__all__ = ["LAYERS", "TEXTURE_SECONDS", "texture_window", "dnn_feature_extractor", "file_features", "dnn_feature_experiment", "mfcc_zcr_features",
+__all__ = ["LAYERS", "TEXTURE_SECONDS", "texture_window", "FeatureForest", "dnn_feature_extractor", "file_features", "dnn_feature_experiment", "mfcc_zcr_features",
            "MahalanobisClassifier", "baseline_experiment", "majority_vote", "format_table", "run_protocol"]
 
 LAYERS = ("1", "2", "3", "all")
@@ -178,6 +178,54 @@ def dnn_feature_experiment(model, train_clips, train_labels, test_clips, test_la
             rows.append({"layer": str(layer), "aggregated": bool(agg), "accuracy": m["accuracy"],
                          "normalised_accuracy": m["normalised_accuracy"], "confusion_matrix": m["confusion_matrix"]})
     return (rows, forests) if return_forests else rows
+
+
+class FeatureForest:
+    """The deployed system of seeds 000/004: a trained frame DNN's features -> random forest ->
+    majority vote over a file's texture windows (or frames).
+
+    Parameters
+    ----------
+    model : keras.Model
+        A trained kerasmgr ``dnn``.
+    layer : {'1', '2', '3', 'all'}
+    aggregate : bool
+        Texture-window statistics (seed 004's system) or single frames.
+    texture_seconds : float or None
+        :func:`texture_window`.
+    n_estimators : int
+        Trees (500).
+    """
+
+    def __init__(self, model, *, layer="all", aggregate=True, texture_seconds=TEXTURE_SECONDS, n_estimators=500,
+                 n_jobs=2):
+        self.extractor, self.frontend = dnn_feature_extractor(model)
+        self.layer, self.aggregate = str(layer), bool(aggregate)
+        self.window, self.hop = texture_window(self.frontend, texture_seconds)
+        self.units = self.extractor.outputs[0].shape[-1]
+        self.forest = RandomForestClassifier(n_estimators=n_estimators, random_state=1234, n_jobs=n_jobs)
+        self.n_classes = int(model.output_shape[-1])
+
+    def features(self, clip, rng=None):
+        """Feature rows of one waveform at 22.05 kHz, shape (n_examples, d)."""
+        f = file_features(self.extractor, self.frontend, clip, layer="all", aggregate=self.aggregate,
+                          window=self.window, hop=self.hop, rng=rng or np.random.RandomState(111))
+        return f[:, _layer_slice(self.layer, self.units, self.aggregate)]
+
+    def fit(self, clips, labels, progress=False):
+        """Fit the forest on waveforms and their class indices; returns self."""
+        from tqdm.auto import tqdm
+
+        rng = np.random.RandomState(111)
+        feats = [self.features(c, rng) for c in tqdm(list(clips), desc="forest features", disable=not progress)]
+        X = np.concatenate(feats)
+        y = np.concatenate([np.full(len(f), lab) for f, lab in zip(feats, labels)])
+        self.forest.fit(X, y)
+        return self
+
+    def predict_clip(self, clip):
+        """Class index of one waveform (majority vote of its windows' or frames' decisions)."""
+        return majority_vote(self.forest.predict(self.features(clip)), self.n_classes)
 
 
 def _layer_slice(layer, units, aggregated):

@@ -44,7 +44,10 @@ class FeatureExtractor:
     tap : {'pool', 'elu'}
         Pool after max-pooling (thesis) or before it (the Keras-2 notebook).
     long : {'crop', 'average'}
-        Longer signals: centre crop, or the mean feature of consecutive model-sized windows.
+        Longer signals: one cropped window, or the mean feature of consecutive model-sized windows.
+    crop : {'centre', 'start'}
+        Where ``long='crop'`` cuts: the middle (default) or the beginning ("the first 29-second",
+        the thesis' Task 4, §6.3.2).
     batch_size : int
         Windows per forward pass.
 
@@ -58,7 +61,7 @@ class FeatureExtractor:
         The model's input rate (Hz) and length (samples).
     """
 
-    def __init__(self, model, *, layers="12345", tap="pool", long="crop", batch_size=8):
+    def __init__(self, model, *, layers="12345", tap="pool", long="crop", crop="centre", batch_size=8):
         import keras
 
         from .models import input_spec
@@ -67,6 +70,9 @@ class FeatureExtractor:
             raise ValueError(f"tap must be 'pool' or 'elu', got {tap!r}")
         if long not in ("crop", "average"):
             raise ValueError(f"long must be 'crop' or 'average', got {long!r}")
+        if crop not in ("centre", "start"):
+            raise ValueError(f"crop must be 'centre' or 'start', got {crop!r}")
+        self.crop = crop
         self.layers = parse_layers(layers)
         names = {l.name for l in model.layers}
         missing = [f"{tap}{k}" for k in self.layers if f"{tap}{k}" not in names]
@@ -86,7 +92,8 @@ class FeatureExtractor:
     def describe(self):
         """What the feature files' JSON metadata record of this extractor (layers, boundaries, ...)."""
         return {"extractor": "convnet", "model": self.model_name, "layers": self.layers,
-                "boundaries": self.boundaries, "tap": self.tap, "long": self.long, "n_samples": self.n_samples}
+                "boundaries": self.boundaries, "tap": self.tap, "long": self.long, "crop": self.crop,
+                "n_samples": self.n_samples}
 
     def windows_of(self, y):
         """Model-sized windows of one waveform (repeat if short; crop or all windows if long)."""
@@ -97,7 +104,7 @@ class FeatureExtractor:
         if len(y) < n:
             y = np.tile(y, -(-n // len(y)))[:n]
         if self.long == "crop" or len(y) == n:
-            start = (len(y) - n) // 2
+            start = 0 if self.crop == "start" else (len(y) - n) // 2
             return y[None, start : start + n]
         return windows(y, n)
 

@@ -309,3 +309,23 @@ def save_figure(fig, path):
     plt = _plt()
     fig.savefig(path, format="png")
     plt.close(fig)
+
+
+def reliability_figure(names, auc_annotation, auc_ground_truth, auc_all, rho):
+    """Thesis Fig. 3.6: per experiment, the re-annotated tags' AUC against the annotation (red,
+    dotted) and the ground truth (blue, dashed), and all tags' AUC (yellow, solid); ρ1, ρ2 in the title."""
+    import numpy as np
+
+    fig, ax = _plt().subplots(figsize=(max(5, 0.7 * len(names) + 2), 3.6))
+    x = np.arange(len(names))
+    ax.plot(x, auc_annotation, "r:o", label="re-annotated tags vs annotation")
+    ax.plot(x, auc_ground_truth, "b--s", label="re-annotated tags vs ground truth")
+    if all(a is not None for a in auc_all):
+        ax.plot(x, auc_all, "-^", color="goldenrod", label="all tags vs ground truth")
+    ax.set_xticks(x)
+    ax.set_xticklabels(names, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("ROC-AUC")
+    ax.set_title(f"rho1 = {rho['rho1']:.3f}, rho2 = {rho['rho2']:.3f}")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -67,7 +67,7 @@ def smoke_overrides(ctx, cfg, *, data="embedded"):
     elif data == "gtzan":
         root = gtzan_standin(ctx)
         o.update(dataset="gtzan", data_root=str(root), split_dir=str(root / "splits"), dataset_kwargs={})
-    else:
+    elif data is not None:
         raise ValueError(f"unknown smoke data {data!r}")
     return o
 
@@ -83,8 +83,8 @@ def train_row(ctx, config, key, *, smoke_data="embedded", **overrides):
         A training config (YAML; keys are :class:`~kerasmgr.training.TrainConfig` fields).
     key : str
         Run name (``OUT/<table>/runs/<key>``).
-    smoke_data : {'embedded', 'gtzan'}
-        Generated data of a smoke run.
+    smoke_data : {'embedded', 'gtzan', None}
+        Generated data of a smoke run (``None``: the caller's own, e.g. the LMD stand-in).
     **overrides
         TrainConfig fields set on top of the config.
 
@@ -127,6 +127,7 @@ def train_row(ctx, config, key, *, smoke_data="embedded", **overrides):
            "majority_accuracy": other.get("majority_vote", {}).get("accuracy"),
            "normalised_accuracy": m.get("normalised_accuracy"), "pr_auc": m.get("pr_auc", m.get("macro_pr_auc")),
            "best_epoch": m.get("best_epoch"), "epochs_run": epochs_run, "n_train_clips": n_train,
+           "n_test": m.get("n"),
            "run_seconds": seconds,
            "seconds_per_2500": (float(np.median(epoch_seconds)) / n_train * 2500
                                 if n_train and epoch_seconds else None),

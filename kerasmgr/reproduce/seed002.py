@@ -291,3 +291,318 @@ register(Table(
   fraction is not stated, 50 % is assumed.
 - Values only in the figure; log-mel "always outperforms" linear mel (§5.2.4).
 """))
+
+
+# ------------------------------------------------------------------ seed 002, Figs 6.3-6.9
+#: Chapter 6's target tasks: (row key, task label, the thesis code's CSV name, target column,
+#: figure, published best convnet score (feature), MFCC, MFCC + 12345); None where the thesis
+#: gives no number in its text.
+CH6_TASKS = (
+    ("task1", "1 Ballroom (extended)", "ballroom_extended", "label", "Fig. 6.3", (86.7, "123"), None, None),
+    ("task2", "2 GTZAN genre", "gtzan_genre", "label", "Fig. 6.4", (89.8, None), 66.0, 78.1),
+    ("task3", "3 GTZAN speech/music", "gtzan_speechmusic", "label", "Fig. 6.6", (100.0, None), 99.2, None),
+    ("task4a", "4a emoMusic arousal (r²)", "emoMusic", "arousal", "Fig. 6.7", (0.633, None), None, None),
+    ("task4v", "4v emoMusic valence (r²)", "emoMusic", "valence", "Fig. 6.7", (0.415, None), None, None),
+    ("task5", "5 Jamendo vocal/non-vocal", "jamendo_vd", "label", "Fig. 6.8", (None, None), None, None),
+    ("task6", "6 UrbanSound8K", "urbansound", "label", "Fig. 6.9", (None, None), None, 71.4),
+)
+
+
+def _fig6_configs(ctx):
+    out = []
+    for key, label, csv_name, target, fig, (best, best_name), mfcc, both in CH6_TASKS:
+        pub = {k: v for k, v in (("best", best), ("mfcc", mfcc), ("mfcc_12345", both)) if v is not None}
+        out.append(Config(key, {"task": label, "figure": fig, "seed's best feature": best_name or ""},
+                          {"csv": csv_name, "target": target, "crop": "start" if key.startswith("task4") else "centre"},
+                          pub, smoke=key == "task2"))
+    return out
+
+
+def _extractor_model(ctx):
+    """The source convnet: in a smoke run the project's k2c2; else ``$CHOI_WEIGHTS`` (a model
+    converted with ``bin/convert_weights.py`` from Choi's released Compact-convnet)."""
+    import os
+
+    from .. import pretrained
+
+    if ctx.smoke:
+        return pretrained.load("k2c2-embedded")[0]
+    path = os.environ.get("CHOI_WEIGHTS")
+    if not path:
+        raise FileNotFoundError("set CHOI_WEIGHTS to Choi's Compact-convnet converted by bin/convert_weights.py "
+                                "(e.g. choi2017-keras1-theano --mode per_clip): the source task's weights")
+    return pretrained.load(path)[0]
+
+
+def _fig6_items(ctx, cfg):
+    """(waveforms at the extractor's rate, targets, groups, split) of a task."""
+    import csv
+
+    import numpy as np
+
+    if ctx.smoke:  # the embedded dataset's genres stand in for a target task
+        from ..data.datasets import load_dataset
+
+        from .common import SMOKE_EMBEDDED
+
+        items = [it for s in ("train", "valid", "test")
+                 for it in load_dataset("embedded", None, split=s, **SMOKE_EMBEDDED, progress=False).items]
+        return [it.path for it in items], np.array([it.label for it in items]), None, None
+    path = ctx.data_root / f"{cfg.params['csv']}.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: the task's CSV (path + {cfg.params['target']!r} columns, optional "
+                                f"group/split) is not in --data-root")
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    target = cfg.params["target"]
+    if not rows or target not in rows[0] or "path" not in rows[0]:
+        raise ValueError(f"{path}: needs 'path' and {target!r} columns")
+    paths = [str((path.parent / r["path"]).resolve()) for r in rows]
+    y = np.array([r[target] for r in rows])
+    if target in ("arousal", "valence"):
+        y = y.astype(np.float64)
+    groups = np.array([r["group"] for r in rows]) if "group" in rows[0] else None
+    split = np.array([r["split"] for r in rows]) if "split" in rows[0] else None
+    return paths, y, groups, split
+
+
+def _fig6_run(ctx, cfg):
+    import numpy as np
+
+    from .. import transfer
+    from ..data.pipeline import ClipStore
+    from ..features import FeatureExtractor, mfcc_features, random_convnet
+
+    model = _extractor_model(ctx)
+    ext = FeatureExtractor(model, layers="12345", crop=cfg.params["crop"])
+    paths, y, groups, split = _fig6_items(ctx, cfg)
+    store = ClipStore(paths, ext.sample_rate, progress=ctx.progress, desc="target audio")
+    keep = store.index
+    y = y[keep]
+    groups = None if groups is None else groups[keep]
+    split = None if split is None else split[keep]
+    clips = list(store)
+    X = ext.transform(clips)
+    R = FeatureExtractor(random_convnet("k2c2", seed=ctx.seed), layers="12345", crop=cfg.params["crop"]).transform(clips)
+    M = np.stack([mfcc_features(c, ext.sample_rate) for c in clips])
+    blocks = {"MFCC": M}
+    for k, (a, b) in ext.boundaries.items():
+        blocks[f"L{k}"], blocks[f"R{k}"] = X[:, a:b], R[:, a:b]
+    rows = transfer.run(blocks, y, protocols=("thesis",), n_folds=3 if ctx.smoke else 10, groups=groups,
+                        split=split, progress=ctx.progress, grid="thesis", seed=ctx.seed)
+    scale = 1.0 if rows[0]["metric"] == "r2" else 100.0
+    conv = [r for r in rows if r["kind"] == "convnet"]
+    best = max(conv, key=lambda r: r["score"])
+    by = {r["feature_set"]: r["score"] for r in rows}
+    rnd = max((r for r in rows if r["kind"] == "random"), key=lambda r: r["score"])
+    return {"best": scale * best["score"], "best_feature": best["feature_set"], "all": scale * by["12345"],
+            "mfcc": scale * by["mfcc"], "mfcc_12345": scale * by["mfcc+12345"], "random_best": scale * rnd["score"],
+            "n_items": int(len(y)), "metric": rows[0]["metric"]}
+
+
+register(Table(
+    id="002-fig6", seed="002", section="thesis §6.4, Figs 6.2-6.9 (Tasks 1-6)",
+    title="Transfer learning: SVMs on the source convnet's layer features, per target task",
+    data="<data-root>/<task>.csv per task (the thesis code's data_csv layout: path + label, or arousal/valence; "
+         "optional group, split) and $CHOI_WEIGHTS", estimate="feature extraction + 31 x 2 + 2 SVM grids per task",
+    smoke_estimate="30 s (embedded genres as Task 2, 3 folds)",
+    columns=(Column("best", "best convnet feature", "% or r²", 3), Column("best_feature", "which"),
+             Column("all", "'12345'", "% or r²", 3),
+             Column("mfcc", "MFCCs", "% or r²", 3), Column("mfcc_12345", "MFCCs + '12345'", "% or r²", 3),
+             Column("random_best", "best random convnet feature", "% or r²", 3)),
+    label_headers=("task", "figure", "seed's best feature"), configs=_fig6_configs, run=_fig6_run,
+    notes="""
+- Features: the average-pooled output of each of the five conv blocks of the source convnet
+  (`$CHOI_WEIGHTS`; smoke: the project's `k2c2-embedded`), 20-MFCC mean/std with Δ and ΔΔ, and the
+  same convnet with random He-normal weights; 31 layer combinations each (§6.3).
+- Protocol `thesis` (10-fold stratified CV, grouped where the CSV has a `group` column as for
+  UrbanSound8K, predefined split for Jamendo), on the thesis' grid exactly: kernel x gamma x C on
+  the features as they are (`grid='thesis'`). Its released code also searched a standard scaler
+  on/off and reported the best (`grid='extended'`, `bin/transfer.py --grid extended`), which
+  raises the scores.
+- Task 4 uses "the first 29-second" of each 45-s clip (`--crop start`); the others a centre crop.
+- The thesis gives the per-combination results only as bar charts; the text's numbers are shown.
+"""))
+
+
+# ------------------------------------------------------------ seed 002, Figs 3.4 and 3.6, §4.3.3
+FIG36 = (("a", "(a) mel-spectrogram, training-set sizes", "002-fig5.3", "mel", 0.905),
+         ("b", "(b) STFT, training-set sizes", "002-fig5.3", "stft", 0.833),
+         ("c", "(c) preprocessing variants", "002-fig5.5", "", 0.543))
+#: Re-annotation files a full run reads from --data-root (id = audio path relative to the root).
+REANNOTATION = ("subset400_ground_truth.csv", "subset400_annotation.csv")
+
+
+def _fig36_configs(ctx):
+    rows = [Config(key, {"figure": label}, {"source": src, "filter": flt}, {"rho1": rho1}, smoke=key == "a")
+            for key, label, src, flt, rho1 in FIG36]
+    # the Fig. 5.3 runs are named <representation>-<percent>pct
+    rows.append(Config("popularity", {"figure": "§4.3.3 tag popularity vs AUC"}, {"popularity": True},
+                       {"spearman": 0.077}))
+    return rows
+
+
+def _track_scores(model, paths):
+    """Mean posteriors over each file's segments, shape (n_files, n_tags)."""
+    import numpy as np
+
+    from ..data.pipeline import ClipStore
+    from ..evaluation import segment_posteriors
+    from ..models import input_spec
+
+    sr, _ = input_spec(model)
+    store = ClipStore(paths, sr, progress=False)
+    if len(store) != len(paths):
+        raise ValueError(f"{len(paths) - len(store)} re-annotated file(s) could not be read: {store.errors[:3]}")
+    return np.stack([p.mean(axis=0) for p in segment_posteriors(model, store)])
+
+
+def _smoke_systems(ctx):
+    """The smoke run's 'experiments': the project's two taggers and an untrained k2c2, on the
+    embedded test split with a simulated weak labelling (30 % of positives missing)."""
+    from .. import pretrained
+    from ..analysis import simulate_annotation
+    from ..data.datasets import load_dataset
+    from ..features import random_convnet
+
+    from .common import SMOKE_EMBEDDED
+
+    test = load_dataset("embedded", None, split="test", **SMOKE_EMBEDDED, progress=False)
+    G, A = simulate_annotation(test.targets("tags"), missing=0.3, false=0.02, seed=ctx.seed)
+    systems = [("k2c2-embedded", pretrained.load("k2c2-embedded")[0]),
+               ("crnn-embedded", pretrained.load("crnn-embedded")[0]),
+               ("k2c2 untrained", random_convnet("k2c2", seed=ctx.seed, n_outputs=G.shape[1]))]
+    return test, G, A, systems
+
+
+def _fig36_experiments(ctx, cfg):
+    """(labels, ground truth, annotation, [(name, scores, mean AUC of all tags, per-tag AUCs)])."""
+    import json
+
+    import keras
+
+    from ..analysis import read_label_csv
+    from ..metrics import tagging_metrics
+
+    if ctx.smoke:
+        test, G, A, systems = _smoke_systems(ctx)
+        labels, paths = test.labels("tags"), [it.path for it in test.items]
+        exps = []
+        for name, model in systems:
+            S = _track_scores(model, paths)
+            m = tagging_metrics(G, S, labels)
+            exps.append((name, S, m["macro_roc_auc"], {t: v["roc_auc"] for t, v in m["per_tag"].items()}))
+        return labels, G, A, exps
+    gt_csv, ann_csv = (ctx.data_root / f for f in REANNOTATION)
+    for f in (gt_csv, ann_csv):
+        if not f.is_file():
+            raise FileNotFoundError(f"{f}: the re-annotated subset (id = audio path relative to --data-root, "
+                                    f"one 0/1 column per tag) is needed")
+    ids, labels, G = read_label_csv(gt_csv)
+    ids_a, labels_a, A = read_label_csv(ann_csv)
+    A = A[[ids_a.index(i) for i in ids]][:, [labels_a.index(t) for t in labels]]
+    paths = [str(ctx.data_root / i) for i in ids]
+    source = cfg.params.get("source", "002-fig5.3")
+    src = ctx.work.parent / source / "runs"
+    runs = sorted(d for d in src.glob("*") if (d / "model.keras").is_file() and cfg.params.get("filter", "") in d.name)
+    if len(runs) < 3:
+        raise FileNotFoundError(f"{src}: needs at least 3 finished runs (python bin/reproduce.py {source} "
+                                f"--data-root ... --out {ctx.work.parent} first)")
+    exps = []
+    for d in runs:
+        model = keras.models.load_model(d / "model.keras", compile=False)
+        metrics = json.loads((d / "metrics.json").read_text())
+        out_labels = json.loads((d / "model.json").read_text())["labels"]
+        S = _track_scores(model, paths)[:, [out_labels.index(t) for t in labels]]
+        per_tag = {t: v.get("roc_auc") for t, v in metrics.get("per_tag", {}).items()}
+        exps.append((d.name, S, metrics.get("macro_roc_auc"), per_tag))
+    return labels, G, A, exps
+
+
+def _fig36_run(ctx, cfg):
+    from ..analysis import popularity_spearman, reliability_job
+
+    if cfg.params.get("popularity"):  # tag counts in the training labels vs one system's per-tag test AUC
+        from ..data.datasets import load_dataset
+
+        if ctx.smoke:
+            from .common import SMOKE_EMBEDDED
+
+            train = load_dataset("embedded", None, split="train", **SMOKE_EMBEDDED, progress=False)
+        else:
+            kw = {"split_dir": str(ctx.split_dir)} if ctx.split_dir else {}
+            train = load_dataset("msd", ctx.data_root, split="train", **kw)
+        counts = dict(zip(train.labels("tags"), train.targets("tags").sum(axis=0)))
+        _, _, _, exps = _fig36_experiments(ctx, Config("a", {}, {"source": "002-fig5.3", "filter": "mel-100pct"}))
+        aucs = exps[0][3]
+        tags = [t for t in aucs if aucs[t] is not None and t in counts]
+        return {"spearman": popularity_spearman([counts[t] for t in tags], [aucs[t] for t in tags]),
+                "n_tags": len(tags), "system": exps[0][0]}
+    labels, G, A, exps = _fig36_experiments(ctx, cfg)
+    r = reliability_job(ctx.folder("reliability", cfg.key), experiments=[(S, a) for _, S, a, _ in exps],
+                        ground_truth=G, annotation=A, labels=labels, names=[e[0] for e in exps])
+    return {"rho1": r["rho1"], "rho2": r["rho2"], "n_experiments": r["n_experiments"]}
+
+
+register(Table(
+    id="002-fig3.6", seed="002", section="thesis §3.2.3, Figs 3.4 and 3.6; §4.3.3",
+    title="Is a noisy ground truth a reliable evaluation? rho1/rho2 over sets of systems; tag popularity vs AUC",
+    data="the MSD + <data-root>/subset400_{ground_truth,annotation}.csv + the runs of 002-fig5.3 and 002-fig5.5 "
+         "in the same --out", estimate="minutes after 002-fig5.3/5.5 (scoring their models)",
+    smoke_estimate="20 s (embedded test split, simulated weak labels, 3 systems)",
+    columns=(Column("rho1", "rho1 (annotation vs ground truth)", "", 3),
+             Column("rho2", "rho2 (re-annotated tags vs all tags)", "", 3),
+             Column("spearman", "Spearman (popularity vs AUC)", "", 3)),
+    label_headers=("figure",), configs=_fig36_configs, run=_fig36_run,
+    notes="""
+- For each set of systems (Fig. 3.6 (a) the mel rows of 002-fig5.3, (b) its STFT rows, (c) the
+  002-fig5.5 models), every system scores the re-annotated items; ρ1 is the Pearson correlation,
+  over the systems, of the mean AUC of the re-annotated tags against the re-annotation and against
+  the dataset's labels, ρ2 that of the latter with the mean AUC of all tags
+  (`kerasmgr.analysis.evaluation_reliability`; per-tag AUCs in
+  OUT/002-fig3.6/reliability/<row>/reliability.csv, the figure in reliability.png).
+- The thesis' ρ2 values are given only as their average, 0.856.
+- Popularity: Spearman correlation of the tags' training-set counts with one system's per-tag test
+  AUC (the 100 % mel-spectrogram Compact-convnet); the thesis reports 0.077 (§4.3.3).
+- Smoke run: the embedded test split with a simulated weak labelling (30 % of positives missing,
+  2 % false positives) and the project's k2c2 and CRNN and an untrained k2c2 as the systems.
+- `bin/analyse.py reliability` does the same from CSV files.
+"""))
+
+
+# ------------------------------------------------------------------ seed 002, §7.3, Table 7-C
+def _table7c_configs(ctx):
+    return [Config("lvs-vs-nco", {"comparison": "label-vector similarity (Eq. 7.1) vs co-occurrence (Eq. 3.1)"}, {},
+                   {"pearson": 0.580, "common_top20": 11})]
+
+
+def _table7c_run(ctx, cfg):
+    from ..analysis import label_job
+
+    if ctx.smoke:
+        from .common import SMOKE_EMBEDDED
+
+        model, dataset, root, kw = "k2c2-embedded", "embedded", None, dict(SMOKE_EMBEDDED, progress=False)
+    else:
+        model, dataset, root = _extractor_model(ctx), "msd", str(ctx.data_root)
+        kw = {"split_dir": str(ctx.split_dir)} if ctx.split_dir else {}
+    r = label_job(model, ctx.folder("labels"), dataset=dataset, data_root=root, split="train", dataset_kwargs=kw,
+                  top=20)
+    return {"pearson": r["pearson_of_rankings"], "common_top20": len(r["common"]), "n_pairs": r["n_pairs"]}
+
+
+register(Table(
+    id="002-table7c", seed="002", section="thesis §7.3, Table 7-C and Figs 7.10-7.11",
+    title="Label vectors of the trained tagger vs the tags' co-occurrence in the training labels",
+    data="the MSD training labels + $CHOI_WEIGHTS", estimate="1 min (one pass over the training labels)",
+    smoke_estimate="10 s (project k2c2, embedded tags)",
+    columns=(Column("pearson", "Pearson correlation of the rankings", "", 3),
+             Column("common_top20", "pairs common to both top-20 lists", "", 0)),
+    label_headers=("comparison",), configs=_table7c_configs, run=_table7c_run,
+    notes="""
+- Label-vector similarity S = WᵀW of the output layer's weights (Eq. 7.1) against the normalised
+  co-occurrence C(i, j) of the training labels (Eq. 3.1): the Pearson correlation of their
+  rankings over tag pairs and the overlap of the two top-20 lists (Table 7-C; the heat maps and
+  the lists are in OUT/002-table7c/labels/).
+- Smoke run: the project's k2c2 and the embedded dataset's 16 tags.
+"""))
