@@ -58,7 +58,7 @@ register(Table(
     id="000-forests", seed="000", section="poster, tables of the replication and of the fault-filtered evaluation",
     title="Random forests on DNN features (50/500 units, ReLU+SGD with/without dropout), and MFCC + random forest",
     data="GTZAN + dnn-mgr's split lists (stratified, filtered; ../shared/data/gtzan_splits)",
-    estimate="8 DNN trainings (200 epochs) + 64 forests", smoke_estimate="1-2 min (one DNN, 1 epoch, stand-in)",
+    estimate="8 DNN trainings (200 epochs) + 64 forests", smoke_estimate="30 s (two DNNs, 1 epoch, stand-in)",
     columns=tuple(Column(k, f"L{k[0] if k[0] != 'a' else 'All'} {'aggregated' if k.endswith('agg') else 'frames'}",
                          "%", 2) for k in COLUMNS),
     label_headers=("partition", "hidden units", "training"), configs=_configs, run=_run,

@@ -70,7 +70,7 @@ def _table4a_run(ctx, cfg):
 register(Table(
     id="002-table4a", seed="002", section="thesis §4.2.5, Table 4-A",
     title="Trainable parameters of the chapter-4 structures at each budget (2 % tolerance)",
-    data="none", estimate="30 s", smoke_estimate="30 s",
+    data="none", estimate="5 s", smoke_estimate="5 s",
     columns=(Column("parameters", "trainable parameters", "", 0), Column("deviation_pct", "deviation", "%", 2),
              Column("conv_share_pct", "conv layers' share", "%", 1)),
     label_headers=("structure", "budget (M)"), configs=_table4a_configs, run=_table4a_run,
@@ -214,7 +214,7 @@ register(Table(
     id="002-fig5.2", seed="002", section="thesis §5.2.1, Fig. 5.2",
     title="AUC of 15 repeats of the Compact-convnet that differ only in weight initialisation",
     data="MSD previews + MSD_split_for_tagging lists", estimate="15 x the Compact-convnet on the MSD",
-    smoke_estimate="30 s (2 repeats, 1 epoch)",
+    smoke_estimate="15 s (2 repeats, 1 epoch)",
     columns=(Column("metric", "test ROC-AUC", "", 4),), label_headers=("experiment",), configs=_fig52_configs,
     run=_train_run,
     notes="""
@@ -241,7 +241,7 @@ register(Table(
     id="002-fig5.3", seed="002", section="thesis §5.2.2, Fig. 5.3",
     title="log-mel vs log-STFT input to the Compact-convnet with growing training-set sizes",
     data="MSD previews + MSD_split_for_tagging lists", estimate="16 Compact-convnet trainings on the MSD",
-    smoke_estimate="15 s (STFT at 64 %, 1 epoch)",
+    smoke_estimate="10 s (STFT at 64 %, 1 epoch)",
     columns=(Column("metric", "test ROC-AUC", "", 4),), label_headers=("training data (%)", "representation"),
     configs=_fig53_configs, run=_train_run,
     notes="""
@@ -276,7 +276,7 @@ register(Table(
     id="002-fig5.5", seed="002", section="thesis §5.2.3-5.2.4, Fig. 5.5",
     title="Preprocessing: log vs linear mel magnitude x frequency weighting x the x10 scaler, and limited data",
     data="MSD previews + MSD_split_for_tagging lists", estimate="16 Compact-convnet trainings on the MSD",
-    smoke_estimate="15 s (the dataset-statistics row, 1 epoch)",
+    smoke_estimate="10 s (the dataset-statistics row, 1 epoch)",
     columns=(Column("metric", "test ROC-AUC", "", 4),),
     label_headers=("group", "magnitude", "scaler", "frequency weighting"), configs=_fig55_configs, run=_train_run,
     notes="""
@@ -405,7 +405,7 @@ register(Table(
     title="Transfer learning: SVMs on the source convnet's layer features, per target task",
     data="<data-root>/<task>.csv per task (the thesis code's data_csv layout: path + label, or arousal/valence; "
          "optional group, split) and $CHOI_WEIGHTS", estimate="feature extraction + 31 x 2 + 2 SVM grids per task",
-    smoke_estimate="30 s (embedded genres as Task 2, 3 folds)",
+    smoke_estimate="20 s (embedded genres as Task 2, 3 folds)",
     columns=(Column("best", "best convnet feature", "% or r²", 3), Column("best_feature", "which"),
              Column("all", "'12345'", "% or r²", 3),
              Column("mfcc", "MFCCs", "% or r²", 3), Column("mfcc_12345", "MFCCs + '12345'", "% or r²", 3),
@@ -549,7 +549,7 @@ register(Table(
     title="Is a noisy ground truth a reliable evaluation? rho1/rho2 over sets of systems; tag popularity vs AUC",
     data="the MSD + <data-root>/subset400_{ground_truth,annotation}.csv + the runs of 002-fig5.3 and 002-fig5.5 "
          "in the same --out", estimate="minutes after 002-fig5.3/5.5 (scoring their models)",
-    smoke_estimate="20 s (embedded test split, simulated weak labels, 3 systems)",
+    smoke_estimate="5 s (embedded test split, simulated weak labels, 3 systems)",
     columns=(Column("rho1", "rho1 (annotation vs ground truth)", "", 3),
              Column("rho2", "rho2 (re-annotated tags vs all tags)", "", 3),
              Column("spearman", "Spearman (popularity vs AUC)", "", 3)),
