@@ -106,3 +106,10 @@ def test_bad_input_ends_with_error_and_exit_code_2(tmp_path):
         r = run_cli("reproduce.py", tid, "--data-root", tmp_path / "data", "--split-dir", tmp_path / "nosplits",
                     "--out", tmp_path)
         assert r.returncode == 2 and "split" in r.stderr
+    listed = [t for t in data_tables if reproduce.get_table(t).split_lists]
+    if listed:
+        t = reproduce.get_table(listed[0])
+        (tmp_path / "lists").mkdir()
+        r = run_cli("reproduce.py", t.id, "--data-root", tmp_path / "data", "--split-dir", tmp_path / "lists",
+                    "--out", tmp_path)
+        assert r.returncode == 2 and f"train_{t.split_lists[0]}.txt: split list not found" in r.stderr

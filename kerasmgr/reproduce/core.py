@@ -89,6 +89,7 @@ class Table:
     run: Callable  # (Context, Config) -> dict of column key -> number
     label_headers: tuple = ()
     notes: str = ""  # what differs from the seed, shown under the table
+    split_lists: tuple = ()  # partitions whose {train,valid,test}_<name>.txt a full run needs
 
     @property
     def needs_data(self):
@@ -164,6 +165,12 @@ def _check_inputs(table, data_root, split_dir, smoke):
         raise FileNotFoundError(f"{data_root}: data root not found (table {table.id} reads {table.data})")
     if split_dir is not None and not Path(split_dir).is_dir():
         raise FileNotFoundError(f"{split_dir}: split-list folder not found")
+    lists = Path(split_dir) if split_dir is not None else Path(data_root) / "splits"
+    for name in table.split_lists:
+        for subset in ("train", "valid", "test"):
+            if not (lists / f"{subset}_{name}.txt").is_file():
+                raise DatasetError(f"{lists / f'{subset}_{name}.txt'}: split list not found (table {table.id} needs "
+                                   f"the '{name}' partition; give --split-dir)")
 
 
 def reproduce(table_id, out, *, data_root=None, split_dir=None, smoke=False, seed=0, only=None, progress=True):

@@ -55,7 +55,7 @@ def _baseline(ctx, partition):
 
 
 register(Table(
-    id="000-forests", seed="000", section="poster, tables of the replication and of the fault-filtered evaluation",
+    id="000-forests", split_lists=("stratified", "filtered"), seed="000", section="poster, tables of the replication and of the fault-filtered evaluation",
     title="Random forests on DNN features (50/500 units, ReLU+SGD with/without dropout), and MFCC + random forest",
     data="GTZAN + dnn-mgr's split lists (stratified, filtered; ../shared/data/gtzan_splits)",
     estimate="8 DNN trainings (200 epochs) + 64 forests", smoke_estimate="30 s (two DNNs, 1 epoch, stand-in)",
