@@ -34,6 +34,11 @@ def main(argv=None):
     p.add_argument("--segments-per-clip", type=int, help="override frames drawn per clip per epoch (1288)")
     p.add_argument("--trees", type=int, default=500, help="random-forest size (500)")
     p.add_argument("--no-baseline", action="store_true", help="skip the MFCC+ZCR baseline")
+    p.add_argument("--baseline", choices=("mahalanobis", "forest"), default="mahalanobis",
+                   help="the baseline's classifier: seed 004's minimum Mahalanobis distance, or seed 000's "
+                        "random forest (the poster's 51 %%)")
+    p.add_argument("--texture-seconds", type=float, default=5.0,
+                   help="aggregation window in seconds, hopped by 50 %% (seed 004); 0 = dnn-mgr's 200 frames")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/dnn_features")
     a = p.parse_args(argv)
@@ -42,7 +47,8 @@ def main(argv=None):
     overrides = {k: v for k, v in (("epochs", a.epochs), ("segments_per_clip", a.segments_per_clip)) if v}
     r = run_protocol(dataset=a.dataset, data_root=a.data_root, split=a.split, split_dir=a.split_dir,
                      units=a.units, variants=a.variants, out=a.out, dataset_kwargs=a.dataset_kwargs, seed=a.seed,
-                     overrides=overrides, baseline=not a.no_baseline, n_estimators=a.trees)
+                     overrides=overrides, baseline=not a.no_baseline, n_estimators=a.trees,
+                     baseline_classifier=a.baseline, texture_seconds=a.texture_seconds or None)
     print(r["table"])
     print(f"\nwrote {Path(a.out) / 'dnn_features.json'} and dnn_features.txt")
     return 0

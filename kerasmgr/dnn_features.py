@@ -88,7 +88,8 @@ def file_features(extractor, frontend, clip, *, layer="all", aggregate=False, n_
         Waveform at 22.05 kHz.
     layer : {'1', '2', '3', 'all'}
     aggregate : bool
-        Mean and std over 200-frame windows (hop 100) instead of random frames.
+        Mean and std over texture windows of ``window`` frames hopped by ``hop`` (see
+        :func:`texture_window`; defaults 200/100, dnn-mgr's) instead of random frames.
     n_frames : int
         Random frames per file when not aggregating.
     rng : numpy.random.RandomState
@@ -360,7 +361,8 @@ DNN_MGR_SETTINGS = {
 
 def run_protocol(*, dataset="embedded", data_root=None, split=None, split_dir=None, units=(50, 500),
                  variants=("RS", "RSD"), out="runs/dnn_features", dataset_kwargs=None, seed=0, overrides=None,
-                 baseline=True, n_estimators=500, progress=True):
+                 baseline=True, n_estimators=500, progress=True, baseline_classifier="mahalanobis",
+                 texture_seconds=TEXTURE_SECONDS):
     """Train the frame DNNs, then the random forests on their features: seed 000's whole table.
 
     Parameters
@@ -376,7 +378,11 @@ def run_protocol(*, dataset="embedded", data_root=None, split=None, split_dir=No
     overrides : dict or None
         Training options that replace :data:`DNN_MGR_SETTINGS` (e.g. fewer epochs).
     baseline : bool
-        Also run the MFCC+ZCR minimum-Mahalanobis baseline.
+        Also run the MFCC+ZCR baseline.
+    baseline_classifier : {'mahalanobis', 'forest'}
+        Its classifier (:func:`baseline_experiment`).
+    texture_seconds : float or None
+        Aggregation window (:func:`texture_window`).
 
     Returns
     -------
@@ -426,14 +432,17 @@ def run_protocol(*, dataset="embedded", data_root=None, split=None, split_dir=No
                         model_kwargs=model_kwargs, verbose=1 if progress else 0, **settings)
             model = keras.models.load_model(run.model_path, compile=False)
             for r in dnn_feature_experiment(model, fit_clips, y_fit, test_clips, y_test, classes,
-                                            n_estimators=n_estimators, progress=progress):
+                                            n_estimators=n_estimators, progress=progress,
+                                            texture_seconds=texture_seconds):
                 r.update({"units": int(n_units), "variant": variant, "dnn_accuracy": run.metrics["accuracy"]})
                 rows.append(r)
                 cells[(int(n_units), variant == "RSD", r["aggregated"], r["layer"])] = r["accuracy"]
     result = {"cells": cells, "rows": rows, "table": format_table(cells, split=split or "")}
     if baseline:
-        result["baseline"] = baseline_experiment(fit_clips, y_fit, test_clips, y_test, classes, progress=progress)
-        result["table"] += (f"\nMFCC+ZCR minimum-Mahalanobis baseline: "
+        result["baseline"] = baseline_experiment(fit_clips, y_fit, test_clips, y_test, classes, progress=progress,
+                                                 classifier=baseline_classifier, n_estimators=n_estimators)
+        name = {"mahalanobis": "minimum-Mahalanobis", "forest": "random-forest"}[baseline_classifier]
+        result["table"] += (f"\nMFCC+ZCR {name} baseline: "
                             f"{100 * result['baseline']['accuracy']:.1f} %")
     Path(out).mkdir(parents=True, exist_ok=True)
     serial = {k: v for k, v in result.items() if k != "cells"}

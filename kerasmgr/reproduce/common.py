@@ -105,7 +105,8 @@ def train_row(ctx, config, key, *, smoke_data="embedded", **overrides):
         opts.update({k: v for k, v in smoke_overrides(ctx, base, data=smoke_data).items()
                      if not (k in ("split", "split_dir") and k in overrides)})
     else:
-        opts.update({k: v for k, v in (("data_root", ctx.data_root), ("split_dir", ctx.split_dir)) if v})
+        opts.update({k: v for k, v in (("data_root", ctx.data_root), ("split_dir", ctx.split_dir))
+                     if v and k not in overrides})  # a table's own choice (e.g. lists drawn here) stays
         opts = {k: (str(v) if isinstance(v, Path) else v) for k, v in opts.items()}
     t0 = time.perf_counter()
     result = train(config, **opts)
