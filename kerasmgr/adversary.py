@@ -672,6 +672,19 @@ def _load_model(model):
     return pretrained.load(model)
 
 
+def _read_excerpt(view, path, max_seconds, skipped):
+    """The first ``max_seconds`` of a file at the model's rate, or None (the reason appended to
+    ``skipped``): an unreadable, silent or too-short file never ends a dataset job."""
+    from .data.audio import AudioError, load_audio
+
+    sr = view.sample_rate
+    try:
+        return load_audio(path, sr, max_seconds=max_seconds, min_seconds=view.min_samples() / sr, allow_silent=False)
+    except AudioError as e:
+        skipped.append({"path": path, "reason": str(e)})
+        return None
+
+
 def _model_and_excerpts(model, dataset, data_root, split, split_name, split_dir, dataset_kwargs, progress):
     """The attacked softmax model, its view and metadata, the excerpts' split and the label names."""
     from .data.datasets import load_dataset
@@ -761,7 +774,6 @@ def attack_dataset(model, out, *, dataset="embedded", data_root=None, split="tes
     from tqdm.auto import tqdm
 
     from . import plots
-    from .data.audio import AudioError, load_audio
 
     model, meta, view, ds, labels = _model_and_excerpts(model, dataset, data_root, split, split_name, split_dir,
                                                         dataset_kwargs, progress)
@@ -800,11 +812,8 @@ def attack_dataset(model, out, *, dataset="embedded", data_root=None, split="tes
                 continue
             if all((uid, d) in done for d in domains) and not robustness_snrs:
                 continue
-            try:
-                x = load_audio(it.path, sr, max_seconds=max_seconds, min_seconds=view.min_samples() / sr,
-                               allow_silent=False)
-            except AudioError as e:
-                skipped.append({"path": it.path, "reason": str(e)})
+            x = _read_excerpt(view, it.path, max_seconds, skipped)
+            if x is None:
                 continue
             clips[i] = x
             for d in domains:
@@ -959,11 +968,8 @@ def attack_ensembles(model, out, *, dataset="embedded", data_root=None, split="t
 
     from tqdm.auto import tqdm
 
-    from .data.audio import AudioError, load_audio
-
     model, meta, view, ds, labels = _model_and_excerpts(model, dataset, data_root, split, split_name, split_dir,
                                                         dataset_kwargs, progress)
-    sr = view.sample_rate
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     items = ds.items[:limit] if limit else ds.items
@@ -982,11 +988,8 @@ def attack_ensembles(model, out, *, dataset="embedded", data_root=None, split="t
             uid = f"{i:05d}_{Path(it.path).stem}"
             if all((uid, lab) in done for lab in labels):
                 continue
-            try:
-                x = load_audio(it.path, sr, max_seconds=max_seconds, min_seconds=view.min_samples() / sr,
-                               allow_silent=False)
-            except AudioError as e:
-                skipped.append({"path": it.path, "reason": str(e)})
+            x = _read_excerpt(view, it.path, max_seconds, skipped)
+            if x is None:
                 continue
             for t, lab in enumerate(labels):
                 if (uid, lab) in done:
