@@ -87,6 +87,8 @@ def test_a_failing_configuration_is_reported_and_the_others_run_then_resume(tmp_
     assert calls == ["b"] and again["skipped"] == ["a", "c"]
     saved = json.loads((tmp_path / "test-toy" / "results" / "a.json").read_text())
     assert saved["measured"]["score"] == 1.0
+    with pytest.raises(ValueError, match="no configuration"):
+        reproduce.reproduce("test-toy", tmp_path, only=["zz"], progress=False)
     # a folder of one mode is not mixed with results of another
     with pytest.raises(ValueError, match="another mode"):
         reproduce.reproduce("test-toy", tmp_path, smoke=True, progress=False)

@@ -215,6 +215,10 @@ def reproduce(table_id, out, *, data_root=None, split_dir=None, smoke=False, see
                          f"use another --out or remove that folder")
     _atomic_json(mode_file, mode)
     configs = table.configs(ctx)
+    unknown = sorted(set(only or ()) - {c.key for c in configs})
+    if unknown:
+        raise ValueError(f"table {table.id} has no configuration(s) {unknown}; its keys: "
+                         f"{', '.join(c.key for c in configs)}")
     done, failed, skipped = [], {}, []
     for i, cfg in enumerate(configs, start=1):
         if (only and cfg.key not in only) or (smoke and not cfg.smoke):
