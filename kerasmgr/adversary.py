@@ -423,10 +423,10 @@ def waveform_adversary(model, audio, target, *, snr=30.0, step=0.05, max_iter=10
     model : keras.Model or SpectralView
     audio : np.ndarray, shape (n_samples,)
     target : int
-    snr : float
-        Minimum time-domain SNR in dB.
+    snr : float or None
+        Minimum time-domain SNR in dB (``None``: unconstrained; only the [-1, 1] clipping stays).
     step : float
-        Step length as a fraction of the SNR ball's radius.
+        Step length as a fraction of the SNR ball's radius (unconstrained: of the excerpt's norm).
     max_iter, stop
         As :func:`spectral_adversary`.
 
@@ -440,9 +440,11 @@ def waveform_adversary(model, audio, target, *, snr=30.0, step=0.05, max_iter=10
     target = _check_target(view, target)
     x = tf.constant(view.prepare(audio))
     n = int(x.shape[0])
-    radius = float(tf.norm(x)) / 10.0 ** (snr / 20.0)
-    if radius == 0:
+    norm = float(tf.norm(x))
+    if norm == 0:
         raise ValueError("silent audio: a time-domain SNR bound allows no perturbation")
+    radius = None if snr is None else norm / 10.0 ** (snr / 20.0)
+    length = step * (norm if radius is None else radius)
     scale = float(view.frontend.n_frames(n)) if view.spectral else 1.0
 
     wave_grad = view.gradient_fn("waveform", n)
@@ -454,8 +456,9 @@ def waveform_adversary(model, audio, target, *, snr=30.0, step=0.05, max_iter=10
         gn = tf.norm(g)
         if float(gn) == 0:
             return None
-        d = d - step * radius * g / gn
-        d = d * tf.minimum(1.0, radius / (tf.norm(d) + 1e-30))
+        d = d - length * g / gn
+        if radius is not None:
+            d = d * tf.minimum(1.0, radius / (tf.norm(d) + 1e-30))
         return tf.clip_by_value(x + d, -1.0, 1.0) - x  # clipping only shrinks |δ|
 
     d, it, reached, pbar = _descend(grad, tf.zeros_like(x), update, target, stop, max_iter)

@@ -490,6 +490,13 @@ def train(config=None, **overrides):
             raise ValueError("train_fraction is not available with sharded datasets")
         splits["train"] = fraction_of(splits["train"], cfg.train_fraction)
     labels = splits["train"].labels(cfg.task)
+    if not labels:
+        other = "genre" if cfg.task == "tags" else "tags"
+        kind = {"genre": "classes (one label per clip)", "tags": "tags (several labels per clip)"}
+        hint = (f"; it has {kind[other]}: pass --task {other}" if splits["train"].labels(other)
+                else "; it has no labels at all")
+        raise ValueError(f"the {cfg.dataset} dataset has no {kind[cfg.task]} for task {cfg.task!r} "
+                         f"(the {cfg.model} default){hint}")
     arrays, skipped = {}, []
     for s, ds in splits.items():
         if cfg.dataset == "shards":  # decoded already; streamed from the shards

@@ -271,3 +271,27 @@ def test_legacy_batch_norm_readings():
     assert LegacyBatchNorm.from_config(var.get_config()).reading == "variance"
     with pytest.raises(ValueError, match="reading"):
         LegacyBatchNorm(reading="mean")
+
+
+# ----------------------------------------------------------------------- bugs (issue 18's list)
+def test_unconstrained_waveform_adversary_and_clear_errors(tmp_path):
+    from kerasmgr import models
+    from kerasmgr.data.audio import AudioError, load_audio
+
+    model = models.build("dnn", n_outputs=3, n_units=8)
+    x = (0.1 * np.random.default_rng(0).standard_normal(22050)).astype(np.float32)
+    r = adversary.waveform_adversary(model, x, 1, snr=None, max_iter=2)  # no SNR bound: no TypeError
+    assert r.audio.shape == x.shape and np.abs(r.audio).max() <= 1.0
+    fake = tmp_path / "song.mp3"
+    fake.write_text("this is text, not audio\n")
+    with pytest.raises(AudioError, match="not a decodable audio file") as e:
+        load_audio(fake, 22050)
+    assert "does not exist" not in str(e.value)
+    folder = tmp_path / "folder"
+    for c in ("a", "b"):
+        (folder / c).mkdir(parents=True)
+        for i in range(3):
+            sf.write(folder / c / f"{i}.wav", (0.1 * np.random.default_rng(i).standard_normal(8000)), 8000)
+    with pytest.raises(ValueError, match="pass --task genre"):
+        training.train(model="k2c2", dataset="folder", data_root=str(folder), out=str(tmp_path / "r"), epochs=1,
+                       verbose=0)

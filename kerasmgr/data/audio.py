@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["AudioError", "load_audio", "check_samples", "resample", "fix_length", "windows"]
+__all__ = ["AudioError", "load_audio", "check_samples", "decode_error", "resample", "fix_length", "windows"]
 
 
 class AudioError(ValueError):
@@ -71,10 +71,23 @@ def load_audio(path, sr, *, mono=True, max_seconds=None, min_seconds=0.0, allow_
     except AudioError:
         raise
     except Exception as e:  # libsndfile's messages vary by format
-        raise AudioError(path, f"cannot decode audio ({e})") from None
+        raise decode_error(path, e) from None
     check_samples(path, y, native_sr, min_seconds=min_seconds, allow_silent=allow_silent)
     y = y.mean(axis=1) if mono else y.T
     return resample(y, native_sr, sr)
+
+
+def decode_error(path, error):
+    """The :class:`AudioError` of a file libsndfile could not open or read.
+
+    For an existing regular file whose content is in no format libsndfile knows (e.g. text named
+    ``.mp3``), libsndfile says "File does not exist or is not a regular file (possibly a pipe?)";
+    the reason given here says what it is instead.
+    """
+    msg = str(error)
+    if ("not a regular file" in msg or "Format not recognised" in msg) and Path(path).is_file():
+        msg = "not a decodable audio file: its content is in no format libsndfile reads"
+    return AudioError(path, f"cannot decode audio ({msg})")
 
 
 def check_samples(path, y, sr, *, min_seconds=0.0, allow_silent=True):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import AudioError, fix_length, load_audio
+from .audio import AudioError, decode_error, fix_length, load_audio
 
 __all__ = ["ClipStore", "training_dataset", "STORES", "audio_cache_dir", "epoch_permutations", "worker_batches",
            "batched_for_strategy", "segment_offset", "fixed_windows"]
@@ -92,7 +92,7 @@ class ClipStore:
                     try:
                         sf.info(p)
                     except Exception as e:
-                        raise AudioError(p, f"cannot decode audio ({e})") from None
+                        raise decode_error(p, e) from None
             except AudioError as e:
                 self.errors.append((e.path, e.reason))
                 continue
