@@ -675,6 +675,16 @@ def _load_model(model):
     return pretrained.load(model)
 
 
+def _done_keys(path, *fields):
+    """``{(row[f] for f in fields)}`` of a resumable CSV report (empty when it does not exist yet)."""
+    import csv
+
+    if not path.exists():
+        return set()
+    with open(path) as f:
+        return {tuple(r[k] for k in fields) for r in csv.DictReader(f)}
+
+
 def _read_excerpt(view, path, max_seconds, skipped):
     """The first ``max_seconds`` of a file at the model's rate, or None (the reason appended to
     ``skipped``): an unreadable, silent or too-short file never ends a dataset job."""
@@ -796,10 +806,7 @@ def attack_dataset(model, out, *, dataset="embedded", data_root=None, split="tes
     waveform_snr = snr if waveform_snr is None else waveform_snr
 
     report = out / "report.csv"
-    done = set()
-    if report.exists():
-        with open(report) as f:
-            done = {(r["id"], r["domain"]) for r in csv.DictReader(f)}
+    done = _done_keys(report, "id", "domain")
     new_file = not report.exists()
     fh = open(report, "a", newline="")
     writer = csv.DictWriter(fh, fieldnames=REPORT_FIELDS)
@@ -977,10 +984,7 @@ def attack_ensembles(model, out, *, dataset="embedded", data_root=None, split="t
     out.mkdir(parents=True, exist_ok=True)
     items = ds.items[:limit] if limit else ds.items
     path = out / "ensemble.csv"
-    done = set()
-    if path.exists():
-        with open(path) as f:
-            done = {(r["id"], r["target"]) for r in csv.DictReader(f)}
+    done = _done_keys(path, "id", "target")
     new = not path.exists()
     skipped = []
     with open(path, "a", newline="") as fh:

@@ -24,7 +24,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import RandomForestClassifier
 
-__all__ = ["LAYERS", "TEXTURE_SECONDS", "texture_window", "FeatureForest", "dnn_feature_extractor", "file_features", "dnn_feature_experiment", "mfcc_zcr_features",
+__all__ = ["LAYERS", "TEXTURE_SECONDS", "texture_window", "FeatureForest", "fit_and_test_clips", "dnn_feature_extractor", "file_features", "dnn_feature_experiment", "mfcc_zcr_features",
            "MahalanobisClassifier", "baseline_experiment", "majority_vote", "format_table", "run_protocol"]
 
 LAYERS = ("1", "2", "3", "all")
@@ -359,6 +359,50 @@ DNN_MGR_SETTINGS = {
 }
 
 
+def fit_and_test_clips(dataset, data_root, *, split=None, split_dir=None, dataset_kwargs=None, sample_rate=22050,
+                       progress=True):
+    """The audio the forests fit (train + valid) and are tested on, with class indices.
+
+    Parameters
+    ----------
+    dataset, data_root, dataset_kwargs
+        As :func:`kerasmgr.data.datasets.load_dataset` (the split's ``max_seconds`` is honoured,
+        e.g. LMD's first 30 s).
+    split, split_dir : str or None
+        Split-list name and folder.
+    sample_rate : int
+        Decoding rate in Hz (22,050 for Kereliuk et al.'s systems).
+
+    Returns
+    -------
+    fit : (list of np.ndarray, np.ndarray)
+        Waveforms and class indices of the train and valid subsets (unreadable files left out).
+    test : (list of np.ndarray, np.ndarray)
+    classes : list of str
+    """
+    from .data.datasets import load_dataset
+    from .data.pipeline import ClipStore
+
+    kw = dict(dataset_kwargs or {})
+    if dataset == "embedded":
+        kw.setdefault("sample_rate", sample_rate)
+    if split:
+        kw["split_name"] = split
+    if split_dir:
+        kw["split_dir"] = str(split_dir)
+    parts = {s: load_dataset(dataset, data_root, split=s, **kw) for s in ("train", "valid", "test")}
+    classes = parts["train"].classes
+    index = {c: i for i, c in enumerate(classes)}
+
+    def _load(items, desc):
+        store = ClipStore([it.path for it in items], sample_rate, progress=progress, desc=desc,
+                          max_seconds=parts["train"].max_seconds)
+        return list(store), np.array([index[items[i].label] for i in store.index])
+
+    return (_load(parts["train"].items + parts["valid"].items, "train+valid audio"),
+            _load(parts["test"].items, "test audio"), classes)
+
+
 def run_protocol(*, dataset="embedded", data_root=None, split=None, split_dir=None, units=(50, 500),
                  variants=("RS", "RSD"), out="runs/dnn_features", dataset_kwargs=None, seed=0, overrides=None,
                  baseline=True, n_estimators=500, progress=True, baseline_classifier="mahalanobis",
@@ -394,29 +438,10 @@ def run_protocol(*, dataset="embedded", data_root=None, split=None, split_dir=No
 
     import keras
 
-    from .data.datasets import load_dataset
-    from .data.pipeline import ClipStore
     from .training import train
 
-    kw = dict(dataset_kwargs or {})
-    if dataset == "embedded":
-        kw.setdefault("sample_rate", 22050)
-    if split:
-        kw["split_name"] = split
-    if split_dir:
-        kw["split_dir"] = split_dir
-    parts = {s: load_dataset(dataset, data_root, split=s, **kw) for s in ("train", "valid", "test")}
-    classes = parts["train"].classes
-    fit_items = parts["train"].items + parts["valid"].items
-    limit = parts["train"].max_seconds
-    fit_store = ClipStore([it.path for it in fit_items], 22050, progress=progress, desc="train+valid audio",
-                          max_seconds=limit)
-    test_store = ClipStore([it.path for it in parts["test"].items], 22050, progress=progress, desc="test audio",
-                           max_seconds=limit)
-    index = {c: i for i, c in enumerate(classes)}
-    y_fit = np.array([index[fit_items[i].label] for i in fit_store.index])
-    y_test = np.array([index[parts["test"].items[i].label] for i in test_store.index])
-    fit_clips, test_clips = list(fit_store), list(test_store)
+    (fit_clips, y_fit), (test_clips, y_test), classes = fit_and_test_clips(
+        dataset, data_root, split=split, split_dir=split_dir, dataset_kwargs=dataset_kwargs, progress=progress)
 
     cells, rows = {}, []
     for n_units in units:

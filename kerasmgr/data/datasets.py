@@ -18,7 +18,7 @@ from . import embedded
 from .audio import fix_length
 
 __all__ = ["Item", "Dataset", "DatasetError", "load_dataset", "load_waveforms", "read_split_list",
-           "stratified_split", "write_split_lists", "read_artist_table", "DATASETS", "TASKS", "MSD_TAGS",
+           "stratified_split", "write_split_lists", "read_artist_table", "gtzan_base", "has_split_lists", "DATASETS", "TASKS", "MSD_TAGS",
            "AUDIO_EXTENSIONS", "SCHINDLER_PROPORTIONS", "LMD_PROPORTIONS", "LMD_SECONDS"]
 
 TASKS = ("genre", "tags")
@@ -298,11 +298,23 @@ def _from_folders(name, root, split, *, base, split_name=None, split_dir=None, s
     return Dataset(name, str(root), split, items, classes, [])
 
 
+def gtzan_base(root):
+    """GTZAN's class-folder parent: ``<root>/genres`` if present, else ``root`` (split lists are
+    relative to it)."""
+    root = Path(root)
+    return root / "genres" if (root / "genres").is_dir() else root
+
+
+def has_split_lists(split_dir, name):
+    """Whether ``split_dir`` holds ``{train,valid,test}_<name>.txt``."""
+    return all((Path(split_dir) / f"{s}_{name}.txt").is_file() for s in SUBSETS)
+
+
 def _load_gtzan(root, split, **kw):
     """GTZAN: ``<root>/genres/<genre>/<genre>.000NN.{au,wav}`` (or the genre folders directly in
     ``root``). Split lists are relative to the ``genres`` folder, as dnn-mgr's."""
     root = Path(root)
-    base = root / "genres" if (root / "genres").is_dir() else root
+    base = gtzan_base(root)
     if not base.is_dir():
         raise DatasetError(f"{root}: GTZAN folder not found")
     return _from_folders("gtzan", root, split, base=base, **kw)

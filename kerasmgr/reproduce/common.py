@@ -31,12 +31,6 @@ def gtzan_standin(ctx):
     return root
 
 
-def gtzan_base(root):
-    """GTZAN's class-folder parent: ``<root>/genres`` if present, else ``root``."""
-    root = Path(root)
-    return root / "genres" if (root / "genres").is_dir() else root
-
-
 def ensure_split(ctx, name, *, proportions, artists=None, base=None):
     """The split-list folder of a table: ``--split-dir`` if it holds ``<subset>_<name>.txt``, else
     lists drawn here (seeded by ``--seed``) into ``OUT/<table>/splits``.
@@ -46,14 +40,14 @@ def ensure_split(ctx, name, *, proportions, artists=None, base=None):
     Path
         The folder to pass as ``split_dir``.
     """
-    from ..data.datasets import write_split_lists
+    from ..data.datasets import gtzan_base, has_split_lists, write_split_lists
 
-    if ctx.split_dir is not None and all((ctx.split_dir / f"{s}_{name}.txt").is_file() for s in ("train", "valid", "test")):
+    if ctx.split_dir is not None and has_split_lists(ctx.split_dir, name):
         return ctx.split_dir
     root = gtzan_standin(ctx) if ctx.smoke and base is None else ctx.data_root
     base = Path(base) if base is not None else gtzan_base(root)
     out = ctx.folder("splits")
-    if not all((out / f"{s}_{name}.txt").is_file() for s in ("train", "valid", "test")):
+    if not has_split_lists(out, name):
         write_split_lists(base, out, name, proportions=proportions, seed=ctx.seed, artists=artists)
     return out
 
@@ -164,7 +158,7 @@ def dnn_feature_cells(ctx, partition, units, variant, *, texture_seconds=5.0):
 
     import keras
 
-    from ..dnn_features import DNN_MGR_SETTINGS, dnn_feature_experiment
+    from ..dnn_features import DNN_MGR_SETTINGS, dnn_feature_experiment, fit_and_test_clips
     from .core import _atomic_json
 
     cache = ctx.work.parent / "_dnn_features"
@@ -186,7 +180,8 @@ def dnn_feature_cells(ctx, partition, units, variant, *, texture_seconds=5.0):
         data_root, split_dir = gtzan_standin(ctx), gtzan_standin(ctx) / "splits"
     else:
         data_root = ctx.data_root
-    fit, test, classes = load_fit_test(data_root, partition, split_dir)
+    fit, test, classes = fit_and_test_clips("gtzan", data_root, split=partition, split_dir=split_dir,
+                                            progress=ctx.progress)
     model = keras.models.load_model(Path(row["run_dir"]) / "model.keras", compile=False)
     rows = dnn_feature_experiment(model, fit[0], fit[1], test[0], test[1], classes,
                                   n_estimators=50 if ctx.smoke else 500, progress=ctx.progress,
@@ -198,31 +193,3 @@ def dnn_feature_cells(ctx, partition, units, variant, *, texture_seconds=5.0):
     _atomic_json(path, out)
     return out
 
-
-def load_fit_test(data_root, partition, split_dir, *, dataset="gtzan", sr=22050, max_seconds=None):
-    """Waveforms and class indices of a partition: train + valid (what the forests fit) and test.
-
-    Returns
-    -------
-    fit : (list of np.ndarray, np.ndarray)
-    test : (list of np.ndarray, np.ndarray)
-    classes : list of str
-    """
-    import numpy as np
-
-    from ..data.datasets import load_dataset
-    from ..data.pipeline import ClipStore
-
-    kw = {"split_name": partition}
-    if split_dir is not None:
-        kw["split_dir"] = str(split_dir)
-    parts = {s: load_dataset(dataset, data_root, split=s, **kw) for s in ("train", "valid", "test")}
-    classes = parts["train"].classes
-    index = {c: i for i, c in enumerate(classes)}
-    limit = max_seconds if max_seconds is not None else parts["train"].max_seconds
-
-    def _load(items):
-        store = ClipStore([it.path for it in items], sr, progress=False, max_seconds=limit)
-        return list(store), np.array([index[items[i].label] for i in store.index])
-
-    return _load(parts["train"].items + parts["valid"].items), _load(parts["test"].items), classes

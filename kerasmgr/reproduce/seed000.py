@@ -44,11 +44,12 @@ def _run(ctx, cfg):
 
 
 def _baseline(ctx, partition):
-    from ..dnn_features import baseline_experiment
-    from .common import _split_dir_for, gtzan_standin, load_fit_test
+    from ..dnn_features import baseline_experiment, fit_and_test_clips
+    from .common import _split_dir_for, gtzan_standin
 
     root = gtzan_standin(ctx) if ctx.smoke else ctx.data_root
-    fit, test, classes = load_fit_test(root, partition, _split_dir_for(ctx, partition))
+    fit, test, classes = fit_and_test_clips("gtzan", root, split=partition, split_dir=_split_dir_for(ctx, partition),
+                                            progress=ctx.progress)
     m = baseline_experiment(fit[0], fit[1], test[0], test[1], classes, classifier="forest",
                             n_estimators=50 if ctx.smoke else 500, progress=ctx.progress)
     return {"all-agg": 100 * m["accuracy"], "normalised_accuracy": m["normalised_accuracy"]}

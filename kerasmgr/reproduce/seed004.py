@@ -67,13 +67,15 @@ def _dnn_model(ctx, partition, units, variant):
 
     import keras
 
-    from .common import _split_dir_for, dnn_feature_cells, gtzan_standin, load_fit_test
+    from ..dnn_features import fit_and_test_clips
+    from .common import _split_dir_for, dnn_feature_cells, gtzan_standin
 
     cells = dnn_feature_cells(ctx, partition, units, variant)
     model = keras.models.load_model(Path(cells["run_dir"]) / "model.keras", compile=False)
     root = gtzan_standin(ctx) if ctx.smoke else ctx.data_root
     split_dir = _split_dir_for(ctx, partition)
-    return model, root, split_dir, load_fit_test(root, partition, split_dir)
+    return model, root, split_dir, fit_and_test_clips("gtzan", root, split=partition, split_dir=split_dir,
+                                                      progress=ctx.progress)
 
 
 #: The attacked DNN: the best system of Table 1 on the fault-filtered partition (smoke runs reuse
