@@ -430,6 +430,8 @@ register(Table(
 
 
 # ------------------------------------------------------------ seed 002, Figs 3.4 and 3.6, §4.3.3
+#: (row, label, source table, run-name filter, published rho1); 002-fig5.3 runs are named
+#: <representation>-<percent>pct.
 FIG36 = (("a", "(a) mel-spectrogram, training-set sizes", "002-fig5.3", "mel", 0.905),
          ("b", "(b) STFT, training-set sizes", "002-fig5.3", "stft", 0.833),
          ("c", "(c) preprocessing variants", "002-fig5.5", "", 0.543))
@@ -440,7 +442,6 @@ REANNOTATION = ("subset400_ground_truth.csv", "subset400_annotation.csv")
 def _fig36_configs(ctx):
     rows = [Config(key, {"figure": label}, {"source": src, "filter": flt}, {"rho1": rho1}, smoke=key == "a")
             for key, label, src, flt, rho1 in FIG36]
-    # the Fig. 5.3 runs are named <representation>-<percent>pct
     rows.append(Config("popularity", {"figure": "§4.3.3 tag popularity vs AUC"}, {"popularity": True},
                        {"spearman": 0.077}))
     return rows
