@@ -45,7 +45,7 @@ def main(argv=None):
     if a.model:
         from kerasmgr import models
 
-        sr, _ = models.input_spec(models.build(a.model, n_outputs=2))
+        sr = models.contract(a.model).sample_rate
     elif a.sample_rate:
         sr = a.sample_rate
     else:

@@ -8,7 +8,7 @@ Examples
     python bin/train.py --config configs/k2c2.yaml --out runs --name my-run
 
 Options given on the command line override those of --config, which override the model's
-defaults (kerasmgr.training.MODEL_DEFAULTS). See kerasmgr.training for what a run writes.
+defaults (kerasmgr.models.training_defaults). See kerasmgr.training for what a run writes.
 """
 
 import argparse

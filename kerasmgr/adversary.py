@@ -885,7 +885,9 @@ def attack_dataset(model, out, *, dataset="embedded", data_root=None, split="tes
         rs = [r for r in rows if r["domain"] == d]
         if not rs:
             continue
-        f = lambda k: np.array([float(r[k]) for r in rs])  # noqa: E731
+        def f(k, rs=rs):  # bound explicitly: one domain's rows
+            return np.array([float(r[k]) for r in rs])
+
         snr_s, snr_t = f("snr_spectral_db"), f("snr_time_db")
         summary["domains"][d] = {
             "n": len(rs),

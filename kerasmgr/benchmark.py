@@ -70,7 +70,7 @@ def input_pipeline(*, model="k2c2", n_files=48, seconds=30.0, file_sr=22050, bat
         it = iter(ds)
         next(it)
 
-        def pipeline_only():
+        def pipeline_only(it=it):  # bound explicitly: this mode's iterator
             for _ in range(steps):
                 next(it)
             return steps * batch_size
@@ -263,7 +263,7 @@ def _bench_model(name, paths, seconds, repeats, train_steps, batch_size):
     sr, n = models.input_spec(m)
     fe = find_frontend(m)
     meta = {"sample_rate": sr, "n_samples": n}
-    bs = batch_size or training.MODEL_DEFAULTS[name]["batch_size"]
+    bs = batch_size or models.training_defaults(name)["batch_size"]
     bs = min(bs, 64)
     out = {"model": name, "sample_rate": sr, "segment_samples": n, "segment_seconds": n / sr, "batch_size": bs,
            "n_files": len(paths), "clip_seconds": seconds}
@@ -475,7 +475,7 @@ def duration_scaling(*, model="k2c2", durations=(10.0, 30.0, 60.0, 120.0), repea
         path = make_audio_files(1, d, file_sr, workdir / f"{d:g}s")[0]
         tagging.tag_files(m, meta, [path], progress=False)
 
-        def one():
+        def one(path=path):  # bound explicitly: this duration's file
             tagging.tag_files(m, meta, [path], progress=False)
             return 1
 

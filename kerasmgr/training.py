@@ -58,7 +58,7 @@ from .layers import Standardization, adapt_standardization
 from .optimizers import EpochExponentialDecay, ScheduledMomentumSGD
 from .pretrained import read_metadata
 
-__all__ = ["TrainConfig", "RunResult", "train", "train_repeated", "resolve_config", "MODEL_DEFAULTS",
+__all__ = ["TrainConfig", "RunResult", "train", "train_repeated", "resolve_config",
            "write_sidecar", "TrainingCheckpoint", "ClipEvaluation", "LinearSchedules", "summary_line"]
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
@@ -72,7 +72,7 @@ def _f(default, help, **kw):
 class TrainConfig:
     """Every option of :func:`train` (and of ``bin/train.py`` and ``configs/*.yaml``).
 
-    ``None`` means "the model's default" (:data:`MODEL_DEFAULTS`).
+    ``None`` means "the model's default" (:func:`kerasmgr.models.training_defaults`).
     """
 
     model: str = _f("k2c2", "model name (kerasmgr.models.available())")
@@ -150,23 +150,6 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-#: Per-model defaults for the options left at ``None``: fast, good settings for the embedded
-#: dataset on a CPU. ``configs/<model>.yaml`` hold the seeds' own settings instead.
-MODEL_DEFAULTS = {
-    "k2c2": dict(epochs=20, batch_size=16, segments_per_clip=1, learning_rate=2e-3, early_stopping=6),
-    "k1c2": dict(epochs=20, batch_size=16, segments_per_clip=1, learning_rate=2e-3, early_stopping=6),
-    "k2c1": dict(epochs=20, batch_size=16, segments_per_clip=1, learning_rate=2e-3, early_stopping=6),
-    "crnn": dict(epochs=20, batch_size=16, segments_per_clip=1, learning_rate=2e-3, early_stopping=6),
-    "schindler_shallow": dict(epochs=15, batch_size=32, segments_per_clip=15, learning_rate=1e-4,
-                              early_stopping=5),
-    "schindler_deep": dict(epochs=15, batch_size=32, segments_per_clip=15, learning_rate=1e-4,
-                           early_stopping=5),
-    "dnn": dict(epochs=15, batch_size=256, segments_per_clip=200, learning_rate=1e-3, early_stopping=5,
-                eval_hop=512),
-    "cdnn": dict(epochs=15, batch_size=20, segments_per_clip=12, learning_rate=1e-4, early_stopping=5),
-}
-
-
 @dataclass
 class RunResult:
     """What :func:`train` returns."""
@@ -181,7 +164,8 @@ def resolve_config(config=None, **overrides):
     """Merge defaults, a config (dataclass, dict or YAML path) and keyword overrides.
 
     Keys must be :class:`TrainConfig` fields; unknown keys raise ``ValueError`` naming them.
-    Options still ``None`` afterwards take the model's :data:`MODEL_DEFAULTS`.
+    Options still ``None`` afterwards take the model's training defaults
+    (:func:`kerasmgr.models.training_defaults`).
     """
     values = {}
     if isinstance(config, TrainConfig):
@@ -203,7 +187,7 @@ def resolve_config(config=None, **overrides):
         raise ValueError(f"unknown option(s) {', '.join(unknown)}; valid: {', '.join(sorted(names))}")
     cfg = TrainConfig(**values)
     info = models.info(cfg.model)
-    for k, v in MODEL_DEFAULTS.get(cfg.model, {}).items():
+    for k, v in models.training_defaults(cfg.model).items():
         if getattr(cfg, k) is None:
             setattr(cfg, k, v)
     if cfg.task is None:
@@ -402,22 +386,34 @@ def _optimizer(cfg, steps_per_epoch):
     return keras.optimizers.RMSprop(lr)
 
 
-def write_sidecar(path, model, *, cfg, labels, sample_rate, n_samples, dataset, metrics=None):
+def write_sidecar(path, contract, *, cfg, labels, dataset, metrics=None):
     """JSON metadata next to a saved model: what its outputs mean and what it expects.
 
-    Keys: ``model``, ``task``, ``labels`` (classes or tags in output order), ``sample_rate`` (Hz),
-    ``n_samples`` (input length), ``frontend`` (the Frontend layer's config), ``training_data``,
-    ``metrics`` and ``kerasmgr_version``.
+    Parameters
+    ----------
+    path : str or Path
+    contract : kerasmgr.models.InputContract
+        The model's input contract (the one source of ``sample_rate``, ``n_samples``, ``frontend``).
+    cfg : TrainConfig
+    labels : list of str
+        Classes or tags in output order.
+    dataset : Dataset
+        The training data.
+    metrics : dict or None
+
+    Notes
+    -----
+    Keys: ``model``, ``task``, ``labels``, ``sample_rate`` (Hz), ``n_samples`` (input length),
+    ``frontend`` (front-end arguments), ``model_kwargs``, ``training_data``, ``metrics`` and
+    ``kerasmgr_version``.
     """
-    fe = find_frontend(model)
     meta = {
         "model": cfg.model,
         "task": cfg.task,
         "labels": list(labels),
-        "sample_rate": int(sample_rate),
-        "n_samples": int(n_samples),
-        "frontend": None if fe is None else {k: v for k, v in fe.get_config().items()
-                                             if k not in ("name", "trainable", "dtype")},
+        "sample_rate": int(contract.sample_rate),
+        "n_samples": int(contract.n_samples),
+        "frontend": dict(contract.frontend),
         "model_kwargs": cfg.model_kwargs,
         "training_data": {"dataset": dataset.name, "root": dataset.root, "n_train_items": len(dataset)},
         "metrics": metrics,
@@ -468,12 +464,8 @@ def train(config=None, **overrides):
     with open(run_dir / "config.yaml", "w") as f:
         yaml.safe_dump(cfg.to_dict(), f, sort_keys=False)
 
-    # sample rate and input length come from the model's front-end
-    probe = models.build(cfg.model, n_outputs=2, **cfg.model_kwargs)
-    sr, n_samples = models.input_spec(probe)
-    del probe
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(cfg.seed)
+    contract = models.contract(cfg.model, **cfg.model_kwargs)  # sample rate and input length, as data
+    sr, n_samples = contract.sample_rate, contract.n_samples
 
     progress = cfg.verbose > 0
     data_kwargs = dict(cfg.dataset_kwargs)
@@ -585,7 +577,7 @@ def train(config=None, **overrides):
                                         verbose=int(progress), history=monitored))
     if cfg.backup:  # last: the checkpoint is taken after every other callback has seen the epoch
         callbacks.append(TrainingCheckpoint(str(run_dir / "backup"), double_checkpoint=True))
-    write_sidecar(run_dir / "model.json", model, cfg=cfg, labels=labels, sample_rate=sr, n_samples=n_samples,
+    write_sidecar(run_dir / "model.json", contract, cfg=cfg, labels=labels,
                   dataset=splits["train"])
     model.fit(train_ds, steps_per_epoch=steps, epochs=cfg.epochs, callbacks=callbacks, verbose=cfg.verbose,
               initial_epoch=initial_epoch)

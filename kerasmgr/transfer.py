@@ -335,25 +335,17 @@ def run(blocks, y, *, task=None, layers=(1, 2, 3, 4, 5), protocols=("thesis", "n
             fit = np.concatenate([tr, va])
             fk_test = _kernels_for(blocks, [(fit, te)], scales=scales)[0]
 
-            def one(fs):
-                grid_, sc = _grid_scores(fs, fk_val, y, task, [(tr, va)], dims, solver)
-                best, val, _ = _best(grid_, sc)
-                return {"score": _fit_score(fs, fk_test, y, task, fit, te, best, solver), "std": 0.0,
-                        "params": _params(best), "validation": val}
-
-            for fs, r in zip(sets, par(delayed(one)(fs) for fs in sets)):
+            cells = par(delayed(_predefined_cell)(fs, fk_val, fk_test, y, task, (tr, va, te), dims, solver)
+                        for fs in sets)
+            for fs, r in zip(sets, cells):
                 row(fs, p, r, "predefined split")
                 bar.update(1)
         elif p == "thesis":
             splits = cv_splits(y, task=task, n_folds=n_folds, groups=groups, shuffle=False)
             fks = _kernels_for(blocks, splits, par, scales)
 
-            def one(fs):
-                grid_, sc = _grid_scores(fs, fks, y, task, splits, dims, solver)
-                best, mean, sd = _best(grid_, sc)
-                return {"score": mean, "std": sd, "params": _params(best)}
-
-            for fs, r in zip(sets, par(delayed(one)(fs) for fs in sets)):
+            cells = par(delayed(_thesis_cell)(fs, fks, y, task, splits, dims, solver) for fs in sets)
+            for fs, r in zip(sets, cells):
                 row(fs, p, r, "file order")
                 bar.update(1)
         else:
@@ -367,12 +359,9 @@ def run(blocks, y, *, task=None, layers=(1, 2, 3, 4, 5), protocols=("thesis", "n
                 fks = _kernels_for(blocks, inner_abs, par, scales)
                 fk_outer = _kernels_for(blocks, [(tr, te)], scales=scales)[0]
 
-                def one(fs):
-                    grid_, sc = _grid_scores(fs, fks, y, task, inner_abs, dims, solver)
-                    best, _, _ = _best(grid_, sc)
-                    return best, _fit_score(fs, fk_outer, y, task, tr, te, best, solver)
-
-                for fs, (best, score) in zip(sets, par(delayed(one)(fs) for fs in sets)):
+                cells = par(delayed(_nested_cell)(fs, fks, fk_outer, y, task, inner_abs, (tr, te), dims, solver)
+                            for fs in sets)
+                for fs, (best, score) in zip(sets, cells):
                     fold_scores[fs.name].append(score)
                     chosen[fs.name].append(_params(best))
                 bar.update(len(sets) / len(outer))
@@ -382,6 +371,33 @@ def run(blocks, y, *, task=None, layers=(1, 2, 3, 4, 5), protocols=("thesis", "n
                     "shuffled" if shuffle else "file order")
         bar.close()
     return rows
+
+
+# One grid search per feature set, as module-level functions so that every value a parallel task
+# uses is an explicit argument (no closure over the protocol loop's variables).
+def _predefined_cell(fs, fk_val, fk_test, y, task, subsets, dims, solver):
+    """Grid on valid, refit on train+valid, score on test (a predefined split)."""
+    tr, va, te = subsets
+    grid_, sc = _grid_scores(fs, fk_val, y, task, [(tr, va)], dims, solver)
+    best, val, _ = _best(grid_, sc)
+    fit = np.concatenate([tr, va])
+    return {"score": _fit_score(fs, fk_test, y, task, fit, te, best, solver), "std": 0.0,
+            "params": _params(best), "validation": val}
+
+
+def _thesis_cell(fs, fks, y, task, splits, dims, solver):
+    """The thesis' protocol: the best grid point's mean cross-validated score."""
+    grid_, sc = _grid_scores(fs, fks, y, task, splits, dims, solver)
+    best, mean, sd = _best(grid_, sc)
+    return {"score": mean, "std": sd, "params": _params(best)}
+
+
+def _nested_cell(fs, fks, fk_outer, y, task, inner, outer, dims, solver):
+    """One outer fold of the nested protocol: grid on the inner folds, score on the outer test fold."""
+    tr, te = outer
+    grid_, sc = _grid_scores(fs, fks, y, task, inner, dims, solver)
+    best, _, _ = _best(grid_, sc)
+    return best, _fit_score(fs, fk_outer, y, task, tr, te, best, solver)
 
 
 def rank(rows, protocol=None):

@@ -270,3 +270,22 @@ def test_input_spec():
     assert models.input_spec(models.build("schindler_deep")) == (22050, 21388)
     with pytest.raises(ValueError, match="Frontend"):
         models.input_spec(models.build("dnn", input="frames"))
+
+
+@pytest.mark.parametrize("name", models.available())
+def test_contract_is_the_built_models_input(name):
+    """The registry's input contract (data, no model built) is what the builder makes."""
+    c = models.contract(name)
+    assert (c.sample_rate, c.n_samples) == models.input_spec(models.build(name))
+
+
+def test_contract_follows_budget_and_rate_override():
+    assert models.contract("k2c2", n_params=0.1e6).n_samples == 349440
+    c = models.contract("k2c2", frontend={"sample_rate": 16000})
+    assert c.sample_rate == 16000 and c.n_samples == 464000  # 29 s at the new rate
+    assert c.frontend["fmax"] == 8000  # follows the Nyquist frequency
+    m = models.build("k2c2", frontend={"sample_rate": 16000})
+    assert models.input_spec(m) == (16000, 464000) and m.get_layer("frontend").fmax == 8000
+    with pytest.raises(ValueError, match="Nyquist"):
+        models.contract("k2c2", frontend={"sample_rate": 8000, "fmax": 6000})
+    assert models.contract("dnn", input="frames").n_samples is None

@@ -1,4 +1,9 @@
-"""The kerasmgr model zoo: a registry of the seed systems.
+"""The kerasmgr model zoo: a registry of the seed systems and their input contracts.
+
+This package owns what a model *is*: its builder, the seed it comes from, and, as data, its
+input contract (sample rate in Hz, input length in samples, front-end preset) and its training
+defaults. Code that needs a model's rate or length asks :func:`contract` (before a model exists)
+or :func:`input_spec` (of a built or loaded model); nothing builds a model to learn its rate.
 
 >>> import kerasmgr.models as m
 >>> m.available()
@@ -12,48 +17,95 @@ Every model is a Keras functional model: waveform ``(batch, n_samples)`` in, the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from ..frontends import find_frontend
 from . import choi, kereliuk, schindler
+from ._blocks import resolve_frontend
 
-__all__ = ["available", "build", "info", "input_spec", "ModelInfo", "count_trainable", "summary_table",
-           "markdown_table"]
+__all__ = ["available", "build", "info", "contract", "input_spec", "ModelInfo", "InputContract", "training_defaults", "count_trainable",
+           "summary_table", "markdown_table"]
+
+#: Training defaults of the tagging convnets (fast, good settings for the embedded dataset on a CPU;
+#: ``configs/<model>.yaml`` hold the seeds' own settings).
+_CHOI_TRAINING = dict(epochs=20, batch_size=16, segments_per_clip=1, learning_rate=2e-3, early_stopping=6)
+_SCHINDLER_TRAINING = dict(epochs=15, batch_size=32, segments_per_clip=15, learning_rate=1e-4, early_stopping=5)
 
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """What the registry knows of a model besides its builder."""
+    """What the registry knows of a model: builder, provenance, input contract and training defaults.
+
+    ``frontend`` is the front-end preset (:class:`~kerasmgr.frontends.Frontend` arguments, incl.
+    ``sample_rate`` in Hz); ``n_samples`` the default input length in samples at that rate, or a
+    function of the builder's keyword arguments where they change it (a parameter budget, a patch
+    size); ``training`` the :class:`~kerasmgr.training.TrainConfig` values used where a run leaves
+    them unset.
+    """
 
     name: str
     builder: object
     seed: str
     description: str
     task: str  # the seed's task: 'tags' (multi-label, sigmoid) or 'genre' (single label, softmax)
+    frontend: dict = field(default_factory=dict)
+    n_samples: object = None
+    training: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InputContract:
+    """What a model expects: waveforms at ``sample_rate`` Hz, ``n_samples`` samples long.
+
+    ``frontend`` holds the resolved front-end arguments. ``n_samples`` is ``None`` for a model
+    built on spectrogram frames instead of waveforms.
+    """
+
+    sample_rate: int
+    n_samples: int | None
+    frontend: dict
+
+    @property
+    def seconds(self):
+        """Input length in seconds."""
+        return None if self.n_samples is None else self.n_samples / self.sample_rate
 
 
 _REGISTRY = {
     i.name: i
     for i in [
         ModelInfo("k2c2", choi.k2c2, "002 Choi thesis §2.4/ch.4",
-                  "Compact-convnet: 5 x conv 3x3, log-mel 96 x 1360 at 12 kHz", "tags"),
+                  "Compact-convnet: 5 x conv 3x3, log-mel 96 x 1360 at 12 kHz", "tags",
+                  choi.FRONTEND, choi.default_n_samples, _CHOI_TRAINING),
         ModelInfo("k1c2", choi.k1c2, "002 Choi thesis ch.4",
-                  "1-D time kernels, 2-D convolution, 2 FC layers", "tags"),
+                  "1-D time kernels, 2-D convolution, 2 FC layers", "tags",
+                  choi.FRONTEND, choi.N_SAMPLES_CH4, _CHOI_TRAINING),
         ModelInfo("k2c1", choi.k2c1, "002 Choi thesis ch.4",
-                  "full-band 2-D kernel, then 1-D convolutions, 2 FC layers", "tags"),
+                  "full-band 2-D kernel, then 1-D convolutions, 2 FC layers", "tags",
+                  choi.FRONTEND, choi.N_SAMPLES_CH4, _CHOI_TRAINING),
         ModelInfo("crnn", choi.crnn, "002 Choi thesis ch.4",
-                  "4 conv layers + 2-layer GRU", "tags"),
+                  "4 conv layers + 2-layer GRU", "tags",
+                  choi.FRONTEND, choi.N_SAMPLES_CH4, _CHOI_TRAINING),
         ModelInfo("choi_genre", choi.genre_convnet, "002 Choi thesis §7.2",
                   "genre convnet of the auralisation chapter: 5 x conv 64@3x3, pool (2,2), 2 FC; STFT 257 x 173 "
-                  "at 11,025 Hz", "genre"),
+                  "at 11,025 Hz", "genre", choi.GENRE_FRONTEND, choi.GENRE_N_SAMPLES),
         ModelInfo("schindler_shallow", schindler.schindler_shallow, "001 Schindler et al.",
-                  "parallel spectral/temporal pipelines, 1 conv layer each, 80 mel x 80 frames", "genre"),
+                  "parallel spectral/temporal pipelines, 1 conv layer each, 80 mel x 80 frames", "genre",
+                  schindler.FRONTEND, schindler.N_SAMPLES, _SCHINDLER_TRAINING),
         ModelInfo("schindler_deep", schindler.schindler_deep, "001 Schindler et al.",
-                  "parallel pipelines, 4 conv layers each", "genre"),
+                  "parallel pipelines, 4 conv layers each", "genre",
+                  schindler.FRONTEND, schindler.N_SAMPLES, _SCHINDLER_TRAINING),
         ModelInfo("dnn", kereliuk.dnn, "000/004 Kereliuk et al.",
-                  "3 ReLU layers on 513-bin magnitude frames", "genre"),
+                  "3 ReLU layers on 513-bin magnitude frames", "genre",
+                  kereliuk.FRONTEND, kereliuk.N_FFT,
+                  dict(epochs=15, batch_size=256, segments_per_clip=200, learning_rate=1e-3, early_stopping=5,
+                       eval_hop=512)),
         ModelInfo("cdnn", kereliuk.cdnn, "000/004 Kereliuk et al.",
-                  "2 conv layers on 100 x 513 magnitude patches", "genre"),
+                  "2 conv layers on 100 x 513 magnitude patches", "genre",
+                  kereliuk.FRONTEND, kereliuk.default_n_samples,
+                  dict(epochs=15, batch_size=20, segments_per_clip=12, learning_rate=1e-4, early_stopping=5)),
     ]
 }
 
@@ -71,6 +123,43 @@ def info(name):
         raise ValueError(f"unknown model {name!r}; available: {', '.join(available())}") from None
 
 
+def contract(name, **model_kwargs):
+    """The input contract of a registered model built with ``model_kwargs`` (no model is built).
+
+    A front-end override that changes ``sample_rate`` rescales what depends on the rate: the
+    default input length keeps its duration in seconds, and an ``fmax`` at the preset's Nyquist
+    frequency follows the new Nyquist (:func:`kerasmgr.models._blocks.resolve_frontend`).
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`available`.
+    **model_kwargs
+        The builder's keyword arguments (``n_samples``, ``frontend``, ``n_params``, ``input``, ...).
+
+    Returns
+    -------
+    InputContract
+    """
+    i = info(name)
+    fe = resolve_frontend(i.frontend, model_kwargs.get("frontend"))
+    sample_rate = int(fe["sample_rate"])
+    if model_kwargs.get("input", "waveform") != "waveform":
+        return InputContract(sample_rate, None, fe)
+    n = model_kwargs.get("n_samples")
+    if n is None:
+        n = i.n_samples(model_kwargs) if callable(i.n_samples) else i.n_samples
+        preset_rate = int(i.frontend["sample_rate"])
+        if sample_rate != preset_rate:  # same duration at the new rate
+            n = int(round(n * sample_rate / preset_rate))
+    return InputContract(sample_rate, int(n), fe)
+
+
+def training_defaults(name):
+    """The training options a run of ``name`` uses where it leaves them unset (a copy)."""
+    return dict(info(name).training)
+
+
 def build(name, **kwargs):
     """Build a registered model.
 
@@ -85,7 +174,11 @@ def build(name, **kwargs):
     Returns
     -------
     keras.Model
+        Its input length is :func:`contract`'s ``n_samples``.
     """
+    c = contract(name, **kwargs)
+    if c.n_samples is not None:
+        kwargs["n_samples"] = c.n_samples
     return info(name).builder(**kwargs)
 
 
@@ -105,8 +198,6 @@ def input_spec(model):
 
 def count_trainable(model):
     """Number of trainable parameters of a Keras model."""
-    import numpy as np
-
     return int(sum(np.prod(w.shape) for w in model.trainable_weights))
 
 

@@ -24,6 +24,16 @@ def resolve_frontend(defaults, frontend):
     -------
     dict
         Frontend arguments.
+
+    Raises
+    ------
+    ValueError
+        When an overridden ``sample_rate`` puts ``fmax`` above the new Nyquist frequency.
+
+    Notes
+    -----
+    A new ``sample_rate`` rescales what depends on it: an ``fmax`` left at the preset's Nyquist
+    frequency follows the new one. Frame sizes (``n_fft``, ``hop_length``) stay in samples.
     """
     cfg = dict(defaults)
     if frontend is None:
@@ -34,7 +44,22 @@ def resolve_frontend(defaults, frontend):
         cfg.update(frontend)
     else:
         raise TypeError(f"frontend must be None, a kind name or a dict, got {type(frontend).__name__}")
+    old, new = defaults.get("sample_rate"), cfg.get("sample_rate")
+    if old and new and new != old:
+        if cfg.get("fmax") is not None and "fmax" not in frontend_overrides(frontend) \
+                and float(cfg["fmax"]) == old / 2:
+            cfg["fmax"] = new / 2
+        if cfg.get("fmax") is not None and float(cfg["fmax"]) > new / 2:
+            raise ValueError(f"fmax {cfg['fmax']:g} Hz is above the Nyquist frequency of sample_rate {new} Hz; "
+                             f"pass a frontend fmax <= {new / 2:g}")
     return cfg
+
+
+def frontend_overrides(frontend):
+    """The arguments a ``frontend`` choice sets explicitly (a kind name sets only ``kind``)."""
+    if frontend is None:
+        return {}
+    return {"kind": frontend} if isinstance(frontend, str) else dict(frontend)
 
 
 def waveform_frontend(n_samples, frontend_cfg):

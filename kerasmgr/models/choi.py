@@ -128,6 +128,12 @@ def _input_bn(x, enabled, bn_momentum):
     return keras.layers.BatchNormalization(axis=1, momentum=bn_momentum, name="bn0")(x)
 
 
+def default_n_samples(model_kwargs):
+    """k2c2's default input length (samples at 12 kHz): 348,000 for the Compact-convnet, 349,440
+    with a chapter-4 parameter budget (``model_kwargs['n_params']``)."""
+    return N_SAMPLES_COMPACT if budget_key(model_kwargs.get("n_params"), K2C2_WIDTHS) is None else N_SAMPLES_CH4
+
+
 def k2c2(*, n_outputs=50, activation="sigmoid", n_params=None, n_samples=None, frontend=None,
          batch_norm="moving", bn_momentum=BN_MOMENTUM, input_bn=None, dataset_standardization=False, name=None):
     """Compact-convnet / chapter-4 k2c2 tagger.
@@ -173,10 +179,9 @@ def k2c2(*, n_outputs=50, activation="sigmoid", n_params=None, n_samples=None, f
     key = budget_key(n_params, K2C2_WIDTHS)
     if key is None:
         widths, pools = (32,) * 5, COMPACT_POOLS
-        n_samples = N_SAMPLES_COMPACT if n_samples is None else n_samples
     else:
         widths, pools = K2C2_WIDTHS[key], K2C2_CH4_POOLS
-        n_samples = N_SAMPLES_CH4 if n_samples is None else n_samples
+    n_samples = default_n_samples(dict(n_params=n_params)) if n_samples is None else n_samples
     inputs, x, _ = waveform_frontend(n_samples, resolve_frontend(FRONTEND, frontend))
     if dataset_standardization:
         from ..layers import Standardization

@@ -46,6 +46,11 @@ def frames_to_samples(n_frames):
     return N_FFT + (int(n_frames) - 1) * HOP
 
 
+def default_n_samples(model_kwargs):
+    """cdnn's default input length: one patch of ``model_kwargs['patch_frames']`` (100) frames."""
+    return frames_to_samples(model_kwargs.get("patch_frames", PATCH_FRAMES))
+
+
 def _check_input(input):
     if input not in INPUTS:
         raise ValueError(f"input must be one of {INPUTS}, got {input!r}")
@@ -147,7 +152,7 @@ def cdnn(*, n_outputs=10, activation="softmax", input="waveform", n_samples=None
         x = inputs
         n_patches = None
     else:
-        n_samples = frames_to_samples(patch_frames) if n_samples is None else int(n_samples)
+        n_samples = default_n_samples(dict(patch_frames=patch_frames)) if n_samples is None else int(n_samples)
         inputs, x, fe = waveform_frontend(n_samples, resolve_frontend(FRONTEND, frontend))
         fold = FoldPatches(patch_frames, name="patches")
         n_patches = fold.n_patches(fe.n_frames(n_samples))
