@@ -70,7 +70,7 @@ def main(argv=None):
                                    "--help"):
         argv = ["suite", *argv]  # the suite is the default
     a = p.parse_args(argv)
-    from kerasmgr import benchmark
+    from benchmarks import harness as benchmark
 
     if a.what == "suite":
         print(f"performance suite: {a.files} generated {a.seconds:g}-s stereo WAV files at {a.file_sr} Hz, "

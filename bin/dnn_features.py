@@ -1,60 +1,19 @@
 #!/usr/bin/env python
 """Seed 000's DNN-feature experiment: frame DNNs, random forests on their activations, and the
-MFCC+ZCR Mahalanobis baseline, printed in the seed's table layout.
 
-    python bin/dnn_features.py --dataset gtzan --data-root ~/data/gtzan --split filtered \\
-        --split-dir ~/data/gtzan/splits --out runs/dnnfeat-filtered
-    python bin/dnn_features.py --units 50 --variants RS --epochs 5      # quick, embedded dataset
-
-Training follows dnn-mgr (kerasmgr.dnn_features.DNN_MGR_SETTINGS: SGD, momentum 0.5 -> 0.9,
-linear learning-rate decay to 1 %, early stopping on validation frame error); --epochs and
---segments-per-clip shorten it.
+The same as ``kerasmgr dnn-features`` (options: ``--help``); the code is :mod:`kerasmgr.cli.dnn_features`.
 """
 
-import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without install
 
-
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dataset", default="embedded")
-    p.add_argument("--data-root")
-    p.add_argument("--split", help="split-list name (e.g. filtered, stratified)")
-    p.add_argument("--split-dir")
-    p.add_argument("--dataset-kwargs", type=json.loads, default=None, help="loader options as JSON")
-    p.add_argument("--units", type=int, nargs="+", default=[50, 500])
-    p.add_argument("--variants", nargs="+", default=["RS", "RSD"], choices=["RS", "RSD"])
-    p.add_argument("--epochs", type=int, help="override the DNN epochs (dnn-mgr: up to 200)")
-    p.add_argument("--segments-per-clip", type=int, help="override frames drawn per clip per epoch (1288)")
-    p.add_argument("--trees", type=int, default=500, help="random-forest size (500)")
-    p.add_argument("--no-baseline", action="store_true", help="skip the MFCC+ZCR baseline")
-    p.add_argument("--baseline", choices=("mahalanobis", "forest"), default="mahalanobis",
-                   help="the baseline's classifier: seed 004's minimum Mahalanobis distance, or seed 000's "
-                        "random forest (the poster's 51 %%)")
-    p.add_argument("--texture-seconds", type=float, default=5.0,
-                   help="aggregation window in seconds, hopped by 50 %% (seed 004); 0 = dnn-mgr's 200 frames")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="runs/dnn_features")
-    a = p.parse_args(argv)
-    from kerasmgr.dnn_features import run_protocol
-
-    overrides = {k: v for k, v in (("epochs", a.epochs), ("segments_per_clip", a.segments_per_clip)) if v}
-    r = run_protocol(dataset=a.dataset, data_root=a.data_root, split=a.split, split_dir=a.split_dir,
-                     units=a.units, variants=a.variants, out=a.out, dataset_kwargs=a.dataset_kwargs, seed=a.seed,
-                     overrides=overrides, baseline=not a.no_baseline, n_estimators=a.trees,
-                     baseline_classifier=a.baseline, texture_seconds=a.texture_seconds or None)
-    print(r["table"])
-    print(f"\nwrote {Path(a.out) / 'dnn_features.json'} and dnn_features.txt")
-    return 0
-
+from kerasmgr.cli.dnn_features import main  # noqa: E402
 
 if __name__ == "__main__":
-    from kerasmgr.cli import run
+    from kerasmgr.cli.common import run
 
     run(main)

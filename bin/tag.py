@@ -1,59 +1,19 @@
 #!/usr/bin/env python
 """Print the top tags of audio files with a released or converted model.
 
-    python bin/tag.py song.mp3 other.wav                       # default: the project's k2c2 weights
-    python bin/tag.py *.wav --weights converted/compact.h5 --top-n 10 --save tags.csv
-    python bin/tag.py long.flac --window 29 --hop 10           # average over overlapping windows
-
---weights takes a name from kerasmgr.pretrained.available() or a .h5/.keras path (its JSON
-sidecar names the tags). Files longer than the model input are cut into windows whose
-probabilities are averaged; shorter ones are zero-padded (--short repeat to loop them). Any
-sample rate and channel count. Unreadable files are reported and skipped; the exit code is 1 if
-any file failed (2 if the weights cannot be loaded).
+The same as ``kerasmgr tag`` (options: ``--help``); the code is :mod:`kerasmgr.cli.tag`.
 """
 
-import argparse
 import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without install
 
-
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("files", nargs="+", help="audio files")
-    p.add_argument("--weights", default="k2c2-embedded", help="released model name or .h5/.keras path")
-    p.add_argument("--top-n", type=int, default=5, help="tags to print per file (default 5)")
-    p.add_argument("--save", help="write every tag's score to this CSV")
-    p.add_argument("--window", type=float, help="window length in seconds (default: the model input)")
-    p.add_argument("--hop", type=float, help="hop between windows in seconds (default: the window)")
-    p.add_argument("--short", choices=("pad", "repeat"), default="pad", help="files shorter than a window")
-    a = p.parse_args(argv)
-    from kerasmgr import pretrained, tagging
-
-    try:
-        model, meta = pretrained.load(a.weights)
-    except (FileNotFoundError, OSError, ValueError) as e:
-        print(f"error: cannot load weights {a.weights!r}: {e}", file=sys.stderr)
-        return 2
-    results = tagging.tag_files(model, meta, a.files, top_n=a.top_n, window=a.window, hop=a.hop, short=a.short,
-                                progress=False)
-    for r in results:
-        print(tagging.format_result(r))
-    if a.save:
-        labels = meta.get("labels") or [f"output_{i}" for i in range(model.output_shape[-1])]
-        tagging.write_csv(results, labels, a.save)
-        print(f"wrote {a.save}")
-    failed = [r for r in results if r["status"] != "ok"]
-    if failed:
-        print(f"{len(failed)} of {len(results)} file(s) could not be tagged", file=sys.stderr)
-        return 1
-    return 0
-
+from kerasmgr.cli.tag import main  # noqa: E402
 
 if __name__ == "__main__":
-    from kerasmgr.cli import run
+    from kerasmgr.cli.common import run
 
     run(main)

@@ -1,82 +1,19 @@
 #!/usr/bin/env python
 """SVM/SVR transfer learning over layer combinations (thesis ch. 6), two protocols side by side.
 
-    python bin/transfer.py --features feats/convnet.npy --labels labels.csv --out results/gtzan \\
-        --mfcc feats/mfcc.npy --random feats/random.npy
-    python bin/transfer.py --layer-files l1.npy l2.npy l3.npy l4.npy l5.npy --labels labels.csv --out res
-
---features: an array from bin/extract_features.py (layer boundaries read from its .json, rows
-matched to labels by path through its index .csv when labels.csv has a 'path' column).
---layer-files: one (n x d) array per layer, in layer order. labels.csv: a 'label' column (or
---target COL) with classes (SVC, accuracy) or real values (SVR, r2); optional 'group' (folds
-never split a group) and 'split' (train/valid/test: a predefined split) columns.
-
-Writes results.csv, results.json, table.txt and one bar chart per protocol (bars_thesis.png,
-bars_nested.png) into --out. Protocols: 'thesis' (best mean score of the grid search over
-unshuffled stratified 10-fold CV — optimistic) and 'nested' (grid search inside each outer
-fold — unbiased; --shuffle shuffles the outer folds, which leaks artists on GTZAN).
+The same as ``kerasmgr transfer`` (options: ``--help``); the code is :mod:`kerasmgr.cli.transfer`.
 """
 
-import argparse
-import csv
-import json
 import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without install
 
-
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--features", help="array written by bin/extract_features.py")
-    src.add_argument("--layer-files", nargs="+", help="one (n x d) .npy per layer, in layer order")
-    p.add_argument("--labels", required=True, help="CSV with a label column (+ optional group, split, path)")
-    p.add_argument("--target", default="label", help="label column (default: label)")
-    p.add_argument("--mfcc", help="MFCC baseline array (bin/extract_features.py --mfcc)")
-    p.add_argument("--random", help="random-convnet array (bin/extract_features.py --random)")
-    p.add_argument("--task", choices=("classification", "regression"), help="default: from the targets")
-    p.add_argument("--protocol", nargs="+", choices=("thesis", "nested"), default=["thesis", "nested"])
-    p.add_argument("--folds", type=int, default=10)
-    p.add_argument("--grid", choices=("thesis", "extended"), default="thesis",
-                   help="thesis: kernel x gamma x C on the features as they are (§6.4.1); extended: plus a "
-                        "standard scaler on/off, the released code's search")
-    p.add_argument("--shuffle", action="store_true", help="shuffle the nested protocol's outer folds (seeded)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--n-jobs", type=int, default=2)
-    p.add_argument("--out", required=True)
-    a = p.parse_args(argv)
-    from kerasmgr import transfer
-
-    blocks, y, groups, split, layers, dropped = transfer.load_inputs(
-        labels=a.labels, features=a.features, layer_files=a.layer_files, mfcc=a.mfcc, random=a.random,
-        target=a.target)
-    for d in dropped:
-        print(f"left out {d}", file=sys.stderr)
-    rows = transfer.run(blocks, y, task=a.task, layers=layers, protocols=a.protocol, n_folds=a.folds, groups=groups, grid=a.grid,
-                        split=split, shuffle=a.shuffle, seed=a.seed, n_jobs=a.n_jobs)
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(rows, indent=2))
-    with open(out / "results.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["feature_set", "kind", "protocol", "metric", "score", "std", "n_features", "outer_folds", "params"])
-        for r in rows:
-            w.writerow([r["feature_set"], r["kind"], r["protocol"], r["metric"], f"{r['score']:.6f}", f"{r['std']:.6f}",
-                        r["n_features"], r["outer_folds"], json.dumps(r["params"])])
-    text = transfer.results_table(rows)
-    (out / "table.txt").write_text(text + "\n")
-    for proto in a.protocol:
-        transfer.plot_results(rows, out / f"bars_{proto}.png", protocol=proto,
-                              title=f"{proto} protocol ({len(y)} items)")
-    print(text)
-    print(f"\nwrote {out}/results.csv, results.json, table.txt, " + ", ".join(f"bars_{q}.png" for q in a.protocol))
-    return 0
-
+from kerasmgr.cli.transfer import main  # noqa: E402
 
 if __name__ == "__main__":
-    from kerasmgr.cli import run
+    from kerasmgr.cli.common import run
 
     run(main)

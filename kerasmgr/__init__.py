@@ -8,6 +8,7 @@ __version__ = "0.1.0"
 
 import os as _os
 
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter; set it to 0 to see it
 # Worker processes of numpy-only jobs (synthesising the embedded dataset) set this so that they
 # do not pay for importing TensorFlow; everywhere else the layers are registered on import.
 if not _os.environ.get("KERASMGR_NUMPY_WORKER"):

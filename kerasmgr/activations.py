@@ -29,18 +29,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from .data.audio import fix_length
+from .data.windows import clip_windows
+
 __all__ = ["activation_correlations", "onset_rate", "mean_loudness", "clip_features", "reference_maps",
-           "sift_similarity", "layer_maps", "clip_activations", "compare_maps", "run"]
+           "sift_similarity", "layer_maps", "clip_activations", "compare_maps"]
 
 
-def onset_rate(y, sr):
+def onset_rate(y, sample_rate):
     """Onsets per second (librosa's default onset detector)."""
     import librosa
 
     y = np.asarray(y, dtype=np.float32)
     if len(y) == 0:
         raise ValueError("empty audio")
-    return float(len(librosa.onset.onset_detect(y=y, sr=sr))) / (len(y) / sr)
+    return float(len(librosa.onset.onset_detect(y=y, sr=sample_rate))) / (len(y) / sample_rate)
 
 
 def mean_loudness(y, frame_length=2048, hop_length=1024):
@@ -54,20 +57,20 @@ def mean_loudness(y, frame_length=2048, hop_length=1024):
     return float(np.mean(np.sum(frames ** 2, axis=0) ** 0.67))
 
 
-def clip_features(y, sr):
+def clip_features(y, sample_rate):
     """``{'onset_rate': onsets/s, 'loudness': mean Stevens loudness}`` of one clip."""
-    return {"onset_rate": onset_rate(y, sr), "loudness": mean_loudness(y)}
+    return {"onset_rate": onset_rate(y, sample_rate), "loudness": mean_loudness(y)}
 
 
-def reference_maps(y, sr, *, n_fft=2048, hop_length=512, n_mels=128):
+def reference_maps(y, sample_rate, *, n_fft=2048, hop_length=512, n_mels=128):
     """HPSS (mel, dB) and chroma maps of a clip, each ``(frames, bins)`` (time first)."""
     import librosa
 
     S = np.abs(librosa.stft(np.asarray(y, np.float32), n_fft=n_fft, hop_length=hop_length))
     H, P = librosa.decompose.hpss(S)
-    fb = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels)
+    fb = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels)
     db = lambda M: librosa.power_to_db(fb @ M ** 2, ref=np.max(fb @ S ** 2))  # noqa: E731
-    chroma = librosa.feature.chroma_stft(S=S ** 2, sr=sr)
+    chroma = librosa.feature.chroma_stft(S=S ** 2, sr=sample_rate)
     return {"harmonic": db(H).T, "percussive": db(P).T, "chroma": chroma.T}
 
 
@@ -84,7 +87,6 @@ def _to_image(M, size):
 
 def sift_similarity(A, B, *, size=(256, 256), ratio=0.75):
     """SIFT-match similarity of two maps ``(time, freq)`` (see the module docstring).
-
     Returns
     -------
     dict
@@ -110,7 +112,6 @@ def sift_similarity(A, B, *, size=(256, 256), ratio=0.75):
 
 def layer_maps(model, audio, layers):
     """Activation maps of conv layers for one model-sized excerpt.
-
     Parameters
     ----------
     model : keras.Model
@@ -124,7 +125,6 @@ def layer_maps(model, audio, layers):
     """
     import keras
 
-    from .data.audio import fix_length
 
     x = fix_length(np.asarray(audio, np.float32).reshape(-1), int(model.input_shape[1]), mode="start")
     sub = keras.Model(model.input, [model.get_layer(l).output for l in layers])
@@ -135,27 +135,23 @@ def layer_maps(model, audio, layers):
 
 def clip_activations(model, clips, layer, *, batch_size=8):
     """Mean activation vector of a layer over each clip's segments, shape (n_clips, units).
-
     ``layer`` names a 2-D (or 3-D, averaged over time) layer; ``'embedding'`` means the input of
     the ``output`` layer.
     """
     import keras
-
-    from .data.audio import windows
 
     t = model.get_layer("output").input if layer == "embedding" else model.get_layer(layer).output
     sub = keras.Model(model.input, t)
     n = int(model.input_shape[1])
     out = []
     for c in clips:
-        a = np.asarray(sub.predict(windows(np.asarray(c, np.float32), n), batch_size=batch_size, verbose=0))
+        a = np.asarray(sub.predict(clip_windows(c, n), batch_size=batch_size, verbose=0))
         out.append(a.reshape(a.shape[0], -1, a.shape[-1]).mean(axis=(0, 1)))
     return np.stack(out)
 
 
 def compare_maps(maps, references, *, size=(256, 256)):
     """SIFT similarity of every channel of every layer with every reference map.
-
     Parameters
     ----------
     maps : dict of str -> array (time, freq, channels)
@@ -179,7 +175,6 @@ def compare_maps(maps, references, *, size=(256, 256)):
 
 def activation_correlations(activations, features):
     """Seed 003: each neuron against each hand-crafted feature over a set of clips.
-
     Parameters
     ----------
     activations : array, shape (n_clips, n_neurons)
@@ -215,123 +210,3 @@ def activation_correlations(activations, features):
         fn = unit(f[:, None])[:, 0]
         out[name] = {"pearson": r, "l2": np.sqrt(((An - fn[:, None]) ** 2).sum(0))}
     return out
-
-
-def run(model, out, *, dataset="embedded", data_root=None, split="test", dataset_kwargs=None, limit=40,
-        dense_layers=("embedding",), conv_layers=(1, 2), map_clips=2, top=10, progress=True):
-    """Seed 003's analysis over a dataset split (``bin/analyse.py activations``).
-
-    Parameters
-    ----------
-    model : keras.Model or str
-    out : str or Path
-        Writes ``correlations.csv`` (layer, neuron, feature, pearson, l2), ``clip_features.csv``,
-        ``sift.csv`` (layer, channel, clip, reference, similarity, matches, mean distance),
-        ``sift_histograms.png``, ``correlations.png`` and ``report.json`` (the most related
-        neurons and channels). Unreadable files are listed in the report and skipped.
-    dataset, data_root, split, dataset_kwargs
-        The clips (the first ``limit`` of the split).
-    dense_layers : sequence of str
-        Layers whose clip-mean activations are correlated (``'embedding'``: the input of the
-        ``output`` layer).
-    conv_layers : sequence of int
-        Conv blocks whose maps are compared with HPSS and chroma (the block's pooled map).
-    map_clips : int
-        Clips used for the map comparison.
-    top : int
-        Neurons/channels listed in the report.
-    """
-    import csv
-    import json
-    from pathlib import Path
-
-    import keras
-    from tqdm.auto import tqdm
-
-    from . import auralisation, plots, pretrained
-    from .data.audio import AudioError, load_audio
-    from .data.datasets import load_dataset
-    from .models import input_spec
-
-    model, _ = (model, {}) if isinstance(model, keras.Model) else pretrained.load(model)
-    sr, n = input_spec(model)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    kw = dict(dataset_kwargs or {})
-    if dataset == "embedded":
-        kw.setdefault("sample_rate", sr)
-    ds = load_dataset(dataset, data_root, split=split, **kw)
-    clips, names, skipped = [], [], []
-    for it in ds.items[:limit] if limit else ds.items:
-        try:
-            clips.append(load_audio(it.path, sr, min_seconds=1.0, allow_silent=False))
-            names.append(it.path)
-        except AudioError as e:
-            skipped.append({"path": it.path, "reason": str(e)})
-    if len(clips) < 3:
-        raise ValueError(f"need at least 3 readable clips, got {len(clips)} ({len(skipped)} skipped)")
-    feats = [clip_features(c, sr) for c in tqdm(clips, desc="hand-crafted features", disable=not progress)]
-    with open(out / "clip_features.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["path", "onset_rate", "loudness"])
-        for p, v in zip(names, feats):
-            w.writerow([p, f"{v['onset_rate']:.4f}", f"{v['loudness']:.6g}"])
-    fdict = {k: np.array([v[k] for v in feats]) for k in ("onset_rate", "loudness")}
-    report = {"n_clips": len(clips), "skipped": skipped, "dense": {}, "maps": {},
-              "loudness": "mean over 2048-sample frames (hop 1024) of (sum x^2)^0.67 (Stevens; Essentia Loudness)",
-              "onset_rate": "librosa.onset.onset_detect count / duration (onsets per second)"}
-    rows = []
-    for layer in dense_layers:
-        A = clip_activations(model, clips, layer)
-        res = activation_correlations(A, fdict)
-        report["dense"][layer] = {}
-        for feat, r in res.items():
-            for i in range(A.shape[1]):
-                rows.append({"layer": layer, "neuron": i, "feature": feat, "pearson": r["pearson"][i],
-                             "l2": r["l2"][i]})
-            order = np.argsort(-np.nan_to_num(np.abs(r["pearson"]), nan=-1), kind="stable")[:top]
-            order_l2 = np.argsort(np.nan_to_num(r["l2"], nan=np.inf), kind="stable")[:top]
-            report["dense"][layer][feat] = {
-                "by_correlation": [{"neuron": int(i), "pearson": float(r["pearson"][i])} for i in order],
-                "by_l2": [{"neuron": int(i), "l2": float(r["l2"][i])} for i in order_l2]}
-    with open(out / "correlations.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=("layer", "neuron", "feature", "pearson", "l2"))
-        w.writeheader()
-        w.writerows(rows)
-    if rows:
-        plt_rows = {(r["layer"], r["feature"]): [] for r in rows}
-        for r in rows:
-            plt_rows[(r["layer"], r["feature"])].append(r["pearson"])
-        plots.save_figure(plots.similarity_histograms(
-            {f"{lay}: {feat}": {"pearson r": np.nan_to_num(np.abs(v))} for (lay, feat), v in plt_rows.items()},
-            title="|Pearson r| of neurons with hand-crafted features"), out / "correlations.png")
-
-    blocks = auralisation.conv_blocks(model)
-    taps = [blocks[k - 1][1] for k in conv_layers]
-    sift_rows = []
-    for ci in tqdm(range(min(map_clips, len(clips))), desc="SIFT maps", disable=not progress):
-        refs = reference_maps(clips[ci][:n], sr)
-        maps = layer_maps(model, clips[ci], taps)
-        for r in compare_maps(maps, refs):
-            sift_rows.append({**r, "clip": ci})
-    with open(out / "sift.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=("layer", "channel", "clip", "reference", "similarity", "matches",
-                                          "mean_distance"))
-        w.writeheader()
-        w.writerows(sift_rows)
-    hist = {}
-    for r in sift_rows:
-        hist.setdefault(r["layer"], {}).setdefault(r["reference"], []).append(r["similarity"])
-    if hist:
-        plots.save_figure(plots.similarity_histograms(hist), out / "sift_histograms.png")
-    for layer, by_ref in hist.items():
-        report["maps"][layer] = {}
-        for ref in by_ref:
-            mean = {}
-            for r in sift_rows:
-                if r["layer"] == layer and r["reference"] == ref:
-                    mean.setdefault(r["channel"], []).append(r["similarity"])
-            best = sorted(mean, key=lambda c: -np.mean(mean[c]))[:top]
-            report["maps"][layer][ref] = [{"channel": int(c), "similarity": float(np.mean(mean[c]))} for c in best]
-    (out / "report.json").write_text(json.dumps(report, indent=2))
-    return report

@@ -38,16 +38,24 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from .data.windows import lengthen
 from .frontends import Frontend, find_frontend
+from .models import kereliuk
 
 __all__ = ["SpectralView", "AdversaryResult", "spectral_adversary", "waveform_adversary", "fgsm",
-           "choose_targets", "ensemble", "snr_db", "project_snr", "lowpass", "perturbation_fn", "attack_dataset",
-           "attack_ensembles", "binomial_p", "TARGET_MODES", "DNN_MGR", "DNN_MGR_DATASET", "PRESETS"]
+           "choose_targets", "ensemble", "snr_db", "project_snr", "lowpass", "perturbation_fn", "binomial_p",
+           "TARGET_MODES", "DNN_MGR", "DNN_MGR_DATASET", "PRESETS", "SPECTRAL_SNR_DB", "WAVEFORM_SNR_DB"]
+
+#: The SNR bound (dB) of each adversary where a caller gives none: dnn-mgr's 15 dB on the magnitude
+#: spectrum, and 30 dB on the waveform (a time-domain bound is the stricter one: 15 dB of white
+#: noise is plainly audible on most music). ``bin/adversary.py --snr/--waveform-snr`` default to them.
+SPECTRAL_SNR_DB = 15.0
+WAVEFORM_SNR_DB = 30.0
 
 #: dnn-mgr's single-excerpt settings (``utils/tensongs_exp.py``) and dataset settings
 #: (``utils/create_adversarial_dataset.py``, with the SNR bound it had commented out).
-DNN_MGR = dict(snr=15.0, mu=0.1, max_iter=100, stop=0.9)
-DNN_MGR_DATASET = dict(snr=15.0, mu=0.01, max_iter=50, stop=0.5)
+DNN_MGR = dict(snr=SPECTRAL_SNR_DB, mu=0.1, max_iter=100, stop=0.9)
+DNN_MGR_DATASET = dict(snr=SPECTRAL_SNR_DB, mu=0.01, max_iter=50, stop=0.5)
 
 #: Algorithm variants. ``'seed'``: seed 004 §3.1 as written -- plain projected gradient descent and,
 #: after every step, one Griffin-Lim projection that rebuilds the complex spectrum with the
@@ -73,7 +81,6 @@ def snr_db(reference, perturbed):
 
 def project_snr(Z, X0, snr):
     """Project ``Z`` onto the ball ``‖Z − X0‖_F ≤ ‖X0‖_F / 10^(snr/20)`` (dnn-mgr's step 5).
-
     ``Y = (Z + ν X0) / (1 + ν)`` with ``ν = max(0, ‖Z − X0‖ / ε − 1)``: a convex combination of
     ``Z`` and ``X0``, so non-negativity is kept; the SNR equals ``snr`` exactly when active.
     ``snr=None`` disables the constraint.
@@ -87,7 +94,6 @@ def project_snr(Z, X0, snr):
 
 class SpectralView:
     """A kerasmgr model as a function of the linear STFT magnitude of an excerpt.
-
     Parameters
     ----------
     model : keras.Model
@@ -105,7 +111,6 @@ class SpectralView:
     segment_hop : int
         Samples between consecutive segments (one STFT hop for one-frame models, else a segment).
     """
-
     def __init__(self, model):
         self.model = model
         fe = find_frontend(model)
@@ -117,7 +122,6 @@ class SpectralView:
             # consecutive segments; a one-frame model (dnn-mgr's DNN) sees every frame
             self.segment_hop = fe.hop_length if self.segment_frames == 1 else self.segment_samples
         else:
-            from .models import kereliuk
 
             shape = model.input_shape
             if not (len(shape) == 2 and shape[1] == kereliuk.N_BINS) and \
@@ -226,7 +230,6 @@ class SpectralView:
 
     def log_posteriors_from_magnitude(self, Y, n_samples):
         """Log-posteriors of every frame/patch/segment, ``(units, n_outputs)``, from ``(n_frames, F)``.
-
         Differentiable with respect to the magnitude ``Y`` of an excerpt of ``n_samples``.
         """
         if not self.spectral:
@@ -262,16 +265,12 @@ class SpectralView:
         x = np.asarray(audio, dtype=np.float32).reshape(-1)
         if not np.isfinite(x).all():
             raise ValueError("audio contains NaN or inf samples")
-        m = self.min_samples()
-        if len(x) < m:
-            x = np.pad(x, (0, m - len(x)))
-        return x
+        return lengthen(x, self.min_samples(), short="pad")
 
 
 @dataclass
 class AdversaryResult:
     """What an adversary returns (one excerpt, one target)."""
-
     target: int
     magnitude: np.ndarray = field(repr=False)  # (n_frames, F) adversarial |STFT| (spectral)
     original_magnitude: np.ndarray = field(repr=False)
@@ -298,7 +297,6 @@ def _target_cost(logp, target, scale):
 
 def _descend(grad, state, update, target, stop, max_iter):
     """Iterate ``state = update(state, g)`` until the target's mean posterior reaches ``stop``.
-
     ``grad(state) -> (g, mean posteriors)``; ``update`` may return ``None`` to stop early.
     Returns ``(state, iterations, reached, mean posteriors at state)``.
     """
@@ -333,10 +331,9 @@ def _check_target(view, target):
     return int(target)
 
 
-def spectral_adversary(model, audio, target, *, snr=15.0, mu=0.1, max_iter=100, stop=0.9, momentum=True,
+def spectral_adversary(model, audio, target, *, snr=SPECTRAL_SNR_DB, mu=0.1, max_iter=100, stop=0.9, momentum=True,
                        griffin_lim=False, view=None):
     """Seed 004's adversary on the magnitude STFT of one excerpt.
-
     Parameters
     ----------
     model : keras.Model or SpectralView
@@ -411,9 +408,8 @@ def _spectral_result(view, audio, x, X0, Y, phase, target, iterations, posterior
         original_posteriors=_mean_posterior(view, x), reached=reached, domain="spectral")
 
 
-def waveform_adversary(model, audio, target, *, snr=30.0, step=0.05, max_iter=100, stop=0.9, view=None):
+def waveform_adversary(model, audio, target, *, snr=WAVEFORM_SNR_DB, step=0.05, max_iter=100, stop=0.9, view=None):
     """Projected gradient descent on the samples, through the model's own front-end.
-
     Each step moves ``δ`` by ``step × radius`` along the normalised negative gradient, then
     projects onto ``‖δ‖ ≤ radius = ‖x‖ / 10^(snr/20)`` and clips ``x + δ`` to [-1, 1]; the result
     is a waveform of the input's length with time-domain SNR ≥ ``snr``.
@@ -477,7 +473,6 @@ def waveform_adversary(model, audio, target, *, snr=30.0, step=0.05, max_iter=10
 
 def fgsm(model, audio, target, *, mu=0.25, snr=None, domain="spectral", view=None):
     """The single signed gradient step towards ``target`` (seed 004's adversarial-training step).
-
     Spectral: ``Y = max(X0 − mu · sign(∇), 0)`` (then the SNR ball if ``snr`` is given);
     waveform: ``x − mu · sign(∇)`` clipped to [-1, 1]. Returns an :class:`AdversaryResult`
     with ``iterations=1``.
@@ -514,7 +509,6 @@ def _fgsm_spectral(view, audio, target, mu, snr):
 
 def choose_targets(true_labels, mode, n_classes, *, p=None, label=None, seed=0):
     """Target labels for a set of excerpts (seed 004's modes).
-
     Parameters
     ----------
     true_labels : array of int, shape (n,)
@@ -551,7 +545,6 @@ def choose_targets(true_labels, mode, n_classes, *, p=None, label=None, seed=0):
 
 def ensemble(model, audio, *, targets=None, adversary=spectral_adversary, **kwargs):
     """One adversary per label for the same excerpt (seed 004's ensembles).
-
     Returns
     -------
     list of AdversaryResult
@@ -575,7 +568,6 @@ def lowpass(audio, sample_rate, cutoff_hz, order=4):
 # ------------------------------------------------------------------------------ adversarial training
 def perturbation_fn(source, *, mu=0.25, domain="spectral", n_classes=None, seed=0):
     """Seed 004's adversarial-training perturbation for ``tf.data`` batches of waveforms.
-
     Every batch is perturbed by one signed gradient step of the fixed ``source`` model towards
     a random target per clip (uniform over the labels, may equal the true one); the new model
     then trains on the perturbed batch with the true labels. Spectral domain (the paper): the
@@ -633,13 +625,6 @@ def perturbation_fn(source, *, mu=0.25, domain="spectral", n_classes=None, seed=
     return perturb
 
 
-# ------------------------------------------------------------------------------ dataset job
-REPORT_FIELDS = ("id", "path", "domain", "true", "original_pred", "original_conf", "target", "adv_pred",
-                 "adv_conf", "target_posterior", "reached", "success", "snr_spectral_db", "snr_time_db",
-                 "iterations", "lowpass_original_pred", "lowpass_adv_pred", "deployed_original_pred",
-                 "deployed_adv_pred", "wav")
-
-
 def binomial_p(n_correct, n, n_classes):
     """One-sided Binomial test of ``n_correct`` of ``n`` against chance ``1 / n_classes``: the
     probability of at least that many correct answers from a system choosing at random (seed 004
@@ -649,389 +634,3 @@ def binomial_p(n_correct, n, n_classes):
     if n <= 0:
         return float("nan")
     return float(binomtest(int(n_correct), int(n), 1.0 / n_classes, alternative="greater").pvalue)
-
-
-def _deployed_summary(rows, labels, key):
-    from .metrics import classification_metrics
-
-    idx = {c: i for i, c in enumerate(labels)}
-    rs = [r for r in rows if r.get(key)]
-    if not rs:
-        return None
-    y = np.array([idx[r["true"]] for r in rs])
-    pred = np.array([idx[r[key]] for r in rs])
-    m = classification_metrics(y, np.eye(len(labels))[pred], labels)
-    k = int((pred == y).sum())
-    return {"n": len(rs), "accuracy": m["accuracy"], "normalised_accuracy": m["normalised_accuracy"],
-            "n_correct": k, "binomial_p": binomial_p(k, len(rs), len(labels))}
-
-
-def _load_model(model):
-    """A model and its sidecar metadata from a model, a saved file or a released-weights name."""
-    from . import pretrained
-
-    if isinstance(model, keras.Model):
-        return model, {}
-    return pretrained.load(model)
-
-
-def _done_keys(path, *fields):
-    """``{(row[f] for f in fields)}`` of a resumable CSV report (empty when it does not exist yet)."""
-    import csv
-
-    if not path.exists():
-        return set()
-    with open(path) as f:
-        return {tuple(r[k] for k in fields) for r in csv.DictReader(f)}
-
-
-def _read_excerpt(view, path, max_seconds, skipped):
-    """The first ``max_seconds`` of a file at the model's rate, or None (the reason appended to
-    ``skipped``): an unreadable, silent or too-short file never ends a dataset job."""
-    from .data.audio import AudioError, load_audio
-
-    sr = view.sample_rate
-    try:
-        return load_audio(path, sr, max_seconds=max_seconds, min_seconds=view.min_samples() / sr, allow_silent=False)
-    except AudioError as e:
-        skipped.append({"path": path, "reason": str(e)})
-        return None
-
-
-def _model_and_excerpts(model, dataset, data_root, split, split_name, split_dir, dataset_kwargs, progress):
-    """The attacked softmax model, its view and metadata, the excerpts' split and the label names."""
-    from .data.datasets import load_dataset
-
-    model, meta = _load_model(model)
-    view = SpectralView(model)
-    if view.activation == "sigmoid" or meta.get("task") == "tags":
-        raise ValueError("bin/adversary.py attacks single-label (softmax) classifiers; use the library "
-                         "functions for tag models")
-    kw = dict(dataset_kwargs or {})
-    if dataset == "embedded":
-        kw.setdefault("sample_rate", view.sample_rate)
-        kw.setdefault("progress", progress)
-    if split_name:
-        kw["split_name"] = split_name
-    if split_dir:
-        kw["split_dir"] = str(split_dir)
-    ds = load_dataset(dataset, data_root, split=split, **kw)
-    return model, meta, view, ds, list(meta.get("labels") or ds.labels("genre"))
-
-
-def attack_dataset(model, out, *, dataset="embedded", data_root=None, split="test", dataset_kwargs=None, limit=None,
-                   mode="random", p=None, label=None, snr=15.0, mu=0.1, max_iter=100, stop=0.9, momentum=True,
-                   griffin_lim=False, domains=("spectral",), waveform_snr=None, waveform_step=0.05,
-                   robustness_snrs=(10.0, 20.0, 30.0, 40.0), lowpass_hz=None, max_seconds=30.0, figures=3,
-                   write_audio=True, seed=0, progress=True, deployed=None, split_name=None, split_dir=None):
-    """Attack a saved model over a dataset split and write the report (``bin/adversary.py``).
-
-    Parameters
-    ----------
-    model : keras.Model or str
-        Model, ``.keras``/``.h5`` path or released-weights name (single-label softmax models).
-    out : str or Path
-        Output folder: ``report.csv`` (one row per excerpt and domain, written as each finishes),
-        ``summary.json``, ``wav/<id>_<domain>_target-<label>.wav``, ``figures/<id>.png`` (seed 004's
-        figure 2), ``robustness.csv``/``robustness.png`` (accuracy against the SNR bound).
-    dataset, data_root, split, dataset_kwargs
-        As :func:`kerasmgr.data.datasets.load_dataset` (the embedded dataset by default).
-    limit : int or None
-        Attack at most this many excerpts (the first ones of the split).
-    mode, p, label
-        Target choice (:func:`choose_targets`).
-    snr, mu, max_iter, stop, momentum, griffin_lim
-        Spectral adversary settings (:func:`spectral_adversary`; :data:`DNN_MGR` defaults).
-    domains : tuple of {'spectral', 'waveform'}
-        Adversaries to run; both are reported side by side.
-    waveform_snr, waveform_step
-        Time-domain SNR bound (default ``snr``) and step of :func:`waveform_adversary`.
-    robustness_snrs : sequence of float
-        SNR bounds of the robustness curve: accuracy under the spectral adversary with targets
-        that are always wrong (seed 004's robustness experiment), per bound; empty to skip.
-    lowpass_hz : float or None
-        Cut-off of dnn-mgr's 4th-order Butterworth check (default ``min(5000, 0.4 sr)``).
-    max_seconds : float
-        Excerpt length read from each file (dnn-mgr: the first 30 s).
-    figures : int
-        Figures for this many excerpts.
-    write_audio : bool
-        Write the adversarial wavs.
-    seed : int
-        Target draws.
-    deployed : object or None
-        The system that is deployed on the model's features, with ``predict_clip(audio) -> int``
-        (e.g. :class:`kerasmgr.dnn_features.FeatureForest`, seed 004's headline experiment: the
-        adversary attacks the DNN, the random forest on its features classifies the result). Its
-        decisions on the original and adversarial audio are reported (``deployed_*`` columns;
-        ``summary['deployed']``: accuracy, normalised accuracy, Binomial test against chance, mean
-        SNR of the excerpts it misclassifies).
-    split_name, split_dir : str or None
-        Partition (split lists) of the dataset, as ``bin/train.py --split/--split-dir``.
-
-    Returns
-    -------
-    dict
-        The summary (also ``summary.json``).
-
-    Notes
-    -----
-    Resumable: excerpts already in ``report.csv`` are skipped. Unreadable or too-short files are
-    listed in ``summary.json`` under ``skipped`` and never stop the job.
-    """
-    import csv
-    import json
-    from pathlib import Path
-
-    import soundfile as sf
-    from tqdm.auto import tqdm
-
-    from . import plots
-
-    model, meta, view, ds, labels = _model_and_excerpts(model, dataset, data_root, split, split_name, split_dir,
-                                                        dataset_kwargs, progress)
-    sr = view.sample_rate
-    out = Path(out)
-    (out / "wav").mkdir(parents=True, exist_ok=True)
-    (out / "figures").mkdir(exist_ok=True)
-    n_out = int(model.output_shape[-1])
-    if len(labels) != n_out:
-        raise ValueError(f"the model has {n_out} outputs but {len(labels)} labels are known")
-    items = ds.items[: limit] if limit else ds.items
-    index = {c: i for i, c in enumerate(labels)}
-    true = np.array([index.get(it.label, -1) for it in items])
-    targets = choose_targets(np.maximum(true, 0), mode, n_out, p=p, label=label, seed=seed)
-    wrong = choose_targets(np.maximum(true, 0), "wrong", n_out, seed=seed + 1)  # robustness curve
-    lowpass_hz = min(5000.0, 0.4 * sr) if lowpass_hz is None else float(lowpass_hz)
-    waveform_snr = snr if waveform_snr is None else waveform_snr
-
-    report = out / "report.csv"
-    done = _done_keys(report, "id", "domain")
-    new_file = not report.exists()
-    fh = open(report, "a", newline="")
-    writer = csv.DictWriter(fh, fieldnames=REPORT_FIELDS)
-    if new_file:
-        writer.writeheader()
-    skipped, clips = [], {}
-    n_fig = 0
-    try:
-        for i, it in enumerate(tqdm(items, desc="adversaries", disable=not progress)):
-            uid = f"{i:05d}_{Path(it.path).stem}"
-            if true[i] < 0:
-                skipped.append({"path": it.path, "reason": f"label {it.label!r} is not one of the model's labels"})
-                continue
-            if all((uid, d) in done for d in domains) and not robustness_snrs:
-                continue
-            x = _read_excerpt(view, it.path, max_seconds, skipped)
-            if x is None:
-                continue
-            clips[i] = x
-            for d in domains:
-                if (uid, d) in done:
-                    continue
-                try:
-                    if d == "spectral":
-                        r = spectral_adversary(view, x, targets[i], snr=snr, mu=mu, max_iter=max_iter, stop=stop,
-                                               momentum=momentum, griffin_lim=griffin_lim)
-                    else:
-                        r = waveform_adversary(view, x, targets[i], snr=waveform_snr, step=waveform_step,
-                                               max_iter=max_iter, stop=stop)
-                except ValueError as e:  # one excerpt that cannot be attacked never ends the job
-                    skipped.append({"path": it.path, "reason": f"{d} adversary: {e}"})
-                    continue
-                wav = ""
-                if write_audio:
-                    wav = f"wav/{uid}_{d}_target-{labels[r.target]}.wav"
-                    sf.write(out / wav, np.clip(r.audio, -1, 1), sr, subtype="FLOAT")
-                lp_o = int(np.argmax(view.posteriors(lowpass(x, sr, lowpass_hz))))
-                lp_a = int(np.argmax(view.posteriors(lowpass(r.audio, sr, lowpass_hz))))
-                adv_pred = int(np.argmax(r.audio_posteriors))
-                dep_o = dep_a = ""
-                if deployed is not None:
-                    dep_o = labels[int(deployed.predict_clip(x))]
-                    dep_a = labels[int(deployed.predict_clip(np.clip(r.audio, -1, 1)))]
-                writer.writerow({
-                    "id": uid, "path": it.path, "domain": d, "true": labels[true[i]],
-                    "original_pred": labels[int(np.argmax(r.original_posteriors))],
-                    "original_conf": round(float(np.max(r.original_posteriors)), 4),
-                    "target": labels[r.target], "adv_pred": labels[adv_pred],
-                    "adv_conf": round(float(r.audio_posteriors[adv_pred]), 4),
-                    "target_posterior": round(float(r.posteriors[r.target]), 4), "reached": int(r.reached),
-                    "success": int(r.success), "snr_spectral_db": round(r.snr_spectral_db, 3),
-                    "snr_time_db": round(r.snr_time_db, 3), "iterations": r.iterations,
-                    "lowpass_original_pred": labels[lp_o], "lowpass_adv_pred": labels[lp_a],
-                    "deployed_original_pred": dep_o, "deployed_adv_pred": dep_a, "wav": wav})
-                fh.flush()
-                if d == "spectral" and n_fig < figures and r.magnitude is not None:
-                    fig = plots.adversary_figure(r.original_magnitude, r.magnitude, sample_rate=sr,
-                                                 hop_length=view.frontend.hop_length, n_fft=view.frontend.n_fft,
-                                                 title=f"{Path(it.path).name}: {labels[true[i]]} -> "
-                                                       f"{labels[adv_pred]} (target {labels[r.target]}), "
-                                                       f"SNR {r.snr_spectral_db:.1f} dB")
-                    plots.save_figure(fig, out / "figures" / f"{uid}.png")
-                    n_fig += 1
-    finally:
-        fh.close()
-
-    with open(report) as f:
-        rows = list(csv.DictReader(f))
-    summary = {"model": meta.get("path", getattr(model, "name", "")), "dataset": dataset, "split": split,
-               "mode": mode, "labels": labels, "sample_rate": sr, "lowpass_hz": lowpass_hz,
-               "settings": {"snr": snr, "mu": mu, "max_iter": max_iter, "stop": stop, "momentum": momentum,
-                            "griffin_lim": griffin_lim, "waveform_snr": waveform_snr,
-                            "waveform_step": waveform_step},
-               "skipped": skipped, "domains": {}}
-    for d in domains:
-        rs = [r for r in rows if r["domain"] == d]
-        if not rs:
-            continue
-        def f(k, rs=rs):  # bound explicitly: one domain's rows
-            return np.array([float(r[k]) for r in rs])
-
-        snr_s, snr_t = f("snr_spectral_db"), f("snr_time_db")
-        summary["domains"][d] = {
-            "n": len(rs),
-            "accuracy_before": float(np.mean([r["original_pred"] == r["true"] for r in rs])),
-            "accuracy_after": float(np.mean([r["adv_pred"] == r["true"] for r in rs])),
-            "success_rate": float(f("success").mean()),
-            "reached_rate": float(f("reached").mean()),
-            "snr_spectral_db": {"mean": float(np.mean(snr_s[np.isfinite(snr_s)])) if np.isfinite(snr_s).any()
-                                else None, "min": float(np.min(snr_s)), "max": float(np.max(snr_s))},
-            "snr_time_db": {"mean": float(np.mean(snr_t[np.isfinite(snr_t)])) if np.isfinite(snr_t).any()
-                            else None, "min": float(np.min(snr_t)), "max": float(np.max(snr_t))},
-            "mean_confidence": float(f("adv_conf").mean()),
-            "mean_iterations": float(f("iterations").mean()),
-            "lowpass_accuracy_original": float(np.mean([r["lowpass_original_pred"] == r["true"] for r in rs])),
-            "lowpass_accuracy_adversarial": float(np.mean([r["lowpass_adv_pred"] == r["true"] for r in rs])),
-        }
-
-    dep_rows = [r for r in rows if r["domain"] == "spectral" and r.get("deployed_adv_pred")]
-    if dep_rows:
-        before, after = (_deployed_summary(dep_rows, labels, k) for k in ("deployed_original_pred", "deployed_adv_pred"))
-        mis = [float(r["snr_spectral_db"]) for r in dep_rows if r["deployed_adv_pred"] != r["true"]]
-        mis = [v for v in mis if np.isfinite(v)]
-        summary["deployed"] = {"original": before, "adversarial": after,
-                               "mean_snr_misclassified_db": float(np.mean(mis)) if mis else None,
-                               "n_misclassified": len(mis)}
-    if robustness_snrs:
-        curve_path = out / "robustness.csv"
-        curve = {}
-        if curve_path.exists():
-            with open(curve_path) as f:
-                curve = {float(r["snr_db"]): r for r in csv.DictReader(f)}
-        for s in tqdm(sorted(robustness_snrs), desc="robustness", disable=not progress):
-            if float(s) in curve:
-                continue
-            correct, n = 0, 0
-            for i in sorted(clips):
-                r = spectral_adversary(view, clips[i], wrong[i], snr=float(s), mu=mu, max_iter=max_iter, stop=stop,
-                                       momentum=momentum, griffin_lim=griffin_lim)
-                correct += int(np.argmax(r.audio_posteriors)) == true[i]
-                n += 1
-            curve[float(s)] = {"snr_db": float(s), "accuracy": correct / max(n, 1), "n": n}
-            with open(curve_path, "w", newline="") as f:  # rewritten after each bound: nothing lost
-                w = csv.DictWriter(f, fieldnames=("snr_db", "accuracy", "n"))
-                w.writeheader()
-                for k in sorted(curve):
-                    w.writerow({kk: curve[k][kk] for kk in ("snr_db", "accuracy", "n")})
-        snrs = sorted(curve)
-        clean = summary["domains"].get("spectral", {}).get("accuracy_before")
-        plots.save_figure(plots.robustness_figure(snrs, [float(curve[k]["accuracy"]) for k in snrs],
-                                                  chance=1.0 / n_out, clean=clean,
-                                                  title="spectral adversary, always-wrong targets"),
-                          out / "robustness.png")
-        summary["robustness"] = [{"snr_db": k, "accuracy": float(curve[k]["accuracy"])} for k in snrs]
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    return summary
-
-
-ENSEMBLE_FIELDS = ("id", "path", "true", "target", "reached", "adv_pred", "adv_conf", "snr_spectral_db",
-                   "iterations")
-
-
-def attack_ensembles(model, out, *, dataset="embedded", data_root=None, split="test", split_name=None,
-                     split_dir=None, dataset_kwargs=None, limit=None, snr=15.0, mu=0.1, max_iter=100, stop=0.9,
-                     momentum=True, griffin_lim=False, max_seconds=30.0, progress=True):
-    """Seed 004's ensembles: every excerpt attacked towards every label; the ensemble table.
-
-    Writes ``ensemble.csv`` (one row per excerpt and target, appended as each finishes;
-    resumable), ``ensemble.md`` (excerpts × labels: the SNR in dB of the adversary that made the
-    model choose that label, ``–`` where none reached ``stop``) and returns a summary: the share
-    of (excerpt, label) pairs reached, and their mean SNR.
-
-    Parameters
-    ----------
-    model : keras.Model or str
-        A single-label softmax model (or a saved file).
-    out : str or Path
-        Output folder.
-    dataset, data_root, split, split_name, split_dir, dataset_kwargs, limit, max_seconds
-        The excerpts (as :func:`attack_dataset`).
-    snr, mu, max_iter, stop, momentum, griffin_lim
-        :func:`spectral_adversary` settings (``stop`` is the minimum confidence).
-
-    Returns
-    -------
-    dict
-    """
-    import csv
-    import json
-    from pathlib import Path
-
-    from tqdm.auto import tqdm
-
-    model, meta, view, ds, labels = _model_and_excerpts(model, dataset, data_root, split, split_name, split_dir,
-                                                        dataset_kwargs, progress)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    items = ds.items[:limit] if limit else ds.items
-    path = out / "ensemble.csv"
-    done = _done_keys(path, "id", "target")
-    new = not path.exists()
-    skipped = []
-    with open(path, "a", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=ENSEMBLE_FIELDS)
-        if new:
-            w.writeheader()
-        for i, it in enumerate(tqdm(items, desc="ensembles", disable=not progress)):
-            uid = f"{i:05d}_{Path(it.path).stem}"
-            if all((uid, lab) in done for lab in labels):
-                continue
-            x = _read_excerpt(view, it.path, max_seconds, skipped)
-            if x is None:
-                continue
-            for t, lab in enumerate(labels):
-                if (uid, lab) in done:
-                    continue
-                r = spectral_adversary(view, x, t, snr=snr, mu=mu, max_iter=max_iter, stop=stop, momentum=momentum,
-                                       griffin_lim=griffin_lim)
-                pred = int(np.argmax(r.audio_posteriors))
-                w.writerow({"id": uid, "path": it.path, "true": it.label, "target": lab, "reached": int(r.reached),
-                            "adv_pred": labels[pred], "adv_conf": round(float(r.audio_posteriors[pred]), 4),
-                            "snr_spectral_db": round(r.snr_spectral_db, 3), "iterations": r.iterations})
-                fh.flush()
-    with open(path) as f:
-        rows = list(csv.DictReader(f))
-    ids = sorted({r["id"] for r in rows})
-    cell = {(r["id"], r["target"]): r for r in rows}
-    lines = [f"Ensembles: minimum confidence {stop}, SNR bound {snr} dB; cell = spectral SNR (dB) of the "
-             f"adversary that made the model choose the column's label, '–' where none did", "",
-             "| excerpt (true) | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
-    for uid in ids:
-        true = next(r["true"] for r in rows if r["id"] == uid)
-        cells = []
-        for lab in labels:
-            r = cell.get((uid, lab))
-            ok = r is not None and r["adv_pred"] == lab and float(r["adv_conf"]) >= stop
-            cells.append(f"{float(r['snr_spectral_db']):.1f}" if ok else "–")
-        lines.append(f"| {uid} ({true}) | " + " | ".join(cells) + " |")
-    reached = [r for r in rows if r["adv_pred"] == r["target"] and float(r["adv_conf"]) >= stop]
-    snrs = [float(r["snr_spectral_db"]) for r in reached if np.isfinite(float(r["snr_spectral_db"]))]
-    summary = {"n_pairs": len(rows), "n_reached": len(reached), "reached_rate": len(reached) / max(len(rows), 1),
-               "mean_snr_db": float(np.mean(snrs)) if snrs else None, "stop": stop, "snr": snr,
-               "skipped": skipped}
-    lines += ["", f"{len(reached)} of {len(rows)} (excerpt, label) pairs reached; mean SNR "
-                  f"{summary['mean_snr_db'] if summary['mean_snr_db'] is None else round(summary['mean_snr_db'], 1)} dB"]
-    (out / "ensemble.md").write_text("\n".join(lines) + "\n")
-    (out / "ensemble.json").write_text(json.dumps(summary, indent=2))
-    return summary

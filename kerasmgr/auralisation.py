@@ -26,10 +26,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .data.audio import fix_length
+from .data.windows import first_window
 from .frontends import find_frontend
 
-__all__ = ["RULES", "conv_blocks", "feature_activity", "deconvolve", "auralise", "receptive_fields", "receptive_field_table", "run"]
+__all__ = ["RULES", "excerpt", "conv_blocks", "feature_activity", "deconvolve", "auralise", "receptive_fields",
+           "receptive_field_table"]
 
 RULES = ("deconvnet", "guided", "saliency")
 _ACTIVATIONS = (keras.layers.ELU, keras.layers.ReLU, keras.layers.LeakyReLU, keras.layers.Activation)
@@ -80,9 +81,9 @@ def conv_blocks(model):
     return out
 
 
-def _excerpt(audio, n):
-    """The first model-sized window of an excerpt (zero-padded at the end), float32."""
-    return fix_length(np.asarray(audio, np.float32).reshape(-1), n, mode="start")
+def excerpt(audio, n_samples):
+    """The model-sized excerpt auralisation works on: the first window (zero-padded at the end), float32."""
+    return first_window(audio, n_samples)
 
 
 def _tap(model, layer):
@@ -100,7 +101,7 @@ def _tap(model, layer):
 
 def feature_activity(model, audio, layer):
     """Total (rectified) activation of every channel of a layer for one excerpt, shape (channels,)."""
-    x = _excerpt(audio, int(model.input_shape[1]))
+    x = excerpt(audio, int(model.input_shape[1]))
     acts = keras.Model(model.input, model.get_layer(_tap(model, layer)).output)(x[None], training=False)
     return tf.reduce_sum(tf.nn.relu(acts[0]), axis=(0, 1)).numpy()
 
@@ -148,7 +149,7 @@ def deconvolve(model, audio, layer, features=None, *, rule="deconvnet"):
         raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
     fe = find_frontend(model)
     n = int(model.input_shape[1])
-    x = _excerpt(audio, n)
+    x = excerpt(audio, n)
     img = fe(tf.constant(x[None]))
     tap = _tap(model, layer)
     sub = _rule_model(model, tap, rule)
@@ -197,7 +198,7 @@ def auralise(model, audio, layer, features=None, *, rule="deconvnet"):
     """
     fe = find_frontend(model)
     n = int(model.input_shape[1])
-    x = _excerpt(audio, n)
+    x = excerpt(audio, n)
     maps, totals = deconvolve(model, x, layer, features, rule=rule)
     tap = _tap(model, layer)
     features = list(range(maps.shape[0])) if features is None else [int(f) for f in features]
@@ -278,78 +279,3 @@ def receptive_field_table(model):
                      f"{r['effective_hz']:>10.0f} Hz{r['rf_ms']:>8.0f} ms"
                      f"{r['rf_hz']:>12.0f}..{r['rf_hz_top']:.0f} Hz")
     return "\n".join(lines)
-
-
-def run(model, out, *, audio=None, audio_name="excerpt", layers=None, features=None, top=4, rule="deconvnet",
-        progress=True):
-    """Auralise a model's features for one excerpt and write the results (``bin/auralise.py``).
-
-    Parameters
-    ----------
-    model : keras.Model
-    out : str or Path
-        Output folder: ``wav/layer<K>_feature<F>.wav`` (peak-normalised 16-bit),
-        ``original.wav``, ``deconvolved.png`` (rows: layers; columns: features),
-        ``receptive_fields.txt``/``.json`` and ``summary.json``.
-    audio : np.ndarray, shape (n_samples,)
-        The excerpt at the model's rate (its first model-sized window is used).
-    layers : list of int or None
-        Conv blocks (default: every block).
-    features : list of int or None
-        Features of every chosen layer (default: the ``top`` most active ones per layer).
-    top : int
-        Features per layer when ``features`` is None.
-    rule : {'deconvnet', 'guided', 'saliency'}
-
-    Returns
-    -------
-    dict
-        The summary: per layer, the tap, the features and their total activations.
-    """
-    import json
-    from pathlib import Path
-
-    import soundfile as sf
-    from tqdm.auto import tqdm
-
-    from . import plots
-
-    out = Path(out)
-    (out / "wav").mkdir(parents=True, exist_ok=True)
-    fe = find_frontend(model)
-    sr = int(fe.sample_rate)
-    n = int(model.input_shape[1])
-    x = _excerpt(audio, n)
-    sf.write(out / "original.wav", x, sr, subtype="PCM_16")
-    blocks = conv_blocks(model)
-    layers = list(range(1, len(blocks) + 1)) if layers is None else [int(k) for k in layers]
-    images, row_labels, col_labels, summary = [], [], [], {"rule": rule, "audio": audio_name, "layers": []}
-    for k in tqdm(layers, desc="layers", disable=not progress):
-        if features is None:
-            chosen = [int(c) for c in np.argsort(-feature_activity(model, x, k), kind="stable")[:top]]
-        else:
-            chosen = list(features)
-        r = auralise(model, x, k, chosen, rule=rule)
-        row, labels = [], []
-        for i, f in enumerate(chosen):
-            y = r["audio"][i]
-            peak = np.abs(y).max()
-            sf.write(out / "wav" / f"layer{k}_feature{f}.wav", (y / peak if peak > 0 else y).astype(np.float32), sr,
-                     subtype="PCM_16")
-            row.append(r["spectrogram"] * np.abs(r["masks"][i]))
-            labels.append(f"feature {k}-{f}")
-        images.append(row)
-        col_labels.append(labels)
-        row_labels.append(f"layer {k}")
-        summary["layers"].append({"layer": k, "tap": r["tap"], "features": chosen,
-                                  "activations": [float(r["activations"][f]) for f in chosen]})
-    plots.save_figure(plots.deconvolution_grid(images, row_labels=row_labels, col_labels=col_labels, sample_rate=sr,
-                                               hop_length=fe.hop_length,
-                                               title=f"{model.name}: deconvolved spectrograms ({rule}), {audio_name}"),
-                      out / "deconvolved.png")
-    rf = receptive_fields(model)
-    (out / "receptive_fields.txt").write_text(receptive_field_table(model) + "\n")
-    (out / "receptive_fields.json").write_text(json.dumps(rf, indent=2))
-    summary["receptive_fields"] = rf
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    return summary

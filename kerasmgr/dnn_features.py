@@ -24,8 +24,13 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import RandomForestClassifier
 
-__all__ = ["LAYERS", "TEXTURE_SECONDS", "texture_window", "FeatureForest", "fit_and_test_clips", "dnn_feature_extractor", "file_features", "dnn_feature_experiment", "mfcc_zcr_features",
-           "MahalanobisClassifier", "baseline_experiment", "majority_vote", "format_table", "run_protocol"]
+from .frontends import find_frontend
+from .metrics import classification_metrics
+from .models import kereliuk
+
+__all__ = ["LAYERS", "TEXTURE_SECONDS", "texture_window", "FeatureForest", "dnn_feature_extractor", "file_features",
+           "dnn_feature_experiment", "mfcc_zcr_features",
+           "MahalanobisClassifier", "baseline_experiment", "majority_vote", "format_table"]
 
 LAYERS = ("1", "2", "3", "all")
 #: Seed 004 §2: "aggregating them over 5-second texture windows (hopped by 50%)".
@@ -43,7 +48,6 @@ def texture_window(frontend, texture_seconds=TEXTURE_SECONDS):
 
 def dnn_feature_extractor(model):
     """A frames -> ``[h0, h1, h2]`` activation model with the weights of a trained DNN.
-
     Parameters
     ----------
     model : keras.Model
@@ -58,8 +62,6 @@ def dnn_feature_extractor(model):
     """
     import keras
 
-    from .frontends import find_frontend
-    from .models import kereliuk
 
     hidden = [l for l in model.layers if l.name in ("h0", "h1", "h2")]
     if len(hidden) != 3 or model.get_layer("pre") is None:
@@ -79,7 +81,6 @@ def _frames(frontend, clip):
 def file_features(extractor, frontend, clip, *, layer="all", aggregate=False, n_frames=100, window=200, hop=100,
                   rng=None):
     """DNN features of one file.
-
     Parameters
     ----------
     extractor, frontend
@@ -131,7 +132,6 @@ def dnn_feature_experiment(model, train_clips, train_labels, test_clips, test_la
                            layers=LAYERS, aggregations=(False, True), n_estimators=500, n_jobs=2, progress=True,
                            texture_seconds=TEXTURE_SECONDS, return_forests=False):
     """Random forests on the DNN's features for every layer choice and aggregation.
-
     Parameters
     ----------
     model : keras.Model
@@ -153,7 +153,6 @@ def dnn_feature_experiment(model, train_clips, train_labels, test_clips, test_la
     """
     from tqdm.auto import tqdm
 
-    from .metrics import classification_metrics
 
     extractor, frontend = dnn_feature_extractor(model)
     window, hop = texture_window(frontend, texture_seconds)
@@ -197,7 +196,6 @@ class FeatureForest:
     n_estimators : int
         Trees (500).
     """
-
     def __init__(self, model, *, layer="all", aggregate=True, texture_seconds=TEXTURE_SECONDS, n_estimators=500,
                  n_jobs=2):
         self.extractor, self.frontend = dnn_feature_extractor(model)
@@ -240,9 +238,8 @@ def _layer_slice(layer, units, aggregated):
 
 
 # ----------------------------------------------------------------------------------------- baseline
-def mfcc_zcr_features(clip, sr=22050, *, n_mfcc=13, frame=1024, texture_seconds=5.0):
+def mfcc_zcr_features(clip, sample_rate=22050, *, n_mfcc=13, frame=1024, texture_seconds=5.0):
     """Seed 004's hand-crafted features of one file.
-
     13 MFCCs and the zero-crossing rate per 46 ms frame (1024 samples at 22.05 kHz, hop 50 %);
     mean and variance over 5-s texture windows hopped by 50 %.
 
@@ -254,10 +251,10 @@ def mfcc_zcr_features(clip, sr=22050, *, n_mfcc=13, frame=1024, texture_seconds=
 
     hop = frame // 2
     y = np.asarray(clip, dtype=np.float32)
-    mfcc = librosa.feature.mfcc(y=y, sr=sr, n_mfcc=n_mfcc, n_fft=frame, hop_length=hop)
+    mfcc = librosa.feature.mfcc(y=y, sr=sample_rate, n_mfcc=n_mfcc, n_fft=frame, hop_length=hop)
     zcr = librosa.feature.zero_crossing_rate(y, frame_length=frame, hop_length=hop)
     f = np.vstack([mfcc, zcr]).T  # (frames, 14)
-    win = max(1, int(round(texture_seconds * sr / hop)))
+    win = max(1, int(round(texture_seconds * sample_rate / hop)))
     step = max(1, win // 2)
     starts = list(range(0, max(len(f) - win, 0) + 1, step))
     return np.stack([np.concatenate([f[s : s + win].mean(0), f[s : s + win].var(0)]) for s in starts])
@@ -265,13 +262,11 @@ def mfcc_zcr_features(clip, sr=22050, *, n_mfcc=13, frame=1024, texture_seconds=
 
 class MahalanobisClassifier(ClassifierMixin, BaseEstimator):
     """Minimum Mahalanobis distance to class means with a pooled (shared) covariance.
-
     Parameters
     ----------
     reg : float
         Added to the covariance diagonal, relative to its mean variance (numerical safety).
     """
-
     def __init__(self, reg=1e-6):
         self.reg = reg
 
@@ -301,10 +296,9 @@ class MahalanobisClassifier(ClassifierMixin, BaseEstimator):
 BASELINE_CLASSIFIERS = ("mahalanobis", "forest")
 
 
-def baseline_experiment(train_clips, train_labels, test_clips, test_labels, classes, *, sr=22050, progress=True,
+def baseline_experiment(train_clips, train_labels, test_clips, test_labels, classes, *, sample_rate=22050, progress=True,
                         classifier="mahalanobis", n_estimators=500):
     """Hand-crafted baselines on MFCC+ZCR texture windows; returns classification metrics (file level).
-
     ``classifier='mahalanobis'``: seed 004's minimum-Mahalanobis-distance classifier;
     ``'forest'``: seed 000's "random forest with MFCCs" (51 % on fault-filtered GTZAN), the same
     500-tree forest (``random_state=1234``) as the DNN features get.
@@ -313,10 +307,9 @@ def baseline_experiment(train_clips, train_labels, test_clips, test_labels, clas
         raise ValueError(f"classifier must be one of {BASELINE_CLASSIFIERS}, got {classifier!r}")
     from tqdm.auto import tqdm
 
-    from .metrics import classification_metrics
 
-    tr = [mfcc_zcr_features(c, sr) for c in tqdm(list(train_clips), desc="MFCC+ZCR (train)", disable=not progress)]
-    te = [mfcc_zcr_features(c, sr) for c in tqdm(list(test_clips), desc="MFCC+ZCR (test)", disable=not progress)]
+    tr = [mfcc_zcr_features(c, sample_rate) for c in tqdm(list(train_clips), desc="MFCC+ZCR (train)", disable=not progress)]
+    te = [mfcc_zcr_features(c, sample_rate) for c in tqdm(list(test_clips), desc="MFCC+ZCR (test)", disable=not progress)]
     if classifier == "forest":
         make = lambda: RandomForestClassifier(n_estimators=n_estimators, random_state=1234, n_jobs=2)  # noqa: E731
     else:
@@ -357,122 +350,3 @@ DNN_MGR_SETTINGS = {
                 lr_linear_saturate=200, lr_linear_final=0.01, early_stopping=50, monitor="segment",
                 batch_size=1200, segments_per_clip=1288, epochs=200),
 }
-
-
-def fit_and_test_clips(dataset, data_root, *, split=None, split_dir=None, dataset_kwargs=None, sample_rate=22050,
-                       progress=True):
-    """The audio the forests fit (train + valid) and are tested on, with class indices.
-
-    Parameters
-    ----------
-    dataset, data_root, dataset_kwargs
-        As :func:`kerasmgr.data.datasets.load_dataset` (the split's ``max_seconds`` is honoured,
-        e.g. LMD's first 30 s).
-    split, split_dir : str or None
-        Split-list name and folder.
-    sample_rate : int
-        Decoding rate in Hz (22,050 for Kereliuk et al.'s systems).
-
-    Returns
-    -------
-    fit : (list of np.ndarray, np.ndarray)
-        Waveforms and class indices of the train and valid subsets (unreadable files left out).
-    test : (list of np.ndarray, np.ndarray)
-    classes : list of str
-    """
-    from .data.datasets import load_dataset
-    from .data.pipeline import ClipStore
-
-    kw = dict(dataset_kwargs or {})
-    if dataset == "embedded":
-        kw.setdefault("sample_rate", sample_rate)
-    if split:
-        kw["split_name"] = split
-    if split_dir:
-        kw["split_dir"] = str(split_dir)
-    parts = {s: load_dataset(dataset, data_root, split=s, **kw) for s in ("train", "valid", "test")}
-    classes = parts["train"].classes
-    index = {c: i for i, c in enumerate(classes)}
-
-    def _load(items, desc):
-        store = ClipStore([it.path for it in items], sample_rate, progress=progress, desc=desc,
-                          max_seconds=parts["train"].max_seconds)
-        return list(store), np.array([index[items[i].label] for i in store.index])
-
-    return (_load(parts["train"].items + parts["valid"].items, "train+valid audio"),
-            _load(parts["test"].items, "test audio"), classes)
-
-
-def run_protocol(*, dataset="embedded", data_root=None, split=None, split_dir=None, units=(50, 500),
-                 variants=("RS", "RSD"), out="runs/dnn_features", dataset_kwargs=None, seed=0, overrides=None,
-                 baseline=True, n_estimators=500, progress=True, baseline_classifier="mahalanobis",
-                 texture_seconds=TEXTURE_SECONDS):
-    """Train the frame DNNs, then the random forests on their features: seed 000's whole table.
-
-    Parameters
-    ----------
-    dataset, data_root, split, split_dir, dataset_kwargs
-        The data and partition (as ``bin/train.py``).
-    units : iterable of int
-        Hidden units per layer (50, 500).
-    variants : iterable of {'RS', 'RSD'}
-        ReLU+SGD and ReLU+SGD+Dropout (dropout 0.25 on the inputs of h1, h2 and the output).
-    out : str
-        Folder of the DNN run folders and ``dnn_features.json``.
-    overrides : dict or None
-        Training options that replace :data:`DNN_MGR_SETTINGS` (e.g. fewer epochs).
-    baseline : bool
-        Also run the MFCC+ZCR baseline.
-    baseline_classifier : {'mahalanobis', 'forest'}
-        Its classifier (:func:`baseline_experiment`).
-    texture_seconds : float or None
-        Aggregation window (:func:`texture_window`).
-
-    Returns
-    -------
-    dict
-        ``cells`` {(units, dropout, aggregated, layer): accuracy}, ``rows``, ``baseline``, ``table``.
-    """
-    import json
-    from pathlib import Path
-
-    import keras
-
-    from .training import train
-
-    (fit_clips, y_fit), (test_clips, y_test), classes = fit_and_test_clips(
-        dataset, data_root, split=split, split_dir=split_dir, dataset_kwargs=dataset_kwargs, progress=progress)
-
-    cells, rows = {}, []
-    for n_units in units:
-        for variant in variants:
-            settings = dict(DNN_MGR_SETTINGS[variant])
-            settings.update(overrides or {})
-            model_kwargs = {"n_units": int(n_units)}
-            if variant == "RSD":
-                model_kwargs["dropout"] = 0.25
-            run = train(model="dnn", task="genre", dataset=dataset, data_root=data_root, split=split,
-                        split_dir=split_dir, dataset_kwargs=dataset_kwargs, out=out,
-                        name=f"dnn{n_units}-{variant}-{split or 'default'}", seed=seed,
-                        model_kwargs=model_kwargs, verbose=1 if progress else 0, **settings)
-            model = keras.models.load_model(run.model_path, compile=False)
-            for r in dnn_feature_experiment(model, fit_clips, y_fit, test_clips, y_test, classes,
-                                            n_estimators=n_estimators, progress=progress,
-                                            texture_seconds=texture_seconds):
-                r.update({"units": int(n_units), "variant": variant, "dnn_accuracy": run.metrics["accuracy"]})
-                rows.append(r)
-                cells[(int(n_units), variant == "RSD", r["aggregated"], r["layer"])] = r["accuracy"]
-    result = {"cells": cells, "rows": rows, "table": format_table(cells, split=split or "")}
-    if baseline:
-        result["baseline"] = baseline_experiment(fit_clips, y_fit, test_clips, y_test, classes, progress=progress,
-                                                 classifier=baseline_classifier, n_estimators=n_estimators)
-        name = {"mahalanobis": "minimum-Mahalanobis", "forest": "random-forest"}[baseline_classifier]
-        result["table"] += (f"\nMFCC+ZCR {name} baseline: "
-                            f"{100 * result['baseline']['accuracy']:.1f} %")
-    Path(out).mkdir(parents=True, exist_ok=True)
-    serial = {k: v for k, v in result.items() if k != "cells"}
-    serial["cells"] = [{"units": k[0], "dropout": k[1], "aggregated": k[2], "layer": k[3], "accuracy": v}
-                       for k, v in cells.items()]
-    (Path(out) / "dnn_features.json").write_text(json.dumps(serial, indent=2))
-    (Path(out) / "dnn_features.txt").write_text(result["table"] + "\n")
-    return result

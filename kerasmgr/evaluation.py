@@ -19,12 +19,12 @@ import json
 import numpy as np
 
 from . import metrics as mmetrics
-from .data.audio import windows
+from .data.windows import clip_windows, fixed_windows
+from .inference import batch_predictor
 
 __all__ = ["AGGREGATIONS", "segment_posteriors", "aggregate", "evaluate_segments", "summarise_runs",
-           "format_classification_table", "format_tagging_table", "dumps", "infer_task", "evaluate_model",
-           "main_metrics", "write_report", "side_by_side", "summarise_headlines", "compare_splits",
-           "evaluate_to_folder"]
+           "format_classification_table", "format_tagging_table", "dumps", "infer_task", "main_metrics",
+           "side_by_side", "summarise_headlines"]
 
 AGGREGATIONS = ("raw", "max_probability", "majority_vote")
 
@@ -57,21 +57,14 @@ def segment_posteriors(model, clips, *, hop=None, batch_size=32, max_segments=No
     -------
     list of np.ndarray, each (n_segments_i, n_outputs)
     """
-    from .tagging import _predictor  # one compiled forward pass; also safe under tf.distribute strategies
-
     n = int(model.input_shape[1])
-    predict = _predictor(model, batch_size)
+    predict = batch_predictor(model, batch_size)  # one compiled forward pass; also safe under tf.distribute
     out = []
-    from .data.pipeline import fixed_windows
-
     for i, clip in enumerate(clips):
         if fixed_segments:
             out.append(predict(fixed_windows(clip, n, fixed_segments, seed=seed, clip_index=i)))
-            continue
-        w = windows(np.asarray(clip, dtype=np.float32), n, hop=hop)
-        if max_segments is not None and len(w) > max_segments:
-            w = w[np.linspace(0, len(w) - 1, max_segments).round().astype(int)]
-        out.append(predict(w))
+        else:
+            out.append(predict(clip_windows(clip, n, hop=hop, max_windows=max_segments)))
     return out
 
 
@@ -221,73 +214,6 @@ def infer_task(model):
     raise ValueError(f"cannot tell the task of model {model.name!r} (output activation {act}); pass task=")
 
 
-def evaluate_model(model, *, dataset="embedded", data_root=None, subset="test", task=None, labels=None,
-                   dataset_kwargs=None, hop=None, hop_seconds=None, batch_size=32, max_segments=None,
-                   progress=True):
-    """Evaluate a waveform model (or a saved ``.keras``/``.h5`` path) on a dataset subset.
-
-    Parameters
-    ----------
-    model : keras.Model or str or Path
-        A model, or a saved model (loaded after ``import kerasmgr``); its JSON sidecar, if present,
-        supplies ``task`` and ``labels``.
-    dataset, data_root, dataset_kwargs
-        As :func:`kerasmgr.data.datasets.load_dataset`.
-    subset : {'train', 'valid', 'test'}
-    task : {'genre', 'tags'} or None
-        Default: the sidecar's, else from the output activation.
-    labels : list of str or None
-        Output names; default the sidecar's, else the dataset's.
-    hop : int or None
-        Hop between segments in samples (default: no overlap).
-    batch_size, max_segments, progress
-        See :func:`segment_posteriors`.
-
-    Returns
-    -------
-    dict
-        :func:`evaluate_segments` output plus ``task``, ``dataset``, ``subset``, ``skipped``.
-    """
-    import keras
-
-    from .data.datasets import load_dataset
-    from .data.pipeline import ClipStore
-    from .models import input_spec
-    from .pretrained import read_metadata
-
-    sidecar = None
-    if not hasattr(model, "predict"):
-        sidecar = read_metadata(model)
-        model = keras.models.load_model(model, compile=False)
-    task = task or (sidecar or {}).get("task") or infer_task(model)
-    sr, _ = input_spec(model)
-    if hop_seconds is not None:
-        hop = int(hop_seconds * sr)
-    kw = dict(dataset_kwargs or {})
-    if dataset == "embedded":
-        kw.setdefault("sample_rate", sr)
-        kw.setdefault("progress", progress)
-    ds = load_dataset(dataset, data_root, split=subset, **kw)
-    labels = list(labels or (sidecar or {}).get("labels") or ds.labels(task))
-    n_out = model.output_shape[-1]
-    if len(labels) != n_out:
-        raise ValueError(f"the model has {n_out} outputs but {len(labels)} labels were given")
-    ds_labels = ds.labels(task)
-    if ds_labels != labels:
-        missing = sorted(set(ds_labels) - set(labels))
-        if missing:
-            raise ValueError(f"dataset labels not among the model's outputs: {missing[:5]}")
-    targets_full = ds.targets(task, labels)
-    # clips keep their own lengths (no padding to the longest file), as in training's validation
-    store = ClipStore([it.path for it in ds.items], sr, progress=progress, desc=f"loading {subset}",
-                      max_seconds=ds.max_seconds)
-    post = segment_posteriors(model, store, hop=hop, batch_size=batch_size, max_segments=max_segments)
-    result = evaluate_segments(task, post, targets_full[store.index], labels)
-    result.update({"task": task, "dataset": dataset, "subset": subset, "n_items": len(ds),
-                   "skipped": [{"path": p, "reason": r} for p, r in store.errors]})
-    return result
-
-
 def main_metrics(result):
     """The headline figures of an :func:`evaluate_segments`-style result (flat dict)."""
     if "max_probability" in result:
@@ -299,31 +225,6 @@ def main_metrics(result):
         }
     return {"macro ROC-AUC": result["track"]["macro_roc_auc"], "macro PR-AUC": result["track"]["macro_pr_auc"],
             "segment ROC-AUC": result["raw"]["macro_roc_auc"]}
-
-
-def write_report(result, out_dir, *, title=""):
-    """Write ``metrics.json``, ``table.txt`` and (classification) ``confusion_matrix.png``.
-
-    Returns the text table.
-    """
-    from pathlib import Path
-
-    from . import plots
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(dumps(result))
-    if "max_probability" in result:
-        text = "\n\n".join(format_classification_table(result[k], title=f"{title} [{k}]".strip())
-                           for k in ("max_probability", "majority_vote", "raw"))
-        mp = result["max_probability"]
-        plots.save_figure(plots.confusion_matrix_figure(mp["confusion_matrix"], mp["classes"],
-                                                        title=f"{title} (max. probability)".strip()),
-                          out / "confusion_matrix.png")
-    else:
-        text = format_tagging_table(result["track"], title=title)
-    (out / "table.txt").write_text(text + "\n")
-    return text
 
 
 def side_by_side(summaries, names):
@@ -350,111 +251,3 @@ def summarise_headlines(results):
         "headline_std": {k: float(np.std([h[k] for h in heads])) for k in heads[0]},
         "all": summarise_runs(results),
     }
-
-
-def evaluate_to_folder(model, out, *, dataset="embedded", data_root=None, split_name=None, split_dir=None,
-                       dataset_kwargs=None, subset="test", task=None, hop_seconds=None, batch_size=32, progress=True):
-    """:func:`evaluate_model` on one partition, with its report written (what ``bin/evaluate.py`` does).
-
-    Parameters
-    ----------
-    model : keras.Model or str or Path
-        A model or a saved one (its sidecar gives task and labels).
-    out : str or Path
-        Receives :func:`write_report`'s files.
-    split_name, split_dir : str or None
-        Partition from split lists ``{train,valid,test}_<split_name>.txt`` (default: the dataset's own).
-    dataset, data_root, dataset_kwargs, subset, task, hop_seconds, batch_size, progress
-        As :func:`evaluate_model`.
-
-    Returns
-    -------
-    result : dict
-        :func:`evaluate_model`'s result.
-    text : str
-        The report's table.
-    """
-    kw = dict(dataset_kwargs or {})
-    if split_name:
-        kw["split_name"] = split_name
-    if split_dir:
-        kw["split_dir"] = str(split_dir)
-    result = evaluate_model(model, dataset=dataset, data_root=data_root, subset=subset, task=task, dataset_kwargs=kw,
-                            hop_seconds=hop_seconds, batch_size=batch_size, progress=progress)
-    text = write_report(result, out, title=f"{dataset} {split_name or ''} {subset}".replace("  ", " ").strip())
-    return result, text
-
-
-def compare_splits(partitions, *, saved_model=None, train_config=None, dataset="gtzan", data_root=None, split_dir=None,
-                   dataset_kwargs=None, subset="test", task=None, repeats=1, out="compare", hop_seconds=None,
-                   batch_size=32, progress=True, **train_overrides):
-    """The seeds' central comparison: one system on several partitions of a dataset, side by side.
-
-    With ``saved_model``, that model is evaluated on each partition's ``subset``; otherwise the
-    system of ``train_config`` (plus ``train_overrides``) is trained ``repeats`` times (seeds
-    ``seed, seed+1, ...``) on each partition's train subset and each run evaluated on its
-    ``subset``. This is ``bin/evaluate.py --compare-splits``.
-
-    Parameters
-    ----------
-    partitions : sequence of str
-        Split-list names, e.g. ``('stratified', 'filtered')`` (files
-        ``{train,valid,test}_<name>.txt`` in ``split_dir``).
-    saved_model : str or Path or None
-        A saved model (``.keras``/``.h5`` with its sidecar) to evaluate instead of training.
-    train_config : TrainConfig, dict, YAML path or None
-        Training configuration (see :func:`kerasmgr.training.resolve_config`).
-    dataset, data_root, split_dir, dataset_kwargs
-        As :func:`kerasmgr.data.datasets.load_dataset`.
-    subset : {'train', 'valid', 'test'}
-    task : {'genre', 'tags'} or None
-        Evaluation task (default: the saved model's sidecar, else its output activation).
-    repeats : int
-        Training runs per partition.
-    out : str or Path
-        Writes ``<out>/<partition>/`` (run folders, or the evaluation report) and
-        ``comparison.txt`` / ``comparison.json``.
-    hop_seconds : float or None
-        Hop between evaluation segments in seconds (default: no overlap).
-    batch_size : int
-    progress : bool
-    **train_overrides
-        :class:`kerasmgr.training.TrainConfig` fields, e.g. ``model='dnn'``, ``epochs=5``.
-
-    Returns
-    -------
-    dict
-        ``summaries`` {partition: :func:`summarise_headlines` output}, ``results`` {partition:
-        [evaluation results]}, ``text`` (the side-by-side table), ``paths`` of the outputs.
-    """
-    import json
-    from pathlib import Path
-
-    if saved_model is None and train_config is None and "model" not in train_overrides:
-        raise ValueError("compare_splits needs a saved model, or a training config / model name to train")
-    out = Path(out)
-
-    def evaluate(path, name, report_dir):
-        return evaluate_to_folder(path, report_dir, dataset=dataset, data_root=data_root, split_name=name,
-                                  split_dir=split_dir, dataset_kwargs=dataset_kwargs, subset=subset, task=task,
-                                  hop_seconds=hop_seconds, batch_size=batch_size, progress=progress)[0]
-
-    summaries, results = {}, {}
-    for name in partitions:
-        if saved_model is not None:
-            results[name] = [evaluate(saved_model, name, out / name)]
-        else:
-            from .training import train_repeated
-
-            overrides = dict(train_overrides, dataset=dataset, data_root=None if data_root is None else str(data_root),
-                             split=name, split_dir=None if split_dir is None else str(split_dir),
-                             out=str(out / name), name=name, dataset_kwargs=dataset_kwargs or None)
-            runs, _ = train_repeated(train_config, repeats=repeats, **overrides)
-            results[name] = [evaluate(r.model_path, name, r.run_dir / "evaluation") for r in runs]
-        summaries[name] = summarise_headlines(results[name])
-    text = side_by_side(list(summaries.values()), list(partitions))
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "comparison.txt").write_text(text + "\n")
-    (out / "comparison.json").write_text(json.dumps(summaries, indent=2))
-    return {"summaries": summaries, "results": results, "text": text,
-            "paths": {"comparison": str(out / "comparison.txt"), "json": str(out / "comparison.json")}}

@@ -7,8 +7,8 @@ Every layer has a complete ``get_config`` and is registered under the package na
 
 from __future__ import annotations
 
-import numpy as np
 import keras
+import numpy as np
 import tensorflow as tf
 
 __all__ = [

@@ -13,7 +13,7 @@ import numpy as np
 
 __all__ = ["confusion_matrix_figure", "spectrogram_figure", "adversary_figure", "robustness_figure",
            "deconvolution_grid", "tag_matrix_figure", "label_noise_figure", "similarity_histograms",
-           "figure_to_png", "save_figure"]
+           "transfer_figure", "figure_to_png", "save_figure"]
 
 
 def _plt():
@@ -329,3 +329,42 @@ def reliability_figure(names, auc_annotation, auc_ground_truth, auc_all, rho):
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def transfer_figure(rows, ranked, *, protocol="thesis", title=""):
+    """Bar chart in the style of the thesis' figures 6.3-6.9: layer combinations ranked by score,
+    the random-convnet score of the same combination beside each bar, MFCC and MFCC + all layers
+    as reference lines.
+
+    Parameters
+    ----------
+    rows : list of dict
+        :func:`kerasmgr.transfer.run` rows.
+    ranked : list of dict
+        The rows of ``protocol`` best first (:func:`kerasmgr.transfer.rank`).
+    """
+    plt = _plt()
+    rs = [r for r in rows if r["protocol"] == protocol]
+    conv = [r for r in ranked if r["kind"] == "convnet"]
+    rand = {r["feature_set"].split()[-1]: r["score"] for r in rs if r["kind"] == "random"}
+    fig, ax = plt.subplots(figsize=(max(8, 0.35 * len(conv) + 2), 4), dpi=100)
+    xs = np.arange(len(conv))
+    ax.bar(xs - 0.2, [r["score"] for r in conv], width=0.4, label="convnet feature", color="tab:blue")
+    if rand:
+        ax.bar(xs + 0.2, [rand.get(r["feature_set"], np.nan) for r in conv], width=0.4, label="random weights",
+               color="tab:gray")
+    for r, style in ((next((r for r in rs if r["kind"] == "mfcc"), None), "--"),
+                     (next((r for r in rs if r["kind"] == "mfcc+convnet"), None), ":")):
+        if r is not None:
+            ax.axhline(r["score"], linestyle=style, color="tab:red", label=f"{r['feature_set']} ({r['score']:.3f})")
+    ax.set_xticks(xs, [r["feature_set"] for r in conv], rotation=90)
+    ax.set_xlabel("layers")
+    ax.set_ylabel(conv[0]["metric"] if conv else "score")
+    lo = min([r["score"] for r in rs] + [0.0])
+    ax.set_ylim(lo, 1.0 if conv and conv[0]["metric"] == "accuracy" else None)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # outside: never over the bars
+    ax.set_title(title or f"{protocol} protocol")
+    fig.tight_layout()
+    return fig
+
+

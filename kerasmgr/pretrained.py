@@ -21,6 +21,8 @@ import logging
 import os
 from pathlib import Path
 
+from . import models
+
 __all__ = ["weights_dir", "available", "load", "save", "read_metadata"]
 
 FORMATS = ("h5", "keras")
@@ -63,7 +65,6 @@ def read_metadata(model_path):
 
 def load(name_or_path, *, compile=False):
     """Load a released model and its metadata.
-
     Parameters
     ----------
     name_or_path : str or Path
@@ -80,7 +81,6 @@ def load(name_or_path, *, compile=False):
     """
     import keras
 
-    from . import models
 
     path = _model_file(name_or_path)
     model = keras.models.load_model(path, compile=compile)
@@ -94,7 +94,6 @@ def load(name_or_path, *, compile=False):
 
 def save(model, stem, metadata=None, *, formats=("keras", "h5")):
     """Write ``stem.keras`` / ``stem.h5`` atomically (temporary file, then rename) and the sidecar.
-
     Returns
     -------
     dict

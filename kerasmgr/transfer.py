@@ -33,8 +33,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import svm
+
 __all__ = ["GAMMAS", "CS", "GRIDS", "layer_combinations", "FeatureSet", "feature_sets", "cv_splits", "run", "rank",
-           "results_table", "plot_results", "load_inputs"]
+           "results_table"]
 
 GAMMAS = (2.0 ** -3, 2.0 ** -5, 2.0 ** -7, 2.0 ** -9, 2.0 ** -11, 2.0 ** -13, "1/N_f")
 CS = (0.1, 2.0, 8.0, 32.0)
@@ -51,7 +53,6 @@ def layer_combinations(layers=(1, 2, 3, 4, 5)):
 @dataclass(frozen=True)
 class FeatureSet:
     """A named list of feature blocks (keys into the block dictionary)."""
-
     name: str
     blocks: tuple
     kind: str  # 'convnet', 'random', 'mfcc', 'mfcc+convnet'
@@ -73,7 +74,6 @@ def feature_sets(layers, *, random=False, mfcc=False):
 
 def cv_splits(y, *, task, n_folds=10, groups=None, shuffle=False, seed=0):
     """(train, test) index pairs: stratified (classification) or plain k-fold, grouped if needed.
-
     For classification the number of folds is reduced to the size of the rarest class (inner
     folds of a nested run on a small dataset)."""
     from sklearn import model_selection as ms
@@ -112,11 +112,9 @@ def _grid(n_features, scales=(True, False)):
 
 class _FoldKernels:
     """Per-block Gram and squared-distance matrices for one (fit, evaluate) split.
-
     Rows are the fit items then the evaluation items, columns the fit items: shape
     (n_fit + n_eval, n_fit). Scaling statistics come from the fit items only.
     """
-
     def __init__(self, blocks, fit_idx, eval_idx, scales=(True, False)):
         self.n_fit = len(fit_idx)
         self.scales = tuple(scales)
@@ -169,7 +167,6 @@ def _predict_path(task, K_train, y_train, K_test, Cs, solver, factor=None):
     """Predictions, shape (len(Cs), n_test), of SVC/SVR on a precomputed kernel for each C
     (``factor``: the linear kernel's features, which speed up :mod:`kerasmgr.svm`)."""
     if solver == "smo":
-        from . import svm
 
         path = svm.svc_path if task == "classification" else svm.svr_path
         return path(K_train, y_train, K_test, Cs, factor=factor)
@@ -209,7 +206,6 @@ def _kernels(G, D, keys):
 
 def _grid_scores(fset, fold_kernels, y, task, splits, dims, solver):
     """Mean CV score of every grid point for one feature set.
-
     ``fold_kernels[s]`` holds the per-block matrices of split ``s`` (shared by all feature sets);
     ``splits[s]`` is its (train, test) pair of indices into ``y``. One kernel matrix serves all
     C values (solved as one warm-started path); grid points that name the same kernel (γ = 1/N_f
@@ -264,9 +260,8 @@ def _params(g):
 
 
 def run(blocks, y, *, task=None, layers=(1, 2, 3, 4, 5), protocols=("thesis", "nested"), n_folds=10, groups=None,
-        split=None, shuffle=False, seed=0, n_jobs=2, progress=True, solver="smo", grid="thesis"):
+        subsets=None, shuffle=False, seed=0, n_jobs=2, progress=True, solver="smo", grid="thesis"):
     """Evaluate every feature set under the chosen protocols.
-
     Parameters
     ----------
     blocks : dict
@@ -282,8 +277,8 @@ def run(blocks, y, *, task=None, layers=(1, 2, 3, 4, 5), protocols=("thesis", "n
         Folds (outer and inner).
     groups : array or None
         Group id per item: folds never split a group.
-    split : array of {'train', 'valid', 'test'} or None
-        Predefined split (overrides the folds).
+    subsets : array of {'train', 'valid', 'test'} or None
+        A predefined split: each item's subset (overrides the folds).
     shuffle : bool
         Shuffle the nested protocol's outer folds (seeded).
     n_jobs : int
@@ -314,7 +309,7 @@ def run(blocks, y, *, task=None, layers=(1, 2, 3, 4, 5), protocols=("thesis", "n
     if task == "classification":
         y = np.unique(y, return_inverse=True)[1]
     groups = None if groups is None else np.asarray(groups)
-    split = None if split is None else np.asarray(split)
+    subsets = None if subsets is None else np.asarray(subsets)
     dims = {k: int(np.asarray(v).shape[1]) for k, v in blocks.items()}
     blocks = {k: np.asarray(v, dtype=np.float64) for k, v in blocks.items()}
     sets = feature_sets(layers, random=any(k.startswith("R") for k in blocks), mfcc="MFCC" in blocks)
@@ -329,8 +324,8 @@ def run(blocks, y, *, task=None, layers=(1, 2, 3, 4, 5), protocols=("thesis", "n
 
     for p in protocols:
         bar = tqdm(total=len(sets), desc=f"SVM grids ({p})", disable=not progress)
-        if split is not None:  # predefined: grid on valid, refit on train+valid, score on test
-            tr, va, te = (np.flatnonzero(split == s) for s in ("train", "valid", "test"))
+        if subsets is not None:  # predefined: grid on valid, refit on train+valid, score on test
+            tr, va, te = (np.flatnonzero(subsets == s) for s in ("train", "valid", "test"))
             fk_val = _kernels_for(blocks, [(tr, va)], scales=scales)
             fit = np.concatenate([tr, va])
             fk_test = _kernels_for(blocks, [(fit, te)], scales=scales)[0]
@@ -417,151 +412,3 @@ def results_table(rows):
         cells = [f"{by[n, p]['score']:.3f} ± {by[n, p]['std']:.3f}" if (n, p) in by else "-" for p in protocols]
         lines.append(f"{n:<18}{d:>6}" + "".join(f"{c:>20}" for c in cells))
     return "\n".join(lines)
-
-
-def plot_results(rows, path, *, protocol="thesis", title=""):
-    """Bar chart in the style of the thesis' figures 6.3-6.9: layer combinations ranked by score,
-    the random-convnet score of the same combination beside each bar, MFCC and MFCC + all layers
-    as reference lines. Written as PNG."""
-    from . import plots
-
-    plt = plots._plt()
-    rs = [r for r in rows if r["protocol"] == protocol]
-    conv = [r for r in rank(rows, protocol) if r["kind"] == "convnet"]
-    rand = {r["feature_set"].split()[-1]: r["score"] for r in rs if r["kind"] == "random"}
-    fig, ax = plt.subplots(figsize=(max(8, 0.35 * len(conv) + 2), 4), dpi=100)
-    xs = np.arange(len(conv))
-    ax.bar(xs - 0.2, [r["score"] for r in conv], width=0.4, label="convnet feature", color="tab:blue")
-    if rand:
-        ax.bar(xs + 0.2, [rand.get(r["feature_set"], np.nan) for r in conv], width=0.4, label="random weights",
-               color="tab:gray")
-    for r, style in ((next((r for r in rs if r["kind"] == "mfcc"), None), "--"),
-                     (next((r for r in rs if r["kind"] == "mfcc+convnet"), None), ":")):
-        if r is not None:
-            ax.axhline(r["score"], linestyle=style, color="tab:red", label=f"{r['feature_set']} ({r['score']:.3f})")
-    ax.set_xticks(xs, [r["feature_set"] for r in conv], rotation=90)
-    ax.set_xlabel("layers")
-    ax.set_ylabel(conv[0]["metric"] if conv else "score")
-    lo = min([r["score"] for r in rs] + [0.0])
-    ax.set_ylim(lo, 1.0 if conv and conv[0]["metric"] == "accuracy" else None)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # outside: never over the bars
-    ax.set_title(title or f"{protocol} protocol")
-    fig.tight_layout()
-    plots.save_figure(fig, path)
-
-
-# ------------------------------------------------------------------------------------------ inputs
-def _array_with_meta(path):
-    """An extract_features array, its metadata JSON and index CSV (paths), if present."""
-    import csv
-    import json
-    from pathlib import Path
-
-    p = Path(path)
-    X = np.load(p, allow_pickle=False)
-    meta = json.loads(p.with_suffix(".json").read_text()) if p.with_suffix(".json").is_file() else {}
-    paths = None
-    if p.with_suffix(".csv").is_file():
-        with open(p.with_suffix(".csv"), newline="") as f:
-            rows = list(csv.DictReader(f))
-        paths = [None] * len(X)
-        for r in rows:
-            paths[int(r["row"])] = r["path"]
-    return X, meta, paths
-
-
-def _split_layers(X, meta, prefix):
-    if "boundaries" not in meta:
-        raise ValueError("the feature file has no layer boundaries (its .json from extract_features); "
-                         "use --layer-files for per-layer arrays")
-    return {f"{prefix}{int(k)}": X[:, a:b] for k, (a, b) in meta["boundaries"].items()}
-
-
-def load_inputs(*, labels, features=None, layer_files=None, mfcc=None, random=None, target="label"):
-    """Feature blocks and targets for :func:`run`, aligned row by row.
-
-    Parameters
-    ----------
-    labels : str or Path
-        CSV with a ``target`` column (class names or real values) and optional ``group``,
-        ``split`` (train/valid/test) and ``path`` columns. With ``path`` (and the feature files'
-        index CSVs), rows are matched by path; otherwise row ``i`` of every file is item ``i``.
-    features : str or None
-        Array written by ``extract_features`` (its ``.json`` gives the layer boundaries).
-    layer_files : list of str or None
-        One ``(n, d)`` array per layer, in layer order (the format other extractors publish).
-    mfcc, random : str or None
-        MFCC baseline array, and the random-convnet array (same layers as ``features``).
-
-    Returns
-    -------
-    blocks : dict
-    y : np.ndarray
-    groups, split : np.ndarray or None
-    layers : list of int
-    dropped : list of str
-        Items left out (failed extraction or no label), with the reason.
-    """
-    import csv
-
-    with open(labels, newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows or target not in rows[0]:
-        raise ValueError(f"{labels}: needs a {target!r} column")
-    sources = []  # (prefix, array, meta, paths)
-    if features is not None:
-        X, meta, paths = _array_with_meta(features)
-        sources.append(("L", X, meta, paths))
-    elif layer_files:
-        arrays = [np.load(p, allow_pickle=False) for p in layer_files]
-        starts = np.cumsum([0] + [a.shape[1] for a in arrays])
-        meta = {"boundaries": {str(i + 1): [int(starts[i]), int(starts[i + 1])] for i in range(len(arrays))}}
-        sources.append(("L", np.concatenate(arrays, axis=1), meta, None))
-    else:
-        raise ValueError("give features or layer_files")
-    if random is not None:
-        X, meta, paths = _array_with_meta(random)
-        sources.append(("R", X, meta, paths))
-    if mfcc is not None:
-        X, meta, paths = _array_with_meta(mfcc)
-        sources.append(("MFCC", X, {"boundaries": None}, paths))
-
-    n = len(sources[0][1])
-    if "path" in rows[0] and all(s[3] is not None for s in sources):
-        by_path = {r["path"]: r for r in rows}
-        index = []
-        for i in range(n):
-            p = sources[0][3][i]
-            if p is not None and p in by_path and all(s[3][i] == p for s in sources):
-                index.append((i, by_path[p]))
-    else:
-        for s in sources:
-            if len(s[1]) != len(rows):
-                raise ValueError(f"{labels} has {len(rows)} rows but a feature file has {len(s[1])}; add a 'path' column")
-        index = list(enumerate(rows))
-    dropped = []
-    keep = []
-    for i, r in index:
-        bad = any(not np.all(np.isfinite(s[1][i])) for s in sources)
-        if bad or r[target] == "":
-            dropped.append(f"{r.get('path', i)}: {'no features' if bad else 'no label'}")
-        else:
-            keep.append((i, r))
-    rows_idx = np.array([i for i, _ in keep], dtype=np.int64)
-    blocks = {}
-    for prefix, X, meta, _ in sources:
-        if prefix == "MFCC":
-            blocks["MFCC"] = X[rows_idx]
-        else:
-            blocks.update({k: v[rows_idx] for k, v in _split_layers(X, meta, prefix).items()})
-    vals = [r[target] for _, r in keep]
-    try:
-        y = np.array([float(v) for v in vals])
-        if np.all(y == np.round(y)) and len(np.unique(y)) <= 20:
-            y = y.astype(np.int64)
-    except ValueError:
-        y = np.array(vals)
-    groups = np.array([r["group"] for _, r in keep]) if "group" in rows[0] else None
-    split = np.array([r["split"] for _, r in keep]) if "split" in rows[0] else None
-    layers = sorted(int(k[1:]) for k in blocks if k.startswith("L"))
-    return blocks, y, groups, split, layers, dropped

@@ -17,7 +17,7 @@ _SCRIPTS = {}
 def run_cli(script, *args):
     """Run ``bin/<script>`` with ``args`` in this process, as ``python bin/<script> args`` would.
 
-    The script's own ``main`` goes through :func:`kerasmgr.cli.run` (so user errors give
+    The script's own ``main`` goes through :func:`kerasmgr.cli.common.run` (so user errors give
     ``error: ...`` and exit code 2); stdout and stderr are captured. Only the interpreter start-up
     and the TensorFlow import are skipped (seconds per call); tests that need a separate process
     (several workers, a fresh interpreter) start one themselves.
@@ -32,7 +32,7 @@ def run_cli(script, *args):
     import io
     import subprocess
 
-    from kerasmgr import cli
+    from kerasmgr.cli.common import run
 
     path = Path(script) if Path(script).is_absolute() else BIN / script
     mod = _SCRIPTS.get(path)
@@ -46,7 +46,7 @@ def run_cli(script, *args):
     code = 0
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            cli.run(lambda: mod.main(argv))
+            run(lambda: mod.main(argv))
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     return subprocess.CompletedProcess([str(path), *argv], code, out.getvalue(), err.getvalue())

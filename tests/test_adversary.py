@@ -9,7 +9,8 @@ import pytest
 import tensorflow as tf
 
 from conftest import run_cli
-from kerasmgr import adversary, models, training
+from kerasmgr import adversary, models
+from kerasmgr.jobs import train as training
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = dict(clips_per_genre=4, duration=3.0)
@@ -29,7 +30,7 @@ def clip():
     from kerasmgr.data.datasets import load_dataset
     from kerasmgr.data.audio import load_audio
 
-    ds = load_dataset("embedded", split="test", sample_rate=22050, progress=False, **DATA)
+    ds = load_dataset("embedded", subset="test", sample_rate=22050, progress=False, **DATA)
     return load_audio(ds.items[0].path, 22050)
 
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from kerasmgr.data.audio import AudioError, fix_length, load_audio, windows
+from kerasmgr.data.audio import AudioError, fix_length, load_audio
+from kerasmgr.data.windows import clip_windows as windows
 from kerasmgr.data.datasets import Item, load_waveforms
 
 

@@ -98,7 +98,7 @@ def _bad_in(root, subset):
     """The bad corpus files that the dataset loader puts in ``subset``."""
     from kerasmgr.data.datasets import load_dataset
 
-    names = {Path(it.path).name for it in load_dataset("gtzan", root, split=subset).items}
+    names = {Path(it.path).name for it in load_dataset("gtzan", root, subset=subset).items}
     return {n for n in BAD if n in names}
 
 
@@ -165,7 +165,7 @@ def test_evaluate_skips_and_reports_bad_files(trained, gtzan, tmp_path):
 
 def test_adversary_job_reports_bad_files(trained, gtzan, tmp_path):
     r = _run("adversary.py", "--model", trained / "model.keras", "--dataset", "gtzan", "--data-root", gtzan,
-             "--split", "train", "--out", tmp_path, "--iterations", "2", "--figures", "0", "--no-audio",
+             "--subset", "train", "--out", tmp_path, "--iterations", "2", "--figures", "0", "--no-audio",
              "--robustness-snrs")
     assert r.returncode == 0, r.stderr[-3000:]
     with open(tmp_path / "report.csv", newline="") as f:

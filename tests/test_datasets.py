@@ -37,23 +37,23 @@ def gtzan(tmp_path):
 
 
 def test_gtzan_split_lists(gtzan):
-    ds = load_dataset("gtzan", gtzan, split="train", split_name="mine")
+    ds = load_dataset("gtzan", gtzan, subset="train", split="mine")
     assert len(ds) == 20 and ds.classes == GENRES
     assert all(Path(it.path).suffix == ".au" and Path(it.path).is_file() for it in ds.items)
     assert ds.items[0].label == "blues"
-    assert len(load_dataset("gtzan", gtzan, split="test", split_name="mine")) == 10
+    assert len(load_dataset("gtzan", gtzan, subset="test", split="mine")) == 10
     audio, ok, errors = load_waveforms(ds.items[:3], 8000, progress=False)
     assert audio.shape == (3, 2000) and not errors
 
 
 def test_gtzan_random_stratified_split(gtzan):
-    parts = {s: load_dataset("gtzan", gtzan, split=s, seed=5) for s in ("train", "valid", "test")}
+    parts = {s: load_dataset("gtzan", gtzan, subset=s, seed=5) for s in ("train", "valid", "test")}
     assert [len(parts[s]) for s in ("train", "valid", "test")] == [20, 10, 10]
     paths = [it.path for s in parts for it in parts[s].items]
     assert len(set(paths)) == 40
-    again = load_dataset("gtzan", gtzan, split="test", seed=5)
+    again = load_dataset("gtzan", gtzan, subset="test", seed=5)
     assert [it.path for it in again.items] == [it.path for it in parts["test"].items]
-    other = load_dataset("gtzan", gtzan, split="test", seed=6)
+    other = load_dataset("gtzan", gtzan, subset="test", seed=6)
     assert [it.path for it in other.items] != [it.path for it in parts["test"].items]
 
 
@@ -61,15 +61,15 @@ def test_split_list_errors(gtzan):
     bad = gtzan / "splits"
     (bad / "train_escape.txt").write_text("../../etc/passwd\n")
     with pytest.raises(DatasetError, match="outside"):
-        load_dataset("gtzan", gtzan, split="train", split_name="escape")
+        load_dataset("gtzan", gtzan, subset="train", split="escape")
     (bad / "train_abs.txt").write_text("/etc/passwd\n")
     with pytest.raises(DatasetError, match="absolute"):
-        load_dataset("gtzan", gtzan, split="train", split_name="abs")
+        load_dataset("gtzan", gtzan, subset="train", split="abs")
     (bad / "train_gone.txt").write_text("blues/blues.00099.wav\n")
     with pytest.raises(DatasetError, match="not found"):
-        load_dataset("gtzan", gtzan, split="train", split_name="gone")
+        load_dataset("gtzan", gtzan, subset="train", split="gone")
     with pytest.raises(DatasetError, match="split list not found"):
-        load_dataset("gtzan", gtzan, split="train", split_name="nosuch")
+        load_dataset("gtzan", gtzan, subset="train", split="nosuch")
 
 
 @pytest.mark.skipif(not (SHARED / "data" / "gtzan_splits").is_dir(),
@@ -83,11 +83,11 @@ def test_reference_gtzan_split_lists_load_with_the_right_counts(tmp_path, name, 
         (root / "genres" / g).mkdir(parents=True)
         for i in range(100):
             tone(root / "genres" / g / f"{g}.{i:05d}.au", 300, seconds=0.01, fmt="AU")
-    sizes = tuple(len(load_dataset("gtzan", root, split=s, split_name=name, split_dir=split_dir))
+    sizes = tuple(len(load_dataset("gtzan", root, subset=s, split=name, split_dir=split_dir))
                   for s in ("train", "valid", "test"))
     assert sizes == counts
     seen = [it.path for s in ("train", "valid", "test")
-            for it in load_dataset("gtzan", root, split=s, split_name=name, split_dir=split_dir).items]
+            for it in load_dataset("gtzan", root, subset=s, split=name, split_dir=split_dir).items]
     assert len(seen) == len(set(seen))  # partitions do not overlap
     assert read_split_list(split_dir / f"train_{name}.txt")[0].startswith("blues/")
 
@@ -97,9 +97,9 @@ def test_folder_and_ballroom(tmp_path):
     for c, style in enumerate(["ChaChaCha", "Jive", "Quickstep", "Tango"]):
         for i in range(5):
             tone(root / style / f"{style}-{i}.wav", 300 + c * 40)
-    ds = load_dataset("ballroom", root, split="train", seed=0)
+    ds = load_dataset("ballroom", root, subset="train", seed=0)
     assert ds.classes == ["ChaChaCha", "Jive", "Quickstep", "Tango"]
-    n = [len(load_dataset("folder", root, split=s)) for s in ("train", "valid", "test")]
+    n = [len(load_dataset("folder", root, subset=s)) for s in ("train", "valid", "test")]
     assert sum(n) == 20 and n[0] >= n[1]
 
 
@@ -115,7 +115,7 @@ def test_csv_with_split_and_group_columns(tmp_path):
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    ds = load_dataset("csv", root / "labels.csv", split="valid")
+    ds = load_dataset("csv", root / "labels.csv", subset="valid")
     assert len(ds) == 4 and ds.classes == ["a", "b"] and ds.tags == ["x", "y"]
     assert ds.items[0].group == "song0" and ds.targets("tags").shape == (4, 2)
     # without a split column: grouped stratified split keeps each song on one side
@@ -125,7 +125,7 @@ def test_csv_with_split_and_group_columns(tmp_path):
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    parts = {s: load_dataset("csv", root / "nosplit.csv", split=s) for s in ("train", "valid", "test")}
+    parts = {s: load_dataset("csv", root / "nosplit.csv", subset=s) for s in ("train", "valid", "test")}
     owner = {}
     for s, d in parts.items():
         for it in d.items:
@@ -149,11 +149,11 @@ def test_mtat_layout(tmp_path):
         w = csv.DictWriter(f, fieldnames=list(rows[0]), delimiter="\t")
         w.writeheader()
         w.writerows(rows)
-    train = load_dataset("mtat", root, split="train", n_tags=3)
+    train = load_dataset("mtat", root, subset="train", n_tags=3)
     assert train.tags == ["guitar", "slow", "techno"]  # by count, ties in file order
     assert len(train) == 6  # folders 0, a, b
-    assert len(load_dataset("mtat", root, split="valid")) == 2  # folder c
-    assert len(load_dataset("mtat", root, split="test")) == 4  # folders d, f
+    assert len(load_dataset("mtat", root, subset="valid")) == 2  # folder c
+    assert len(load_dataset("mtat", root, subset="test")) == 4  # folders d, f
     assert train.items[0].group == train.items[1].group  # two segments of one song
     assert train.items[0].path.endswith(".mp3")
 
@@ -167,13 +167,13 @@ def test_msd_choi_split_format(tmp_path):
     y[0, MSD_TAGS.index("rock")] = 1
     y[2, MSD_TAGS.index("jazz")] = 1
     np.save(root / "test_y.npy", y)
-    ds = load_dataset("msd", root, split="test")
+    ds = load_dataset("msd", root, subset="test")
     assert ds.tags == list(MSD_TAGS) and len(ds) == 3
     assert ds.items[0].path == str(root / "3/6/36122424.clip.mp3") and ds.items[0].tags == ("rock",)
     assert ds.targets("tags").sum() == 2
     np.save(root / "test_y.npy", y[:2])
     with pytest.raises(DatasetError, match="does not match"):
-        load_dataset("msd", root, split="test")
+        load_dataset("msd", root, subset="test")
 
 
 def test_stratified_split_by_hand():

@@ -4,6 +4,8 @@ import numpy as np
 
 from kerasmgr import dnn_features as dfe
 from kerasmgr import models
+from kerasmgr.data.selection import DataSelection
+from kerasmgr.jobs import dnn_features as dfe_job
 from conftest import make_signal
 
 
@@ -62,9 +64,9 @@ def test_format_table_layout():
 
 
 def test_whole_protocol_runs_quickly_on_generated_data(tmp_path):
-    r = dfe.run_protocol(units=(16,), variants=("RS",), out=str(tmp_path / "p"),
-                         dataset_kwargs=dict(clips_per_genre=3, duration=6.0),
-                         overrides=dict(epochs=1, segments_per_clip=20), n_estimators=10, progress=False)
+    r = dfe_job.run_protocol(DataSelection(dataset_kwargs=dict(clips_per_genre=3, duration=6.0)), units=(16,),
+                             variants=("RS",), out=str(tmp_path / "p"),
+                             overrides=dict(epochs=1, segments_per_clip=20), n_estimators=10, progress=False)
     assert len(r["rows"]) == 8  # 4 layer choices x 2 aggregations
     assert all(0 <= row["accuracy"] <= 1 for row in r["rows"])
     assert "MFCC+ZCR" in r["table"] and 0 <= r["baseline"]["accuracy"] <= 1

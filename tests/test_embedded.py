@@ -15,7 +15,7 @@ from kerasmgr.data.datasets import load_dataset
 @pytest.mark.parametrize("genre", embedded.GENRES)
 def test_every_genre_renders_valid_tagged_audio(genre):
     seed = embedded.clip_seed(0, genre, 0)
-    y, meta = embedded.generate_clip(genre, seed, sr=8000, duration=6.0)
+    y, meta = embedded.generate_clip(genre, seed, sample_rate=8000, duration=6.0)
     assert y.dtype == np.float32 and y.shape == (48000,)
     assert np.isfinite(y).all() and 0.01 < np.abs(y).max() < 1.0
     assert set(meta["tags"]) <= set(embedded.TAGS)
@@ -25,24 +25,24 @@ def test_every_genre_renders_valid_tagged_audio(genre):
 
 def test_synthesis_is_deterministic_and_rate_independent():
     seed = embedded.clip_seed(7, "jazz", 3)
-    a, ma = embedded.generate_clip("jazz", seed, sr=8000, duration=4.0)
-    b, mb = embedded.generate_clip("jazz", seed, sr=8000, duration=4.0)
+    a, ma = embedded.generate_clip("jazz", seed, sample_rate=8000, duration=4.0)
+    b, mb = embedded.generate_clip("jazz", seed, sample_rate=8000, duration=4.0)
     np.testing.assert_array_equal(a, b)
     assert ma == mb
-    _, m16 = embedded.generate_clip("jazz", seed, sr=16000, duration=4.0)
+    _, m16 = embedded.generate_clip("jazz", seed, sample_rate=16000, duration=4.0)
     assert m16 == ma  # same score (and so labels) at another sample rate
-    c, _ = embedded.generate_clip("jazz", embedded.clip_seed(7, "jazz", 4), sr=8000, duration=4.0)
+    c, _ = embedded.generate_clip("jazz", embedded.clip_seed(7, "jazz", 4), sample_rate=8000, duration=4.0)
     assert not np.array_equal(a, c)
 
 
 def test_classes_differ_in_tempo_and_rhythm():
-    tempos = {g: [embedded.generate_clip(g, embedded.clip_seed(0, g, i), sr=4000, duration=1.0)[1]["tempo"]
+    tempos = {g: [embedded.generate_clip(g, embedded.clip_seed(0, g, i), sample_rate=4000, duration=1.0)[1]["tempo"]
                   for i in range(4)] for g in ("ambient", "techno")}
     assert max(tempos["ambient"]) < min(tempos["techno"])
 
 
 def test_dataset_layout_cache_and_resume(tmp_path):
-    kw = dict(seed=1, clips_per_genre=3, duration=2.0, sr=8000, root=tmp_path, n_jobs=1, progress=False)
+    kw = dict(seed=1, clips_per_genre=3, duration=2.0, sample_rate=8000, root=tmp_path, n_jobs=1, progress=False)
     folder = embedded.ensure_dataset(**kw)
     files = sorted(p.relative_to(folder).as_posix() for p in folder.glob("genres/*/*.flac"))
     assert len(files) == 3 * len(embedded.GENRES)
@@ -74,7 +74,7 @@ def test_dataset_layout_cache_and_resume(tmp_path):
 
 
 def test_load_dataset_embedded(tmp_path):
-    ds = load_dataset("embedded", tmp_path, split="valid", sample_rate=8000, clips_per_genre=3, duration=2.0,
+    ds = load_dataset("embedded", tmp_path, subset="valid", sample_rate=8000, clips_per_genre=3, duration=2.0,
                       progress=False)
     assert len(ds) == 8 and ds.classes == list(embedded.GENRES) and ds.tags == list(embedded.TAGS)
     y = ds.targets("genre")

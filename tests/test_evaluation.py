@@ -8,6 +8,7 @@ import pytest
 
 from conftest import run_cli
 from kerasmgr import evaluation
+from kerasmgr.jobs import train as training
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,8 +63,6 @@ def test_classification_table_layout():
 
 @pytest.fixture(scope="module")
 def genre_run(tmp_path_factory):
-    from kerasmgr import training
-
     out = tmp_path_factory.mktemp("runs")
     return training.train(model="schindler_shallow", out=str(out), name="g", epochs=1, segments_per_clip=2,
                           verbose=0, dataset_kwargs=dict(clips_per_genre=3, duration=3.0))

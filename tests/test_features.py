@@ -9,6 +9,7 @@ import pytest
 import soundfile as sf
 
 from kerasmgr import features
+from kerasmgr.jobs import extract
 from kerasmgr.data import embedded
 from conftest import make_signal, run_cli
 
@@ -82,7 +83,7 @@ def test_mfcc_baseline():
 def folder(tmp_path):
     d = tmp_path / "music"
     for g in ["jazz", "rock", "techno", "classical", "reggae"]:
-        y, _ = embedded.generate_clip(g, embedded.clip_seed(1, g, 0), sr=16000, duration=8.0)
+        y, _ = embedded.generate_clip(g, embedded.clip_seed(1, g, 0), sample_rate=16000, duration=8.0)
         (d / g).mkdir(parents=True)
         sf.write(d / g / f"{g}.wav", y, 16000)
     sf.write(d / "rock" / "tiny.wav", make_signal("sine", 16000, 0.3), 16000)
@@ -91,9 +92,9 @@ def folder(tmp_path):
 
 
 def test_extract_array_reports_failures_and_resumes(folder, tmp_path, extractor, monkeypatch):
-    files = features.audio_files([folder])
+    files = extract.audio_files([folder])
     assert len(files) == 7
-    full = features.extract_array(files, tmp_path / "full.npy", extractor, chunk=2, progress=False)
+    full = extract.extract_array(files, tmp_path / "full.npy", extractor, chunk=2, progress=False)
     assert full["n_ok"] == 5 and full["n_failed"] == 2
     reasons = dict(full["failed"])
     assert any("too short" in r for r in reasons.values()) and any("decode" in r for r in reasons.values())
@@ -102,7 +103,7 @@ def test_extract_array_reports_failures_and_resumes(folder, tmp_path, extractor,
 
     # interrupted after two chunks, then run again: finished rows kept, the rest computed
     calls = {"n": 0}
-    real = features._Computer.__call__
+    real = extract._Computer.__call__
 
     def dying(self, paths):
         calls["n"] += 1
@@ -110,30 +111,30 @@ def test_extract_array_reports_failures_and_resumes(folder, tmp_path, extractor,
             raise KeyboardInterrupt("killed")
         return real(self, paths)
 
-    monkeypatch.setattr(features._Computer, "__call__", dying)
+    monkeypatch.setattr(extract._Computer, "__call__", dying)
     with pytest.raises(KeyboardInterrupt):
-        features.extract_array(files, tmp_path / "part.npy", extractor, chunk=2, progress=False)
+        extract.extract_array(files, tmp_path / "part.npy", extractor, chunk=2, progress=False)
     with open(tmp_path / "part.csv") as f:
         assert len(list(csv.DictReader(f))) == 4
-    monkeypatch.setattr(features._Computer, "__call__", real)
+    monkeypatch.setattr(extract._Computer, "__call__", real)
     calls["n"] = 0
-    resumed = features.extract_array(files, tmp_path / "part.npy", extractor, chunk=2, progress=False)
+    resumed = extract.extract_array(files, tmp_path / "part.npy", extractor, chunk=2, progress=False)
     assert resumed["n_ok"] == 5
     np.testing.assert_allclose(np.load(tmp_path / "part.npy"), X, atol=1e-5, equal_nan=True)
     with open(tmp_path / "part.csv") as f:
         assert sorted(int(r["row"]) for r in csv.DictReader(f)) == list(range(7))
     with pytest.raises(ValueError, match="other files"):
-        features.extract_array(files[::-1], tmp_path / "part.npy", extractor, progress=False)
+        extract.extract_array(files[::-1], tmp_path / "part.npy", extractor, progress=False)
 
 
 def test_extract_files_skips_existing(folder, tmp_path):
-    r = features.extract_files(features.audio_files([folder]), tmp_path / "npz", "mfcc", suffix="_mfcc",
+    r = extract.extract_files(extract.audio_files([folder]), tmp_path / "npz", "mfcc", suffix="_mfcc",
                                progress=False)
     assert r["n_written"] == 5 and r["n_failed"] == 2
     out = tmp_path / "npz" / "rock" / "rock_mfcc.npz"
     z = np.load(out)
     assert z["features"].shape == (120,) and json.loads(str(z["metadata"]))["dim"] == 120
-    again = features.extract_files(features.audio_files([folder]), tmp_path / "npz", "mfcc", suffix="_mfcc",
+    again = extract.extract_files(extract.audio_files([folder]), tmp_path / "npz", "mfcc", suffix="_mfcc",
                                    progress=False)
     assert again["n_skipped"] == 5 and again["n_written"] == 0
 

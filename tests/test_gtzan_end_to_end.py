@@ -27,7 +27,7 @@ def gtzan(tmp_path_factory):
 
 def test_standin_layout_and_partitions(tmp_path):
     root = embedded.make_gtzan_standin(tmp_path, artists_per_genre=4, excerpts_per_artist=2, excerpt_seconds=1.0,
-                                       sr=8000, n_jobs=1, progress=False)
+                                       sample_rate=8000, n_jobs=1, progress=False)
     files = sorted((root / "genres").rglob("*.au"))
     assert len(files) == len(embedded.GENRES) * 8
     info = sf.info(files[0])
@@ -46,7 +46,7 @@ def test_standin_layout_and_partitions(tmp_path):
             assert straddling == 0
         else:
             assert straddling > 0  # the artist effect the filtered partition removes
-    ds = load_dataset("gtzan", root, split="test", split_name="filtered")
+    ds = load_dataset("gtzan", root, subset="test", split="filtered")
     assert len(ds) == 16 and ds.items[0].path.endswith(".au")
 
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from kerasmgr import pretrained, tagging
+from kerasmgr import pretrained
+from kerasmgr.jobs import tag as tagging
 from kerasmgr.data import embedded
 from conftest import SHARED, make_signal, run_cli
 
@@ -67,7 +68,7 @@ def test_repeated_saves_keep_the_optimizer(tmp_path):
 @pytest.fixture
 def audio_files(tmp_path):
     """A 35-s stereo 44.1 kHz file, an 8-kHz 10-s file, a short clip, a silent and a broken file."""
-    y, _ = embedded.generate_clip("rock", embedded.clip_seed(5, "rock", 0), sr=44100, duration=35.0)
+    y, _ = embedded.generate_clip("rock", embedded.clip_seed(5, "rock", 0), sample_rate=44100, duration=35.0)
     sf.write(tmp_path / "long.wav", np.stack([y, 0.5 * y], axis=1), 44100)
     sf.write(tmp_path / "low.flac", make_signal("mix", 8000, 10.0), 8000)
     sf.write(tmp_path / "short.wav", make_signal("chirp", 22050, 2.0), 22050)

@@ -13,8 +13,13 @@ import soundfile as sf
 import kerasmgr  # noqa: F401  (registers the layers)
 from conftest import run_cli
 from kerasmgr import adversary, analysis, dnn_features, training, transfer
+from kerasmgr.data.selection import DataSelection
+from kerasmgr.data.splits import LMD_PROPORTIONS, SCHINDLER_PROPORTIONS
+from kerasmgr.jobs import attack
+from kerasmgr.jobs.train import train as train_run
 from kerasmgr.data import datasets, embedded
-from kerasmgr.data.pipeline import ClipStore, fixed_windows, training_dataset
+from kerasmgr.data.pipeline import ClipStore, training_dataset
+from kerasmgr.data.windows import fixed_windows
 from kerasmgr.layers import LegacyBatchNorm
 from kerasmgr.optimizers import EpochExponentialDecay
 
@@ -75,9 +80,9 @@ def test_epoch_exponential_decay_counts_epochs_and_round_trips():
     assert float(again(777)) == pytest.approx(float(s(777)))
     cfg = training.resolve_config(model="schindler_shallow", lr_decay_rate=0.9, lr_decay_steps=3000,
                                   lr_decay_unit="epoch", learning_rate=5e-5)
-    sched = training._optimizer(cfg, 50)._learning_rate
+    sched = training.make_optimizer(cfg, 50)._learning_rate
     assert isinstance(sched, EpochExponentialDecay) and sched.steps_per_epoch == 50
-    step = training._optimizer(training.resolve_config(lr_decay_rate=0.9, lr_decay_steps=3000), 50)._learning_rate
+    step = training.make_optimizer(training.resolve_config(lr_decay_rate=0.9, lr_decay_steps=3000), 50)._learning_rate
     assert isinstance(step, keras.optimizers.schedules.ExponentialDecay)
     with pytest.raises(ValueError, match="lr_decay_unit"):
         training.resolve_config(lr_decay_unit="batch")
@@ -92,43 +97,43 @@ def standin(tmp_path_factory):
 
 def test_schindler_split_lists_750_0_250(standin, tmp_path):
     parts = datasets.write_split_lists(standin / "genres", tmp_path, "schindler",
-                                       proportions=datasets.SCHINDLER_PROPORTIONS, seed=0)
+                                       proportions=SCHINDLER_PROPORTIONS, seed=0)
     n = {k: len(v) for k, v in parts.items()}
     assert n == {"train": 48, "valid": 0, "test": 16}  # 8 per genre: 6 / 0 / 2
     assert (tmp_path / "valid_schindler.txt").read_text() == ""
-    test = datasets.load_dataset("gtzan", standin, split="test", split_name="schindler", split_dir=tmp_path)
-    assert len(test) == 16 and len(datasets.load_dataset("gtzan", standin, split="valid", split_name="schindler",
+    test = datasets.load_dataset("gtzan", standin, subset="test", split="schindler", split_dir=tmp_path)
+    assert len(test) == 16 and len(datasets.load_dataset("gtzan", standin, subset="valid", split="schindler",
                                                          split_dir=tmp_path)) == 0
     again = datasets.write_split_lists(standin / "genres", tmp_path / "b", "schindler",
-                                       proportions=datasets.SCHINDLER_PROPORTIONS, seed=0)
+                                       proportions=SCHINDLER_PROPORTIONS, seed=0)
     assert again == parts  # seeded
 
 
 def test_select_last_trains_without_validation_and_early_stopping_needs_it(standin, tmp_path):
     datasets.write_split_lists(standin / "genres", tmp_path / "s", "schindler",
-                               proportions=datasets.SCHINDLER_PROPORTIONS, seed=0)
+                               proportions=SCHINDLER_PROPORTIONS, seed=0)
     kw = dict(model="schindler_shallow", dataset="gtzan", data_root=str(standin), split="schindler",
               split_dir=str(tmp_path / "s"), out=str(tmp_path / "runs"), epochs=2, batch_size=15, segments_per_clip=3,
               fixed_segments=True, select="last", early_stopping=0, verbose=0, backup=False)
-    r = training.train(name="last", **kw)
+    r = train_run(name="last", **kw)
     assert r.metrics["selection"] == "last" and r.metrics["best_epoch"] == 2
     assert r.metrics["other_aggregations"]["raw"]["n"] == 16 * 3  # the same 3 fixed segments per test track
     with pytest.raises(ValueError, match="validation"):
-        training.train(name="es", **{**kw, "early_stopping": 2})
+        train_run(name="es", **{**kw, "early_stopping": 2})
 
 
 def test_lmd_loader_reads_the_first_seconds_and_artist_filtered_lists(tmp_path):
     root = embedded.make_lmd_standin(tmp_path / "lmd", song_seconds=4.0, progress=False)
     assert len(list(root.glob("*/*.mp3"))) == 8 * 3 * 2
     artists = datasets.read_artist_table(root / "artists.csv")
-    parts = datasets.write_split_lists(root, tmp_path / "splits", "artist", proportions=datasets.LMD_PROPORTIONS,
+    parts = datasets.write_split_lists(root, tmp_path / "splits", "artist", proportions=LMD_PROPORTIONS,
                                        artists=root / "artists.csv")
     sides = {}
     for subset, files in parts.items():
         for f in files:
             sides.setdefault(artists[f], set()).add(subset)
     assert all(len(s) == 1 for s in sides.values())  # no artist on two sides
-    ds = datasets.load_dataset("lmd", root, split="train", split_name="artist", split_dir=tmp_path / "splits",
+    ds = datasets.load_dataset("lmd", root, subset="train", split="artist", split_dir=tmp_path / "splits",
                                seconds=2.5)
     store = ClipStore([it.path for it in ds.items[:2]], 22050, max_seconds=ds.max_seconds, progress=False)
     assert abs(len(store.get(0)) - 2.5 * 22050) <= 1
@@ -165,16 +170,16 @@ def test_binomial_test_against_chance():
 
 
 def test_deployed_forest_classifies_adversarial_audio(tmp_path):
-    r = training.train(model="dnn", out=str(tmp_path), name="dnn", epochs=2, segments_per_clip=50, verbose=0,
+    r = train_run(model="dnn", out=str(tmp_path), name="dnn", epochs=2, segments_per_clip=50, verbose=0,
                        model_kwargs={"n_units": 20}, dataset_kwargs=SMALL, backup=False)
     model = keras.models.load_model(r.model_path, compile=False)
-    train = datasets.load_dataset("embedded", split="train", sample_rate=22050, progress=False, **SMALL)
+    train = datasets.load_dataset("embedded", subset="train", sample_rate=22050, progress=False, **SMALL)
     store = ClipStore([it.path for it in train.items], 22050, progress=False)
     y = train.targets("genre")[store.index]
     forest = dnn_features.FeatureForest(model, n_estimators=10, texture_seconds=1.0).fit(list(store), y)
     assert 0 <= forest.predict_clip(store.get(0)) < 8
-    s = adversary.attack_dataset(model, tmp_path / "adv", limit=3, robustness_snrs=(), figures=0, write_audio=False,
-                                 max_iter=3, deployed=forest, dataset_kwargs=SMALL, progress=False,
+    s = attack.attack_dataset(model, tmp_path / "adv", DataSelection(dataset_kwargs=SMALL), limit=3, robustness_snrs=(),
+                              figures=0, write_audio=False, max_iter=3, deployed=forest, progress=False,
                                  **adversary.PRESETS["seed"])
     rows = list(csv.DictReader(open(tmp_path / "adv" / "report.csv")))
     assert all(r["deployed_original_pred"] and r["deployed_adv_pred"] for r in rows)
@@ -199,7 +204,8 @@ def test_reannotation_aucs_rho_and_popularity():
     assert rows[0]["auc_annotation"] == 1.0 and rows[0]["auc_ground_truth"] == 0.75
     assert rows[0]["recall"] == pytest.approx(2 / 3)
     rel = analysis.evaluation_reliability([0.7, 0.8, 0.9], [0.6, 0.7, 0.8], [0.80, 0.85, 0.86])
-    assert rel["rho1"] == pytest.approx(1.0) and rel["rho2"] == pytest.approx(np.corrcoef([0.6, 0.7, 0.8], [0.80, 0.85, 0.86])[0, 1])
+    rho2 = np.corrcoef([0.6, 0.7, 0.8], [0.80, 0.85, 0.86])[0, 1]
+    assert rel["rho1"] == pytest.approx(1.0) and rel["rho2"] == pytest.approx(rho2)
     assert np.isnan(analysis.evaluation_reliability([0.7, 0.8], [0.6, 0.7])["rho1"])  # too few experiments
     assert analysis.popularity_spearman([10, 20, 30, 40], [0.9, 0.8, 0.7, 0.6]) == pytest.approx(-1.0)
 
@@ -293,5 +299,5 @@ def test_unconstrained_waveform_adversary_and_clear_errors(tmp_path):
         for i in range(3):
             sf.write(folder / c / f"{i}.wav", (0.1 * np.random.default_rng(i).standard_normal(8000)), 8000)
     with pytest.raises(ValueError, match="pass --task genre"):
-        training.train(model="k2c2", dataset="folder", data_root=str(folder), out=str(tmp_path / "r"), epochs=1,
+        train_run(model="k2c2", dataset="folder", data_root=str(folder), out=str(tmp_path / "r"), epochs=1,
                        verbose=0)

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from kerasmgr import reproduce
-from kerasmgr.reproduce import Column, Config, Table
+from kerasmgr.jobs import reproduce
+from kerasmgr.jobs.reproduce import Column, Config, Table
 from conftest import run_cli
 
 

@@ -9,7 +9,7 @@ import csv
 
 import pytest
 
-from kerasmgr import reproduce
+from kerasmgr.jobs import reproduce
 from conftest import run_cli
 
 

@@ -8,6 +8,8 @@ import pytest
 import soundfile as sf
 
 from kerasmgr.data import shards
+from kerasmgr.data.selection import DataSelection
+from kerasmgr.jobs.prepare import prepare_dataset
 from kerasmgr.data.audio import load_audio
 from conftest import make_signal, run_cli
 
@@ -32,7 +34,7 @@ def folder_dataset(tmp_path):
 
 def test_prepare_writes_shards_reports_bad_files_and_resumes(folder_dataset, tmp_path):
     out = tmp_path / "shards"
-    m = shards.prepare_dataset("folder", folder_dataset, out, sample_rate=16000, shard_size=2, progress=False)
+    m = prepare_dataset(DataSelection("folder", str(folder_dataset)), out, sample_rate=16000, shard_size=2, progress=False)
     assert m["complete"] and m["sample_rate"] == 16000 and m["classes"] == list(GENRES)
     assert [e["path"].endswith("jazz.00099.wav") for e in m["errors"]] == [True]
     assert "cannot decode" in m["errors"][0]["reason"]
@@ -54,12 +56,12 @@ def test_prepare_writes_shards_reports_bad_files_and_resumes(folder_dataset, tmp
     before = kept.stat().st_mtime_ns
     (out / f"{names[-1]}.json").unlink()
     (out / f"{names[-1]}.tfrecord").write_bytes(b"half-written")
-    again = shards.prepare_dataset("folder", folder_dataset, out, sample_rate=16000, shard_size=2, progress=False)
+    again = prepare_dataset(DataSelection("folder", str(folder_dataset)), out, sample_rate=16000, shard_size=2, progress=False)
     assert kept.stat().st_mtime_ns == before
     assert again["splits"] == m["splits"]
     assert len(list(shards.ShardedSplit(out, "test"))) == m["splits"]["test"]["n_items"]
     with pytest.raises(ValueError, match="other settings"):
-        shards.prepare_dataset("folder", folder_dataset, out, sample_rate=8000, shard_size=2, progress=False)
+        prepare_dataset(DataSelection("folder", str(folder_dataset)), out, sample_rate=8000, shard_size=2, progress=False)
 
 
 def test_unfinished_or_foreign_folders_are_refused(tmp_path):
@@ -72,7 +74,7 @@ def test_unfinished_or_foreign_folders_are_refused(tmp_path):
 
 def test_sharded_stream_is_deterministic_and_split_between_workers(folder_dataset, tmp_path):
     out = tmp_path / "shards"
-    shards.prepare_dataset("folder", folder_dataset, out, sample_rate=8000, shard_size=1, splits=["train"],
+    prepare_dataset(DataSelection("folder", str(folder_dataset)), out, sample_rate=8000, shard_size=1, subsets=["train"],
                            progress=False)
     split = shards.ShardedSplit(out, "train")
     y = split.targets("genre")

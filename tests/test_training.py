@@ -13,6 +13,7 @@ import yaml
 
 from conftest import run_cli
 from kerasmgr import training
+from kerasmgr.jobs.train import train
 from kerasmgr.data import embedded
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +32,7 @@ def event_tags(folder):
 @pytest.fixture(scope="module")
 def tagging_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs")
-    return training.train(model="k2c2", out=str(out), name="tiny", epochs=2, batch_size=8, verbose=0,
+    return train(model="k2c2", out=str(out), name="tiny", epochs=2, batch_size=8, verbose=0,
                           dataset_kwargs=dict(clips_per_genre=3, duration=30.0))
 
 
@@ -96,7 +97,7 @@ def test_classification_run_through_the_cli(tmp_path):
 
 
 def test_frame_model_adapts_its_standardisation(tmp_path):
-    r = training.train(model="dnn", out=str(tmp_path), name="dnn", epochs=1, segments_per_clip=20,
+    r = train(model="dnn", out=str(tmp_path), name="dnn", epochs=1, segments_per_clip=20,
                        verbose=0, model_kwargs={"n_units": 50},
                        dataset_kwargs=dict(clips_per_genre=3, duration=3.0))
     model = keras.models.load_model(r.model_path)
@@ -108,8 +109,8 @@ def test_frame_model_adapts_its_standardisation(tmp_path):
 def test_same_seed_same_result(tmp_path):
     kw = dict(model="dnn", out=str(tmp_path), epochs=1, segments_per_clip=10, verbose=0, seed=3,
               model_kwargs={"n_units": 50}, dataset_kwargs=dict(clips_per_genre=3, duration=3.0))
-    a = training.train(name="a", **kw)
-    b = training.train(name="b", **kw)
+    a = train(name="a", **kw)
+    b = train(name="b", **kw)
     wa = keras.models.load_model(a.model_path).get_weights()
     wb = keras.models.load_model(b.model_path).get_weights()
     for x, y in zip(wa, wb):
@@ -134,7 +135,7 @@ def test_help_documents_every_option():
 
 
 def test_dnn_mgr_schedules_change_lr_and_momentum(tmp_path):
-    r = training.train(model="dnn", out=str(tmp_path), name="sched", epochs=3, segments_per_clip=10, verbose=0,
+    r = train(model="dnn", out=str(tmp_path), name="sched", epochs=3, segments_per_clip=10, verbose=0,
                        optimizer="sgd", learning_rate=0.1, lr_linear_saturate=2, lr_linear_final=0.01,
                        momentum_start=0.5, momentum=0.9, momentum_saturate=3, monitor="segment",
                        model_kwargs={"n_units": 50}, dataset_kwargs=dict(clips_per_genre=3, duration=3.0))

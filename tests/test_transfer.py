@@ -3,7 +3,7 @@
 import numpy as np
 
 from conftest import run_cli
-from kerasmgr import transfer
+from kerasmgr import plots, transfer
 
 
 def synthetic(n=150, informative=(2, 4), seed=0, n_classes=3, d=16, strength=0.7):
@@ -60,7 +60,7 @@ def test_groups_and_predefined_split_and_regression():
         assert not set(groups[tr]) & set(groups[te])
     split = np.array(["train"] * 60 + ["valid"] * 15 + ["test"] * 15)
     rows = transfer.run({"L1": blocks["L1"], "L2": blocks["L2"]}, y, layers=(1, 2), protocols=("thesis",),
-                        split=split, n_jobs=1, progress=False)
+                        subsets=split, n_jobs=1, progress=False)
     assert all(r["outer_folds"] == "predefined split" for r in rows)
     target = blocks["L2"][:, 0] * 2.0 + 0.1 * np.random.default_rng(1).standard_normal(90)
     reg = transfer.run({"L1": blocks["L1"], "L2": blocks["L2"]}, target, layers=(1, 2), protocols=("thesis",),
@@ -75,7 +75,7 @@ def test_plot_and_table(tmp_path):
               "MFCC": np.random.default_rng(0).standard_normal((60, 6))}
     rows = transfer.run(blocks, y, layers=(1, 2), protocols=("thesis",), n_folds=3, n_jobs=1, progress=False)
     assert {r["kind"] for r in rows} == {"convnet", "random", "mfcc", "mfcc+convnet"}
-    transfer.plot_results(rows, tmp_path / "bars.png")
+    plots.save_figure(plots.transfer_figure(rows, transfer.rank(rows, "thesis")), tmp_path / "bars.png")
     assert (tmp_path / "bars.png").stat().st_size > 5000
     assert "mfcc+12" in transfer.results_table(rows)
 
@@ -96,7 +96,7 @@ def test_extract_then_transfer_end_to_end_on_the_embedded_dataset(tmp_path):
         w = csv.writer(f)
         w.writerow(["path", "label"])
         for s in ("train", "valid", "test"):
-            for it in load_dataset("embedded", split=s, sample_rate=22050, progress=False, **kw).items:
+            for it in load_dataset("embedded", subset=s, sample_rate=22050, progress=False, **kw).items:
                 w.writerow([it.path, it.label])
     proc = run_cli("transfer.py", "--features", tmp_path / "conv.npy", "--mfcc", tmp_path / "mfcc.npy",
                    "--random", tmp_path / "random.npy", "--labels", tmp_path / "labels.csv", "--folds", "3",

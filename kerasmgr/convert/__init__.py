@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..pretrained import save
 from .choi import BN_READINGS, DEFAULT_BN_READING, FORMATS, MODES, PUBLISHED, build_converted
 
 __all__ = ["BN_READINGS", "DEFAULT_BN_READING", "FORMATS", "MODES", "PUBLISHED", "build_converted", "convert"]
@@ -9,7 +10,6 @@ __all__ = ["BN_READINGS", "DEFAULT_BN_READING", "FORMATS", "MODES", "PUBLISHED",
 
 def convert(fmt, src, out, **kwargs):
     """Convert a released weight file and write ``OUT.keras``, ``OUT.h5`` and ``OUT.json``.
-
     Parameters
     ----------
     fmt : str
@@ -27,8 +27,6 @@ def convert(fmt, src, out, **kwargs):
     dict
         ``{'keras': path, 'h5': path, 'json': path}``.
     """
-    from ..pretrained import save
-
     model, meta = build_converted(fmt, src, **kwargs)
     paths = save(model, out, meta)
     return paths

@@ -21,7 +21,8 @@ Four formats (``../shared/specs/choi_weights.md`` documents every file):
     the default) or as the weights were trained (Keras 1.0.6: a standard deviation,
     ``(x - mean) / (running_std + 1e-6)``, ``bn_reading='trained'``), including the input
     normalisation over time (``bn_0_freq``); the CRNN's GRUs use Keras 1's hard sigmoid (slope 0.2).
-    ``DEFAULT_BN_READING`` picks one per model. Only ``'published'`` reproduces the tags the author published for the project's example
+    ``DEFAULT_BN_READING`` picks one per model. Only ``'published'`` reproduces the tags the author published
+    for the project's example
     melgrams (all four songs' top-10 scores to their 3 printed decimals); the padded frames'
     ``running_std`` of exactly ``0.001 = sqrt(1e-6)`` shows the weights were trained under the
     1.0.6 rule (see ``BN_READINGS``).
@@ -38,18 +39,23 @@ and pools swapped, which leaves every number unchanged.
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import h5py
 import keras
 import numpy as np
 
-from ..data.datasets import MSD_TAGS
+from .. import __version__
+from ..data import embedded
+from ..data.datasets import AUDIO_EXTENSIONS, MSD_TAGS, Item, load_waveforms
+from ..frontends import find_frontend
 from ..layers import BatchStatBN, LegacyBatchNorm, keras1_hard_sigmoid
 from ..models import choi
+from ..models._blocks import waveform_frontend
 
 __all__ = ["FORMATS", "MODES", "BN_READINGS", "DEFAULT_BN_READING", "INPUTS", "MELGRAM_SHAPE", "build_converted", "PUBLISHED",
-           "calibration_clips"]
+           "calibration_clips", "calibration_folder"]
 
 FORMATS = ("choi2017-keras2", "choi2017-keras1-theano", "choi2016-cnn", "choi2016-crnn")
 MODES = ("faithful", "per_clip")
@@ -100,7 +106,8 @@ def _theano_kernel(w, flip):
 
 
 def _compact_frontend(framing, scope, standardise):
-    return dict(layer="Kapre01Frontend", kind="mel", sample_rate=SAMPLE_RATE, n_fft=512, hop_length=256, framing=framing, n_mels=96,
+    return dict(layer="Kapre01Frontend", kind="mel", sample_rate=SAMPLE_RATE, n_fft=512, hop_length=256, framing=framing,
+                n_mels=96,
                 fmin=0.0, fmax=6000.0, power=2.0, magnitude_scale="db", db_ref="max", db_amin=1e-10,
                 top_db=80.0, db_scope=scope, sample_standardization=standardise, standardization_eps=1e-10,
                 precision="float64")
@@ -155,18 +162,32 @@ def _theano_compact(src, batch_norm, scope, n_samples):
 
 def calibration_clips(n_per_genre=4, n_samples=348000):
     """Stand-in calibration music: ``n_per_genre`` clips per genre of the embedded dataset at 12 kHz.
-
     Real music (a few hundred varied clips) is better; pass your own to :func:`build_converted`.
     """
-    from ..data import embedded
-
     clips = []
     for g in embedded.GENRES:
         for i in range(n_per_genre):
-            y, _ = embedded.generate_clip(g, embedded.clip_seed(2017, g, i), sr=SAMPLE_RATE,
+            y, _ = embedded.generate_clip(g, embedded.clip_seed(2017, g, i), sample_rate=SAMPLE_RATE,
                                           duration=n_samples / SAMPLE_RATE)
             clips.append(y[:n_samples])
     return np.stack(clips)
+
+
+def calibration_folder(folder, n_samples=348000):
+    """Calibration music from a folder: every audio file below it at 12 kHz, the first ``n_samples``
+    (zero-padded if shorter). Unreadable files are skipped with a warning.
+
+    Returns
+    -------
+    np.ndarray, float32, shape (n_files, n_samples)
+    """
+    files = sorted(q for q in Path(folder).rglob("*") if q.suffix.lower() in AUDIO_EXTENSIONS)
+    audio, _, errors = load_waveforms([Item(str(f)) for f in files], SAMPLE_RATE, n_samples=n_samples or 348000)
+    for path, reason in errors:
+        warnings.warn(f"calibration: skipped {path}: {reason}", stacklevel=2)
+    if not len(audio):
+        raise ValueError(f"no usable audio in {folder}")
+    return audio
 
 
 def _keras1_theano(src, mode, n_samples, calibration):
@@ -174,9 +195,10 @@ def _keras1_theano(src, mode, n_samples, calibration):
         return _theano_compact(src, "batch", "batch", n_samples)
     if calibration is None:
         raise ValueError("per_clip mode of choi2017-keras1-theano needs calibration audio "
-                         "((n, n_samples) waveforms at 12 kHz, or 'embedded' for generated stand-in music)")
-    if isinstance(calibration, str) and calibration == "embedded":
-        calibration = calibration_clips(n_samples=n_samples)
+                         "((n, n_samples) waveforms at 12 kHz, a folder of music, or 'embedded' for generated stand-in music)")
+    if isinstance(calibration, (str, Path)):
+        calibration = (calibration_clips(n_samples=n_samples) if str(calibration) == "embedded"
+                       else calibration_folder(calibration, n_samples=n_samples))
     calibration = np.asarray(calibration, dtype=np.float32)
     # per-layer statistics of the faithful model over the whole calibration batch (per-clip dB floor)
     probe = _theano_compact(src, "batch", "clip", n_samples)
@@ -202,7 +224,6 @@ def _choi2016_input(input_kind):
     fe = dict(kind="mel", sample_rate=SAMPLE_RATE, n_fft=512, hop_length=256, framing="center",
               pad_mode="reflect", n_mels=96, fmin=0.0, fmax=6000.0, power=2.0, magnitude_scale="db",
               db_power=1.0, db_ref=1.0, db_amin=1e-5, top_db=80.0, precision="float64")
-    from ..models._blocks import waveform_frontend
 
     inputs, x, _ = waveform_frontend(choi.N_SAMPLES_CH4, fe)
     return inputs, x
@@ -263,7 +284,6 @@ def _choi2016(src, kind, ordering, bn_reading, input_kind="waveform"):
 def build_converted(fmt, src, *, mode="faithful", n_samples=None, calibration=None, ordering=None,
                     bn_reading=None, input="waveform"):
     """Build the kerasmgr model of a released Choi weight file.
-
     Parameters
     ----------
     fmt : str
@@ -324,8 +344,6 @@ def build_converted(fmt, src, *, mode="faithful", n_samples=None, calibration=No
         model, ordering = _choi2016(src, fmt.split("-")[1], ordering, bn_reading, input)
         extra.update(ordering=ordering, bn_reading=bn_reading)
         mode = "per_clip"  # nothing in these models depends on the batch
-    from ..frontends import find_frontend
-    from .. import __version__
 
     fe = find_frontend(model)
     meta = {

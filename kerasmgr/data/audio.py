@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["AudioError", "load_audio", "check_samples", "decode_error", "resample", "fix_length", "windows"]
+__all__ = ["AudioError", "load_audio", "check_samples", "decode_error", "resample", "fix_length"]
 
 
 class AudioError(ValueError):
@@ -19,21 +19,21 @@ class AudioError(ValueError):
         super().__init__(f"{path}: {reason}")
 
 
-def load_audio(path, sr, *, mono=True, max_seconds=None, min_seconds=0.0, allow_silent=True):
+def load_audio(path, sample_rate, *, mono=True, max_seconds=None, min_seconds=0.0, allow_silent=True):
     """Decode an audio file, mix to mono and resample.
 
     Parameters
     ----------
     path : str or Path
         wav, au, flac, ogg, mp3 ... (anything libsndfile reads).
-    sr : int
+    sample_rate : int
         Target sample rate in Hz; resampling uses soxr (``librosa.resample(res_type='soxr_hq')``).
     mono : bool
         Average the channels.
     max_seconds : float or None
         Read at most this many seconds from the start. Files longer than
         :data:`STREAM_SECONDS` are otherwise decoded block by block (streamed): only the mono
-        output at ``sr`` is held whole.
+        output at ``sample_rate`` is held whole.
     min_seconds : float
         Shorter files are rejected ("too short").
     allow_silent : bool
@@ -42,7 +42,7 @@ def load_audio(path, sr, *, mono=True, max_seconds=None, min_seconds=0.0, allow_
     Returns
     -------
     np.ndarray, float32, shape (n_samples,)
-        The waveform at ``sr`` Hz, nominally in [-1, 1].
+        The waveform at ``sample_rate`` Hz, nominally in [-1, 1].
 
     Raises
     ------
@@ -65,8 +65,8 @@ def load_audio(path, sr, *, mono=True, max_seconds=None, min_seconds=0.0, allow_
         with sf.SoundFile(path) as f:
             native_sr = f.samplerate
             frames = -1 if max_seconds is None else int(np.ceil(max_seconds * native_sr))
-            if mono and native_sr != sr and f.frames > STREAM_SECONDS * native_sr and frames < 0:
-                return _load_streamed(path, f, sr, min_seconds=min_seconds, allow_silent=allow_silent)
+            if mono and native_sr != sample_rate and f.frames > STREAM_SECONDS * native_sr and frames < 0:
+                return _load_streamed(path, f, sample_rate, min_seconds=min_seconds, allow_silent=allow_silent)
             y = f.read(frames=frames, dtype="float32", always_2d=True)
     except AudioError:
         raise
@@ -74,7 +74,7 @@ def load_audio(path, sr, *, mono=True, max_seconds=None, min_seconds=0.0, allow_
         raise decode_error(path, e) from None
     check_samples(path, y, native_sr, min_seconds=min_seconds, allow_silent=allow_silent)
     y = y.mean(axis=1) if mono else y.T
-    return resample(y, native_sr, sr)
+    return resample(y, native_sr, sample_rate)
 
 
 def decode_error(path, error):
@@ -90,26 +90,26 @@ def decode_error(path, error):
     return AudioError(path, f"cannot decode audio ({msg})")
 
 
-def check_samples(path, y, sr, *, min_seconds=0.0, allow_silent=True):
+def check_samples(path, y, sample_rate, *, min_seconds=0.0, allow_silent=True):
     """Raise :class:`AudioError` naming ``path`` if decoded samples ``y`` (frames first, any
-    channels, at ``sr`` Hz) are empty, non-finite, shorter than ``min_seconds`` or (if not
+    channels, at ``sample_rate`` Hz) are empty, non-finite, shorter than ``min_seconds`` or (if not
     allowed) silent."""
     if y.shape[0] == 0:
         raise AudioError(path, "contains no samples")
     if not np.isfinite(y).all():
         raise AudioError(path, "contains NaN or infinite samples")
-    if y.shape[0] < min_seconds * sr:
-        raise AudioError(path, f"too short ({y.shape[0] / sr:.2f} s < {min_seconds:.2f} s)")
+    if y.shape[0] < min_seconds * sample_rate:
+        raise AudioError(path, f"too short ({y.shape[0] / sample_rate:.2f} s < {min_seconds:.2f} s)")
     if not allow_silent and not np.any(y):
         raise AudioError(path, "is silent (all samples are zero)")
 
 
-def resample(y, orig_sr, sr):
-    """``y`` (..., n) from ``orig_sr`` to ``sr`` Hz with soxr (librosa's ``soxr_hq``), float32 contiguous."""
-    if orig_sr != sr:
+def resample(y, orig_rate, sample_rate):
+    """``y`` (..., n) from ``orig_rate`` to ``sample_rate`` Hz with soxr (librosa's ``soxr_hq``), float32 contiguous."""
+    if orig_rate != sample_rate:
         import librosa
 
-        y = librosa.resample(y, orig_sr=orig_sr, target_sr=sr, res_type="soxr_hq")
+        y = librosa.resample(y, orig_sr=orig_rate, target_sr=sample_rate, res_type="soxr_hq")
     return np.ascontiguousarray(y, dtype=np.float32)
 
 
@@ -157,32 +157,3 @@ def fix_length(y, n_samples, *, mode="center"):
         pad = [(0, 0)] * (y.ndim - 1) + [(0, n_samples - n)]
         return np.pad(y, pad)
     return y
-
-
-def windows(y, n_samples, *, hop=None):
-    """Consecutive windows of ``n_samples`` covering a clip, centred on it.
-
-    A clip shorter than one window is zero-padded to one window. The block of windows is
-    centred, so the same number of samples is dropped at both ends.
-
-    Parameters
-    ----------
-    y : np.ndarray, shape (n,)
-    n_samples : int
-        Window length in samples.
-    hop : int or None
-        Hop between windows (default ``n_samples``: no overlap).
-
-    Returns
-    -------
-    np.ndarray, shape (n_windows, n_samples)
-    """
-    hop = n_samples if hop is None else int(hop)
-    n = y.shape[-1]
-    if n <= n_samples:
-        return fix_length(y, n_samples, mode="start")[None]
-    k = (n - n_samples) // hop + 1
-    used = (k - 1) * hop + n_samples
-    start = (n - used) // 2
-    idx = start + np.arange(k)[:, None] * hop + np.arange(n_samples)[None, :]
-    return y[idx]

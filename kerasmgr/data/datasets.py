@@ -1,6 +1,6 @@
 """One dataset API: items with a path, labels and (where known) a group id.
 
-``load_dataset(name, root, split=...)`` serves the embedded dataset and real datasets in their
+``load_dataset(name, root, subset=..., split=...)`` serves the embedded dataset and real datasets in their
 published layouts: GTZAN (with dnn-mgr split lists), any folder-per-class dataset, a CSV,
 MagnaTagATune, the MSD (Choi's split) and Extended Ballroom.
 """
@@ -16,10 +16,20 @@ import numpy as np
 
 from . import embedded
 from .audio import fix_length
+from .pipeline import ClipStore
+from .shards import ShardedSplit
+from .splits import (
+    LMD_SECONDS,
+    SUBSETS,
+    DatasetError,
+    read_split_list,
+    split_list_path,
+    stratified_split,
+    subsets_of,
+)
 
-__all__ = ["Item", "Dataset", "DatasetError", "load_dataset", "load_waveforms", "read_split_list",
-           "stratified_split", "write_split_lists", "read_artist_table", "gtzan_base", "has_split_lists", "DATASETS", "TASKS", "MSD_TAGS",
-           "AUDIO_EXTENSIONS", "SCHINDLER_PROPORTIONS", "LMD_PROPORTIONS", "LMD_SECONDS"]
+__all__ = ["Item", "Dataset", "load_dataset", "load_waveforms", "write_split_lists", "read_artist_table",
+           "gtzan_base", "audio_files", "DATASETS", "TASKS", "MSD_TAGS", "AUDIO_EXTENSIONS"]
 
 TASKS = ("genre", "tags")
 
@@ -40,11 +50,11 @@ class Item:
 
 @dataclass
 class Dataset:
-    """A split of a dataset: items plus the label vocabularies, in output order."""
+    """One subset of a dataset: items plus the label vocabularies, in output order."""
 
     name: str
     root: str
-    split: str
+    subset: str
     items: list = field(default_factory=list)
     classes: list = field(default_factory=list)
     tags: list = field(default_factory=list)
@@ -90,7 +100,6 @@ def _check_task(task):
 
 
 AUDIO_EXTENSIONS = (".wav", ".au", ".flac", ".mp3", ".ogg", ".aiff", ".aif", ".m4a")
-SUBSETS = ("train", "valid", "test")
 
 #: The 50 MSD last.fm tags of Choi's split, in the output order of the released models.
 MSD_TAGS = (
@@ -101,19 +110,6 @@ MSD_TAGS = (
     "guitar", "Hip-Hop", "70s", "party", "country", "easy listening", "sexy", "catchy", "funk",
     "electro", "heavy metal", "Progressive rock", "60s", "rnb", "indie pop", "sad", "House", "happy",
 )
-
-
-class DatasetError(ValueError):
-    """A dataset folder, list or annotation file that cannot be used (the message says why)."""
-
-
-def read_split_list(path):
-    """Lines of a dnn-mgr-style split list (one relative path per line; blank lines and
-    ``#`` comments ignored)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"{path}: split list not found")
-    return [l.strip() for l in path.read_text().splitlines() if l.strip() and not l.lstrip().startswith("#")]
 
 
 def _inside(root, rel, *, where):
@@ -127,7 +123,7 @@ def _inside(root, rel, *, where):
     return full
 
 
-def _audio_files(folder):
+def audio_files(folder):
     """Files with an audio extension below ``folder``; broken and looping links are kept, so the
     jobs that read them report them."""
     return sorted(p for p in Path(folder).rglob("*")
@@ -136,72 +132,15 @@ def _audio_files(folder):
 
 def _class_folders(base):
     classes = sorted(d.name for d in Path(base).iterdir() if d.is_dir() and not d.name.startswith(".")
-                     and _audio_files(d))
+                     and audio_files(d))
     if not classes:
         raise DatasetError(f"{base}: no class folders with audio files")
     return classes
 
 
-def stratified_split(labels, *, seed=0, proportions=(0.5, 0.25, 0.25), groups=None):
-    """Seeded random stratified partition into train/valid/test.
-
-    Within each class the items (or, when ``groups`` is given, whole groups, so a group never
-    straddles two subsets) are shuffled with ``numpy.random.RandomState(seed)`` and cut by
-    ``proportions``; the train subset takes the rounding remainder.
-
-    Parameters
-    ----------
-    labels : sequence of str
-    seed : int
-    proportions : (float, float, float)
-        Fractions for train, valid, test (summing to 1).
-    groups : sequence or None
-        Group id per item.
-
-    Returns
-    -------
-    dict
-        ``{'train': [indices], 'valid': [...], 'test': [...]}``.
-    """
-    if abs(sum(proportions) - 1) > 1e-6 or len(proportions) != 3:
-        raise ValueError(f"proportions must be three fractions summing to 1, got {proportions}")
-    from collections import Counter
-
-    rng = np.random.RandomState(seed)
-    labels = list(labels)
-    groups = list(range(len(labels))) if groups is None else list(groups)
-    members = {}
-    for i, g in enumerate(groups):
-        members.setdefault(g, []).append(i)
-    # a group goes whole to one subset; it is stratified by its most frequent label
-    group_label = {g: Counter(labels[i] for i in idx).most_common(1)[0][0] for g, idx in members.items()}
-    subset_of = {}
-    for c in sorted(set(group_label.values()), key=str):
-        units = sorted((g for g, l in group_label.items() if l == c), key=str)
-        units = [units[j] for j in rng.permutation(len(units))]
-        n_valid = int(round(proportions[1] * len(units)))
-        n_test = int(round(proportions[2] * len(units)))
-        for k, g in enumerate(units):
-            subset_of[g] = "test" if k < n_test else ("valid" if k < n_test + n_valid else "train")
-    out = {s: [] for s in SUBSETS}
-    for i, g in enumerate(groups):
-        out[subset_of[g]].append(i)
-    return out
-
-
-#: Seed 001: 750/250 train/test per GTZAN, stratified, no validation subset.
-SCHINDLER_PROPORTIONS = (0.75, 0.0, 0.25)
-#: Seed 004 on the Latin Music Database: 60/20/20 per class.
-LMD_PROPORTIONS = (0.6, 0.2, 0.2)
-#: Seed 004 uses the first 30 s of each LMD recording.
-LMD_SECONDS = 30.0
-
-
 def read_artist_table(path):
     """``{relative path: artist}`` from a CSV with columns ``path`` and ``artist`` (e.g. GTZAN's
     or LMD's artist table; paths relative to the class folders' parent)."""
-    import csv
-
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: artist table not found")
@@ -239,7 +178,7 @@ def write_split_lists(base, split_dir, name, *, proportions=(0.5, 0.25, 0.25), s
     """
     base = Path(base)
     classes = _class_folders(base)
-    files = [p.relative_to(base).as_posix() for c in classes for p in _audio_files(base / c)]
+    files = [p.relative_to(base).as_posix() for c in classes for p in audio_files(base / c)]
     if not files:
         raise DatasetError(f"{base}: no audio files in class folders")
     groups = None
@@ -255,7 +194,7 @@ def write_split_lists(base, split_dir, name, *, proportions=(0.5, 0.25, 0.25), s
     out = {}
     for subset in SUBSETS:
         out[subset] = [files[i] for i in sorted(parts[subset])]
-        (split_dir / f"{subset}_{name}.txt").write_text("".join(f + "\n" for f in out[subset]))
+        split_list_path(split_dir, name, subset).write_text("".join(f + "\n" for f in out[subset]))
     return out
 
 
@@ -272,12 +211,11 @@ def _resolve_listed(base, rel, *, where):
     return None
 
 
-def _from_folders(name, root, split, *, base, split_name=None, split_dir=None, seed=0,
+def _from_folders(name, root, subset, *, base, split=None, split_dir=None, seed=0,
                   proportions=(0.5, 0.25, 0.25), classes=None):
     classes = list(classes) if classes else _class_folders(base)
-    if split_name:
-        sdir = Path(split_dir) if split_dir else Path(root) / "splits"
-        listfile = sdir / f"{split}_{split_name}.txt"
+    if split:
+        listfile = split_list_path(split_dir or Path(root) / "splits", split, subset)
         items, missing = [], []
         for ln, rel in enumerate(read_split_list(listfile), start=1):
             path = _resolve_listed(base, rel, where=f"{listfile}:{ln}")
@@ -291,11 +229,11 @@ def _from_folders(name, root, split, *, base, split_name=None, split_dir=None, s
         if missing:
             raise DatasetError(f"{listfile}: {len(missing)} listed file(s) not found under {base}, e.g. "
                                f"{', '.join(missing[:3])}")
-        return Dataset(name, str(root), split, items, classes, [])
-    files = [(p, p.relative_to(base).parts[0]) for c in classes for p in _audio_files(Path(base) / c)]
-    idx = stratified_split([c for _, c in files], seed=seed, proportions=proportions)[split]
+        return Dataset(name, str(root), subset, items, classes, [])
+    files = [(p, p.relative_to(base).parts[0]) for c in classes for p in audio_files(Path(base) / c)]
+    idx = stratified_split([c for _, c in files], seed=seed, proportions=proportions)[subset]
     items = [Item(str(files[i][0]), files[i][1], (), None) for i in idx]
-    return Dataset(name, str(root), split, items, classes, [])
+    return Dataset(name, str(root), subset, items, classes, [])
 
 
 def gtzan_base(root):
@@ -305,53 +243,48 @@ def gtzan_base(root):
     return root / "genres" if (root / "genres").is_dir() else root
 
 
-def has_split_lists(split_dir, name):
-    """Whether ``split_dir`` holds ``{train,valid,test}_<name>.txt``."""
-    return all((Path(split_dir) / f"{s}_{name}.txt").is_file() for s in SUBSETS)
-
-
-def _load_gtzan(root, split, **kw):
+def _load_gtzan(root, subset, **kw):
     """GTZAN: ``<root>/genres/<genre>/<genre>.000NN.{au,wav}`` (or the genre folders directly in
     ``root``). Split lists are relative to the ``genres`` folder, as dnn-mgr's."""
     root = Path(root)
     base = gtzan_base(root)
     if not base.is_dir():
         raise DatasetError(f"{root}: GTZAN folder not found")
-    return _from_folders("gtzan", root, split, base=base, **kw)
+    return _from_folders("gtzan", root, subset, base=base, **kw)
 
 
-def _load_lmd(root, split, *, seconds=LMD_SECONDS, **kw):
+def _load_lmd(root, subset, *, seconds=LMD_SECONDS, **kw):
     """Latin Music Database: ``<root>/<genre>/*.mp3`` (10 genre folders of MP3s). Seed 004 uses the
     first 30 s of each recording: the split's ``max_seconds`` (``seconds``) tells the audio stores."""
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"{root}: LMD folder not found")
-    return dataclasses.replace(_from_folders("lmd", root, split, base=root, **kw), max_seconds=seconds)
+    return dataclasses.replace(_from_folders("lmd", root, subset, base=root, **kw), max_seconds=seconds)
 
 
-def _load_folder(root, split, **kw):
+def _load_folder(root, subset, **kw):
     """Any folder-per-class dataset: classes are the sub-folder names of ``root``."""
     if not Path(root).is_dir():
         raise DatasetError(f"{root}: folder not found")
-    return _from_folders("folder", root, split, base=Path(root), **kw)
+    return _from_folders("folder", root, subset, base=Path(root), **kw)
 
 
-def _load_ballroom(root, split, **kw):
+def _load_ballroom(root, subset, **kw):
     """Extended Ballroom: one folder per dance style (``<root>/<Style>/*.mp3``)."""
     root = Path(root)
     base = root / "Audio" if (root / "Audio").is_dir() else root
     if not base.is_dir():
         raise DatasetError(f"{root}: Ballroom folder not found")
-    return _from_folders("ballroom", root, split, base=base, **kw)
+    return _from_folders("ballroom", root, subset, base=base, **kw)
 
 
-def _load_csv(root, split, *, path_column="path", label_column="label", tags_column="tags",
+def _load_csv(root, subset, *, path_column="path", label_column="label", tags_column="tags",
               group_column="group", split_column="split", tag_separator=";", seed=0,
               proportions=(0.5, 0.25, 0.25)):
     """A CSV file (``root``) with a path column and a label and/or tags column.
 
     Paths are relative to the CSV's folder. With a ``split`` column (values train/valid/test) it
-    gives the partition; otherwise a seeded stratified split (grouped by the group column when
+    gives the subsets; otherwise a seeded stratified split (grouped by the group column when
     present) is made.
     """
     csv_path = Path(root)
@@ -380,15 +313,15 @@ def _load_csv(root, split, *, path_column="path", label_column="label", tags_col
         bad = {r[split_column] for r in rows} - set(SUBSETS)
         if bad:
             raise DatasetError(f"{csv_path}: split column values must be train/valid/test, got {sorted(bad)}")
-        chosen = [it for it, r in zip(items, rows) if r[split_column] == split]
+        chosen = [it for it, r in zip(items, rows) if r[split_column] == subset]
     else:
         strata = [it.label if has_label else "" for it in items]
         groups = [it.group if it.group is not None else it.path for it in items]
-        idx = stratified_split(strata, seed=seed, proportions=proportions, groups=groups)[split]
+        idx = stratified_split(strata, seed=seed, proportions=proportions, groups=groups)[subset]
         chosen = [items[i] for i in idx]
     classes = sorted({it.label for it in items}) if has_label else []
     tags = sorted({t for it in items for t in it.tags}) if has_tags else []
-    return Dataset("csv", str(csv_path), split, chosen, classes, tags)
+    return Dataset("csv", str(csv_path), subset, chosen, classes, tags)
 
 
 def _mtat_group(mp3_path):
@@ -397,7 +330,7 @@ def _mtat_group(mp3_path):
     return parts[0] if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit() else stem
 
 
-def _load_mtat(root, split, *, n_tags=50, annotations=None, audio_dir=None):
+def _load_mtat(root, subset, *, n_tags=50, annotations=None, audio_dir=None):
     """MagnaTagATune: ``annotations_final.csv`` (tab-separated: clip_id, 188 tags, mp3_path).
 
     Tags: the ``n_tags`` most frequent. Split by the first hex digit of the clip's folder:
@@ -418,7 +351,7 @@ def _load_mtat(root, split, *, n_tags=50, annotations=None, audio_dir=None):
     top = sorted(tag_cols, key=lambda t: (-counts[t], tag_cols.index(t)))[:n_tags]
     if audio_dir is None:
         audio_dir = root / "mp3" if (root / "mp3").is_dir() else root
-    digits = {"train": "0123456789ab", "valid": "c", "test": "def"}[split]
+    digits = {"train": "0123456789ab", "valid": "c", "test": "def"}[subset]
     items = []
     for ln, r in enumerate(rows, start=2):
         rel = r["mp3_path"]
@@ -426,22 +359,22 @@ def _load_mtat(root, split, *, n_tags=50, annotations=None, audio_dir=None):
             continue
         items.append(Item(str(_inside(audio_dir, rel, where=f"{ann}:{ln}")), None,
                           tuple(t for t in top if r[t] == "1"), _mtat_group(rel)))
-    return Dataset("mtat", str(root), split, items, [], top)
+    return Dataset("mtat", str(root), subset, items, [], top)
 
 
-def _load_msd(root, split, *, split_dir=None, audio_suffix=".clip.mp3", tags=MSD_TAGS):
+def _load_msd(root, subset, *, split_dir=None, audio_suffix=".clip.mp3", tags=MSD_TAGS):
     """MSD top-50 last.fm tags in the format of Choi's MSD_split_for_tagging.
 
-    Expects in ``split_dir`` (default ``root``): ``{split}_x_filename.txt`` (one relative name
-    per line, e.g. ``3/6/36122424.npy``) and ``{split}_y.npy`` (an ``(n, 50)`` 0/1 matrix in
+    Expects in ``split_dir`` (default ``root``): ``{subset}_x_filename.txt`` (one relative name
+    per line, e.g. ``3/6/36122424.npy``) and ``{subset}_y.npy`` (an ``(n, 50)`` 0/1 matrix in
     :data:`MSD_TAGS` order). The audio of line ``a/b/id.npy`` is ``root/a/b/id`` +
     ``audio_suffix`` (the 7digital preview, ``.clip.mp3`` by default). The 7digital id is the
     group.
     """
     root = Path(root)
     sdir = Path(split_dir) if split_dir else root
-    names = read_split_list(sdir / f"{split}_x_filename.txt")
-    ypath = sdir / f"{split}_y.npy"
+    names = read_split_list(sdir / f"{subset}_x_filename.txt")
+    ypath = sdir / f"{subset}_y.npy"
     if not ypath.is_file():
         raise DatasetError(f"{ypath}: tag matrix not found")
     y = np.load(ypath, allow_pickle=False)
@@ -450,26 +383,26 @@ def _load_msd(root, split, *, split_dir=None, audio_suffix=".clip.mp3", tags=MSD
     items = []
     for ln, (rel, row) in enumerate(zip(names, y), start=1):
         stem = rel[: -len(".npy")] if rel.endswith(".npy") else rel
-        path = _inside(root, stem + audio_suffix, where=f"{sdir / (split + '_x_filename.txt')}:{ln}")
+        path = _inside(root, stem + audio_suffix, where=f"{sdir / (subset + '_x_filename.txt')}:{ln}")
         items.append(Item(str(path), None, tuple(t for t, v in zip(tags, row) if v > 0),
                           Path(stem).name))
-    return Dataset("msd", str(root), split, items, [], list(tags), sample_rate=None)
+    return Dataset("msd", str(root), subset, items, [], list(tags), sample_rate=None)
 
 
-def _load_embedded(root, split, *, sample_rate=22050, seed=0, clips_per_genre=40, duration=30.0,
-                   progress=True, split_name="default", split_dir=None):
+def _load_embedded(root, subset, *, sample_rate=22050, seed=0, clips_per_genre=40, duration=30.0,
+                   progress=True, split="default", split_dir=None):
     folder = embedded.ensure_dataset(seed=seed, clips_per_genre=clips_per_genre, duration=duration,
-                                     sr=sample_rate, root=root, progress=progress)
+                                     sample_rate=sample_rate, root=root, progress=progress)
     with open(folder / "tags.csv", newline="") as f:
         rows = {r["path"]: r for r in csv.DictReader(f)}
-    names = read_split_list(Path(split_dir or folder / "splits") / f"{split}_{split_name}.txt")
+    names = read_split_list(split_list_path(split_dir or folder / "splits", split, subset))
     unknown = [p for p in names if p not in rows]
     if unknown:
-        raise DatasetError(f"split list {split}_{split_name}.txt names clips not in the embedded dataset: "
+        raise DatasetError(f"split list {subset}_{split}.txt names clips not in the embedded dataset: "
                            f"{unknown[:3]}")
     items = [Item(str(folder / p), rows[p]["genre"], tuple(t for t in rows[p]["tags"].split(";") if t),
                   group=p) for p in names]
-    return Dataset("embedded", str(folder), split, items, list(embedded.GENRES), list(embedded.TAGS),
+    return Dataset("embedded", str(folder), subset, items, list(embedded.GENRES), list(embedded.TAGS),
                    sample_rate=sample_rate)
 
 
@@ -485,57 +418,64 @@ DATASETS = {
 }
 
 
-def _load_shards(root, split):
-    from .shards import ShardedSplit
-
-    return ShardedSplit(root, split)
+def _load_shards(root, subset):
+    return ShardedSplit(root, subset)
 
 
 DATASETS["shards"] = _load_shards
 
 
-def load_dataset(name, root=None, *, split="train", **kwargs):
-    """Load one subset (train/valid/test) of a dataset.
+def load_dataset(name, root=None, *, subset="train", **kwargs):
+    """Load one subset of a dataset.
 
     Parameters
     ----------
     name : str
         One of :data:`DATASETS`: 'embedded' (generated default), 'gtzan', 'folder', 'csv',
-        'mtat', 'msd', 'ballroom', 'shards' (a folder written by ``bin/prepare_dataset.py``; returns
-        a :class:`kerasmgr.data.shards.ShardedSplit`).
+        'mtat', 'msd', 'ballroom', 'lmd', 'shards' (a folder written by ``bin/prepare_dataset.py``;
+        returns a :class:`kerasmgr.data.shards.ShardedSplit`).
     root : str or Path or None
         Dataset folder ('csv': the CSV file; 'embedded': the cache root, default
         ``$KERASMGR_CACHE`` or ``~/.cache/kerasmgr``).
-    split : {'train', 'valid', 'test'}
-        Which subset.
+    subset : {'train', 'valid', 'test', 'all'}
+        Which part of the split (``'all'``: the three together, in that order).
     **kwargs
-        Loader options. gtzan/folder/ballroom: ``split_name`` (list files
-        ``{train,valid,test}_<split_name>.txt``), ``split_dir`` (default ``<root>/splits``),
-        else ``seed`` and ``proportions`` for a seeded stratified split. csv: column names,
-        ``seed``, ``proportions``. mtat: ``n_tags``, ``annotations``, ``audio_dir``. msd:
-        ``split_dir``, ``audio_suffix``. embedded: ``sample_rate``, ``seed``, ``clips_per_genre``,
-        ``duration``, ``progress``.
+        Loader options. gtzan/folder/ballroom/lmd: ``split`` (the name of the split lists
+        ``{train,valid,test}_<split>.txt``), ``split_dir`` (default ``<root>/splits``), else
+        ``seed`` and ``proportions`` for a seeded stratified split. csv: column names, ``seed``,
+        ``proportions``. mtat: ``n_tags``, ``annotations``, ``audio_dir``. msd: ``split_dir``,
+        ``audio_suffix``. embedded: ``sample_rate`` (Hz), ``seed``, ``clips_per_genre``,
+        ``duration`` (s), ``progress``, ``split`` (default ``'default'``), ``split_dir``.
 
     Returns
     -------
     Dataset
+
+    See Also
+    --------
+    kerasmgr.data.selection.open_split : the same for a :class:`~kerasmgr.data.selection.DataSelection`,
+        with the rules that tie a dataset to a model (the embedded dataset at the model's rate).
     """
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; available: {', '.join(DATASETS)}")
-    if split not in SUBSETS:
-        raise ValueError(f"split must be 'train', 'valid' or 'test', got {split!r}")
+    parts = subsets_of(subset)
     if name != "embedded" and root is None:
         raise DatasetError(f"dataset {name!r} needs a root folder (--data-root)")
-    return DATASETS[name](root, split, **kwargs)
+    if len(parts) == 1:
+        return DATASETS[name](root, subset, **kwargs)
+    if name == "shards":
+        raise ValueError("subset 'all' is not available with sharded datasets; open each subset")
+    loaded = [DATASETS[name](root, s, **kwargs) for s in parts]
+    return dataclasses.replace(loaded[0], subset="all", items=[it for d in loaded for it in d.items])
 
 
-def load_waveforms(items, sr, *, n_samples=None, progress=True, desc="loading audio"):
-    """Decode the items' audio at ``sr`` into one array.
+def load_waveforms(items, sample_rate, *, n_samples=None, progress=True, desc="loading audio"):
+    """Decode the items' audio at ``sample_rate`` into one array.
 
     Parameters
     ----------
     items : sequence of Item
-    sr : int
+    sample_rate : int
         Sample rate in Hz.
     n_samples : int or None
         Length of every row (centre-cropped or zero-padded at the end); default the longest file.
@@ -550,9 +490,7 @@ def load_waveforms(items, sr, *, n_samples=None, progress=True, desc="loading au
     errors : list of (str, str)
         ``(path, reason)`` of every file that could not be used (skipped, not fatal).
     """
-    from .pipeline import ClipStore
-
-    store = ClipStore([it.path for it in items], sr, mode="memory", progress=progress, desc=desc)
+    store = ClipStore([it.path for it in items], sample_rate, mode="memory", progress=progress, desc=desc)
     waves = list(store)
     if not waves:
         return np.zeros((0, n_samples or 0), np.float32), store.index, store.errors

@@ -28,9 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .cache import default_cache_dir
+from .splits import SUBSETS, stratified_split
 from .synth import SCALES, Renderer, midi_to_hz
 
-__all__ = ["GENRES", "TAGS", "VERSION", "generate_clip", "ensure_dataset", "default_cache_dir", "make_gtzan_standin", "make_lmd_standin",
+__all__ = ["GENRES", "TAGS", "VERSION", "generate_clip", "ensure_dataset", "make_gtzan_standin", "make_lmd_standin",
            "clip_seed", "dataset_dir"]
 
 VERSION = 1
@@ -49,11 +51,6 @@ _INSTRUMENT_TAGS = {
     "strings": ("strings",), "pad": ("synth",), "lead": ("synth",), "stabs": ("synth", "electronic"),
     "organ": ("organ",), "vocals": ("vocals",),
 }
-
-
-def default_cache_dir():
-    """``$KERASMGR_CACHE`` or ``~/.cache/kerasmgr``."""
-    return Path(os.environ.get("KERASMGR_CACHE", Path.home() / ".cache" / "kerasmgr"))
 
 
 # ------------------------------------------------------------------------------------ score
@@ -338,7 +335,7 @@ def clip_seed(seed, genre, index):
     return int.from_bytes(h[:8], "little")
 
 
-def generate_clip(genre, seed, *, sr=22050, duration=30.0):
+def generate_clip(genre, seed, *, sample_rate=22050, duration=30.0):
     """Synthesise one clip.
 
     Parameters
@@ -347,14 +344,14 @@ def generate_clip(genre, seed, *, sr=22050, duration=30.0):
         One of :data:`GENRES`.
     seed : int
         Clip seed; the same seed gives the same music at every sample rate.
-    sr : int
+    sample_rate : int
         Sample rate in Hz.
     duration : float
         Length in seconds.
 
     Returns
     -------
-    audio : np.ndarray, float32, shape (round(duration * sr),)
+    audio : np.ndarray, float32, shape (round(duration * sample_rate),)
         Mono waveform, peak below 1.
     meta : dict
         ``tags`` (list of :data:`TAGS`), ``tempo`` (BPM), ``key`` (MIDI root), ``mode``.
@@ -362,8 +359,8 @@ def generate_clip(genre, seed, *, sr=22050, duration=30.0):
     if genre not in _GENRE_FN:
         raise ValueError(f"unknown genre {genre!r}; one of {GENRES}")
     score_rng = np.random.default_rng(seed)
-    noise_rng = np.random.default_rng([seed, sr])
-    r = Renderer(sr, duration, noise_rng)
+    noise_rng = np.random.default_rng([seed, sample_rate])
+    r = Renderer(sample_rate, duration, noise_rng)
     s, reverb = _GENRE_FN[genre](r, score_rng, duration)
 
     # mix: random part gains, occasional dropped part (not the only one), production colour
@@ -436,23 +433,23 @@ def _in_workers(fn, args, n_jobs):
             yield f.result()
 
 
-def dataset_dir(*, seed=0, clips_per_genre=40, duration=30.0, sr=22050, root=None):
+def dataset_dir(*, seed=0, clips_per_genre=40, duration=30.0, sample_rate=22050, root=None):
     """Folder of the embedded dataset with these arguments (see the module docstring)."""
     root = Path(root) if root is not None else default_cache_dir()
-    return root / f"embedded-v{VERSION}-seed{seed}-{clips_per_genre}x{duration:g}s-{sr}Hz"
+    return root / f"embedded-v{VERSION}-seed{seed}-{clips_per_genre}x{duration:g}s-{sample_rate}Hz"
 
 
-def _write_one(path, genre, cseed, sr, duration):
+def _write_one(path, genre, cseed, sample_rate, duration):
     import soundfile as sf
 
-    audio, meta = generate_clip(genre, cseed, sr=sr, duration=duration)
+    audio, meta = generate_clip(genre, cseed, sample_rate=sample_rate, duration=duration)
     tmp = path.with_name(path.stem + ".part.flac")
-    sf.write(tmp, audio, sr, subtype="PCM_16", format="FLAC")
+    sf.write(tmp, audio, sample_rate, subtype="PCM_16", format="FLAC")
     os.replace(tmp, path)  # atomic: an interrupted run never leaves a half-written clip
     return meta
 
 
-def ensure_dataset(*, seed=0, clips_per_genre=40, duration=30.0, sr=22050, root=None, n_jobs=None,
+def ensure_dataset(*, seed=0, clips_per_genre=40, duration=30.0, sample_rate=22050, root=None, n_jobs=None,
                    progress=True):
     """Generate the embedded dataset once (resumable) and return its folder.
 
@@ -464,7 +461,7 @@ def ensure_dataset(*, seed=0, clips_per_genre=40, duration=30.0, sr=22050, root=
         Clips per genre (>= 3; split 60/20/20 % into train/valid/test).
     duration : float
         Clip length in seconds (30 s covers k2c2's 29 s input).
-    sr : int
+    sample_rate : int
         Sample rate in Hz of the written files.
     root : str or Path or None
         Cache root (default :func:`default_cache_dir`).
@@ -480,7 +477,7 @@ def ensure_dataset(*, seed=0, clips_per_genre=40, duration=30.0, sr=22050, root=
     """
     if clips_per_genre < 3:
         raise ValueError("clips_per_genre must be >= 3 (one clip each for train, valid and test)")
-    folder = dataset_dir(seed=seed, clips_per_genre=clips_per_genre, duration=duration, sr=sr, root=root)
+    folder = dataset_dir(seed=seed, clips_per_genre=clips_per_genre, duration=duration, sample_rate=sample_rate, root=root)
     manifest = folder / "manifest.json"
     if manifest.exists():
         return folder
@@ -497,7 +494,7 @@ def ensure_dataset(*, seed=0, clips_per_genre=40, duration=30.0, sr=22050, root=
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="embedded dataset", unit="clip",
                disable=not progress)
     metas = {}
-    for (rel, *_), meta in zip(todo, _in_workers(_write_one, [(folder / rel, g, cs, sr, duration)
+    for (rel, *_), meta in zip(todo, _in_workers(_write_one, [(folder / rel, g, cs, sample_rate, duration)
                                                                for rel, g, cs, _ in todo], n_jobs)):
         metas[rel] = meta
         bar.update(1)
@@ -507,7 +504,7 @@ def ensure_dataset(*, seed=0, clips_per_genre=40, duration=30.0, sr=22050, root=
     for rel, genre, cseed, i in jobs:
         meta = metas.get(rel)
         if meta is None:  # written by an earlier, interrupted run: re-derive the labels only
-            meta = generate_clip(genre, cseed, sr=sr, duration=duration)[1]  # labels depend on the mix
+            meta = generate_clip(genre, cseed, sample_rate=sample_rate, duration=duration)[1]  # labels depend on the mix
         rows.append({"path": rel, "genre": genre, "tags": ";".join(meta["tags"]), "tempo": meta["tempo"],
                      "key": meta["key"], "mode": meta["mode"], "seed": cseed})
         splits[_split_of(i, clips_per_genre)].append(rel)
@@ -520,7 +517,7 @@ def ensure_dataset(*, seed=0, clips_per_genre=40, duration=30.0, sr=22050, root=
         (folder / "splits" / f"{name}_default.txt").write_text("\n".join(paths) + "\n")
     manifest.write_text(json.dumps({
         "generator": "kerasmgr.data.embedded", "version": VERSION, "seed": seed,
-        "clips_per_genre": clips_per_genre, "duration": duration, "sample_rate": sr,
+        "clips_per_genre": clips_per_genre, "duration": duration, "sample_rate": sample_rate,
         "genres": list(GENRES), "tags": list(TAGS),
         "splits": {k: len(v) for k, v in splits.items()},
     }, indent=2))
@@ -528,11 +525,11 @@ def ensure_dataset(*, seed=0, clips_per_genre=40, duration=30.0, sr=22050, root=
 
 
 # ------------------------------------------------------------------------------------ GTZAN stand-in
-def _write_artist(folder, genre, cseed, sr, first, n_excerpts, seconds, layout="gtzan"):
+def _write_artist(folder, genre, cseed, sample_rate, first, n_excerpts, seconds, layout="gtzan"):
     import soundfile as sf
 
-    audio, _ = generate_clip(genre, cseed, sr=sr, duration=n_excerpts * seconds)
-    n = int(round(seconds * sr))
+    audio, _ = generate_clip(genre, cseed, sample_rate=sample_rate, duration=n_excerpts * seconds)
+    n = int(round(seconds * sample_rate))
     rels = []
     for k in range(n_excerpts):
         if layout == "lmd":  # <root>/<genre>/<genre>_NNNN.mp3
@@ -542,24 +539,24 @@ def _write_artist(folder, genre, cseed, sr, first, n_excerpts, seconds, layout="
             rel = f"{genre}/{genre}.{first + k:05d}.au"
             path, fmt, subtype = folder / "genres" / rel, "AU", "PCM_16"
         tmp = path.with_name(path.stem + ".part" + path.suffix)
-        sf.write(tmp, audio[k * n:(k + 1) * n], sr, subtype=subtype, format=fmt)
+        sf.write(tmp, audio[k * n:(k + 1) * n], sample_rate, subtype=subtype, format=fmt)
         os.replace(tmp, path)
         rels.append(rel)
     return rels
 
 
-def _write_artist_lmd(folder, genre, cseed, sr, first, n_excerpts, seconds):
-    return _write_artist(folder, genre, cseed, sr, first, n_excerpts, seconds, layout="lmd")
+def _write_artist_lmd(folder, genre, cseed, sample_rate, first, n_excerpts, seconds):
+    return _write_artist(folder, genre, cseed, sample_rate, first, n_excerpts, seconds, layout="lmd")
 
 
-def make_lmd_standin(root, *, artists_per_genre=3, songs_per_artist=2, song_seconds=35.0, sr=22050, seed=0,
+def make_lmd_standin(root, *, artists_per_genre=3, songs_per_artist=2, song_seconds=35.0, sample_rate=22050, seed=0,
                      n_jobs=None, progress=True):
     """Write a Latin-Music-Database-layout folder of generated music and its artist table.
 
     Layout (what ``load_dataset('lmd', root, ...)`` reads; split lists come from
     :func:`kerasmgr.data.datasets.write_split_lists` with the artist table)::
 
-        <root>/<genre>/<genre>_NNNN.mp3     MP3, mono, ``sr`` Hz (LMD ships MP3s in genre folders)
+        <root>/<genre>/<genre>_NNNN.mp3     MP3, mono, ``sample_rate`` Hz (LMD ships MP3s in genre folders)
         <root>/artists.csv                  path, genre, artist
 
     Each "artist" is one generated recording cut into ``songs_per_artist`` files, so an artist
@@ -585,7 +582,7 @@ def make_lmd_standin(root, *, artists_per_genre=3, songs_per_artist=2, song_seco
             first = a * songs_per_artist
             done = all((root / genre / f"{genre}_{first + k:04d}.mp3").exists() for k in range(songs_per_artist))
             jobs.append((genre, a, first, done))
-    args = [(root, g, clip_seed(seed, g, 2000 + a), sr, first, songs_per_artist, song_seconds)
+    args = [(root, g, clip_seed(seed, g, 2000 + a), sample_rate, first, songs_per_artist, song_seconds)
             for g, a, first, done in jobs if not done]
     for _ in tqdm(_in_workers(_write_artist_lmd, args, n_jobs), total=len(args), desc="LMD stand-in",
                   unit="artist", disable=not progress):
@@ -598,7 +595,7 @@ def make_lmd_standin(root, *, artists_per_genre=3, songs_per_artist=2, song_seco
     return root
 
 
-def make_gtzan_standin(root, *, artists_per_genre=8, excerpts_per_artist=3, excerpt_seconds=10.0, sr=22050,
+def make_gtzan_standin(root, *, artists_per_genre=8, excerpts_per_artist=3, excerpt_seconds=10.0, sample_rate=22050,
                        seed=0, proportions=(0.5, 0.25, 0.25), n_jobs=None, progress=True):
     """Write a GTZAN-layout folder of generated music with an artist effect and both partitions.
 
@@ -613,9 +610,9 @@ def make_gtzan_standin(root, *, artists_per_genre=8, excerpts_per_artist=3, exce
     * ``filtered``: the same proportions, but every artist's files in one subset (the
       fault-filtered protocol).
 
-    Layout (what ``load_dataset('gtzan', root, split='test', split_name='filtered')`` reads)::
+    Layout (what ``load_dataset('gtzan', root, subset='test', split='filtered')`` reads)::
 
-        <root>/genres/<genre>/<genre>.000NN.au    16-bit AU, mono, ``sr`` Hz
+        <root>/genres/<genre>/<genre>.000NN.au    16-bit AU, mono, ``sample_rate`` Hz
         <root>/splits/{train,valid,test}_{stratified,filtered}.txt   entries '<genre>/<genre>.000NN.wav'
         <root>/artists.csv                        path, genre, artist
 
@@ -629,7 +626,7 @@ def make_gtzan_standin(root, *, artists_per_genre=8, excerpts_per_artist=3, exce
         Files per genre = their product.
     excerpt_seconds : float
         Length of each file in seconds.
-    sr : int
+    sample_rate : int
         Sample rate in Hz (GTZAN: 22,050).
     seed : int
         Music and split seed.
@@ -649,7 +646,6 @@ def make_gtzan_standin(root, *, artists_per_genre=8, excerpts_per_artist=3, exce
 
     from tqdm.auto import tqdm
 
-    from .datasets import SUBSETS, stratified_split
 
     if artists_per_genre < 3:
         raise ValueError("artists_per_genre must be >= 3 (one artist each for train, valid and test)")
@@ -664,7 +660,7 @@ def make_gtzan_standin(root, *, artists_per_genre=8, excerpts_per_artist=3, exce
             names = [root / "genres" / genre / f"{genre}.{first + k:05d}.au" for k in range(excerpts_per_artist)]
             jobs.append((genre, a, first, all(n.exists() for n in names)))
     todo = [j for j in jobs if not j[3]]
-    args = [(root, g, clip_seed(seed, g, 1000 + a), sr, first, excerpts_per_artist, excerpt_seconds)
+    args = [(root, g, clip_seed(seed, g, 1000 + a), sample_rate, first, excerpts_per_artist, excerpt_seconds)
             for g, a, first, _ in todo]
     for _ in tqdm(_in_workers(_write_artist, args, n_jobs), total=len(todo), desc="GTZAN stand-in",
                   unit="artist", disable=not progress):

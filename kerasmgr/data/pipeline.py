@@ -17,23 +17,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-from pathlib import Path
 
 import numpy as np
 
 from .audio import AudioError, decode_error, fix_length, load_audio
+from .cache import audio_cache_dir
+from .windows import segment_offset
 
-__all__ = ["ClipStore", "training_dataset", "STORES", "audio_cache_dir", "epoch_permutations", "worker_batches",
-           "batched_for_strategy", "segment_offset", "fixed_windows"]
+__all__ = ["ClipStore", "training_dataset", "STORES", "epoch_permutations", "worker_batches",
+           "batched_for_strategy"]
 
 STORES = ("memory", "disk", "none")
-
-
-def audio_cache_dir(root=None):
-    """``<root or $KERASMGR_CACHE or ~/.cache/kerasmgr>/audio``."""
-    from .embedded import default_cache_dir
-
-    return Path(root) / "audio" if root is not None else default_cache_dir() / "audio"
 
 
 class ClipStore:
@@ -43,7 +37,7 @@ class ClipStore:
     ----------
     paths : list of str
         Audio files.
-    sr : int
+    sample_rate : int
         Sample rate in Hz.
     mode : {'memory', 'disk', 'none'}
         See the module docstring.
@@ -63,15 +57,15 @@ class ClipStore:
     :attr:`index` maps store rows to the original item positions.
     """
 
-    def __init__(self, paths, sr, *, mode="memory", cache_dir=None, min_samples=0, progress=True, desc="audio",
+    def __init__(self, paths, sample_rate, *, mode="memory", cache_dir=None, min_samples=0, progress=True, desc="audio",
                  max_seconds=None):
         if mode not in STORES:
             raise ValueError(f"mode must be one of {STORES}, got {mode!r}")
-        self.sr = int(sr)
+        self.sample_rate = int(sample_rate)
         self.mode = mode
         self.min_samples = int(min_samples)
         self.max_seconds = None if max_seconds is None else float(max_seconds)
-        self.cache_dir = audio_cache_dir(cache_dir) / str(self.sr)
+        self.cache_dir = audio_cache_dir(cache_dir) / str(self.sample_rate)
         self.errors = []
         self._arrays = []
         self._cached = []  # disk mode: the .npy of each row, resolved once
@@ -82,7 +76,7 @@ class ClipStore:
         for i, p in enumerate(tqdm(list(paths), desc=desc, unit="file", disable=not progress)):
             try:
                 if mode == "memory":
-                    self._arrays.append(self._pad(load_audio(p, self.sr, allow_silent=False,
+                    self._arrays.append(self._pad(load_audio(p, self.sample_rate, allow_silent=False,
                                                              max_seconds=self.max_seconds)))
                 elif mode == "disk":
                     self._cached.append(self._cached_file(p))  # decode now, once
@@ -109,10 +103,11 @@ class ClipStore:
     def _cached_file(self, path):
         st = os.stat(path)
         limit = "" if self.max_seconds is None else f"|{self.max_seconds}"
-        key = hashlib.sha1(f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}|{self.sr}{limit}".encode()).hexdigest()
+        ident = f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}|{self.sample_rate}{limit}"
+        key = hashlib.sha1(ident.encode()).hexdigest()
         f = self.cache_dir / key[:2] / f"{key}.npy"
         if not f.exists():
-            y = load_audio(path, self.sr, allow_silent=False, max_seconds=self.max_seconds)
+            y = load_audio(path, self.sample_rate, allow_silent=False, max_seconds=self.max_seconds)
             f.parent.mkdir(parents=True, exist_ok=True)
             tmp = f.with_name(f"{key}.{os.getpid()}.tmp.npy")
             np.save(tmp, y.astype(np.float16))
@@ -126,7 +121,7 @@ class ClipStore:
         if self.mode == "disk":
             y = np.load(self._cached[i], mmap_mode="r")
             return self._pad(np.asarray(y, dtype=np.float32))
-        return self._pad(load_audio(self.paths[i], self.sr, max_seconds=self.max_seconds))
+        return self._pad(load_audio(self.paths[i], self.sample_rate, max_seconds=self.max_seconds))
 
     def crop(self, i, n_samples, offset_fraction):
         """A window of ``n_samples`` from row ``i`` starting at ``offset_fraction`` of the slack."""
@@ -221,31 +216,6 @@ def training_dataset(store, targets, n_samples, *, segments_per_clip=1, batch_si
         ds = ds.filter(lambda k, i: (k % global_batch) // local_batch == worker_index)
     ds = batched_for_strategy(ds, replica_batch, batch_fn=_map, parallel_calls=parallel_calls)
     return ds, int(np.ceil(per_epoch / global_batch))
-
-
-def segment_offset(seed, clip, segment, stream=0):
-    """Offset fraction (0..1) of a fixed segment: keyed by ``(seed, stream, clip, segment)`` only.
-
-    ``stream`` separates independent draws (0: training clips, 1: test clips).
-    """
-    return float(np.random.default_rng([int(seed), 7919, int(stream), int(clip), int(segment)]).random())
-
-
-def fixed_windows(clip, n_samples, n_segments, *, seed=0, clip_index=0, stream=1):
-    """``n_segments`` windows of ``n_samples`` at fixed random offsets of a clip (drawn once, seeded).
-
-    Returns
-    -------
-    np.ndarray, shape (n_segments, n_samples), float32
-    """
-    y = np.asarray(clip, dtype=np.float32)
-    slack = max(len(y) - n_samples, 0)
-    out = []
-    for j in range(int(n_segments)):
-        off = min(int(segment_offset(seed, clip_index, j, stream) * (slack + 1)), slack) if slack else 0
-        w = y[off : off + n_samples]
-        out.append(fix_length(w, n_samples, mode="start") if len(w) < n_samples else w)
-    return np.stack(out).astype(np.float32, copy=False)
 
 
 def epoch_permutations(values, seed):

@@ -1,6 +1,7 @@
 """Sharded TFRecord datasets: decode and resample a dataset once, then stream it.
 
-``bin/prepare_dataset.py`` (:func:`prepare_dataset`) writes, for every split, shards of
+``bin/prepare_dataset.py`` (:func:`kerasmgr.jobs.prepare.prepare_dataset`, over :func:`write_shards`)
+writes, for every subset, shards of
 ``shard_size`` clips in dataset order::
 
     <out>/manifest.json                 dataset, sample rate, sample type, classes, tags, shards
@@ -16,7 +17,7 @@ place), so an interrupted preparation resumes with the first unfinished shard; f
 cannot be decoded are listed in the shard's ``errors`` and in the manifest, never fatal.
 Memory is bounded by one shard's decoded audio.
 
-Reading: ``load_dataset('shards', <out>, split=...)`` gives a :class:`ShardedSplit`, which
+Reading: ``load_dataset('shards', <out>, subset=...)`` gives a :class:`ShardedSplit`, which
 ``bin/train.py --dataset shards --data-root <out>`` trains from (the training split streamed
 with interleaved reads of the shards, clips shuffled in a bounded buffer, random windows) and
 ``bin/extract_features.py --shards <out>`` extracts from.
@@ -26,14 +27,16 @@ from __future__ import annotations
 
 import json
 import os
+from multiprocessing.pool import ThreadPool
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from .audio import AudioError, check_samples, fix_length, load_audio, resample
 from .pipeline import batched_for_strategy, epoch_permutations, worker_batches
 
-__all__ = ["prepare_dataset", "ShardedSplit", "ShardLoader", "sharded_training_dataset", "DTYPES", "read_manifest"]
+__all__ = ["write_shards", "ShardedSplit", "ShardLoader", "sharded_training_dataset", "DTYPES", "read_manifest"]
 
 DTYPES = ("int16", "float16")
 FORMAT = "kerasmgr-shards"
@@ -71,55 +74,44 @@ def _atomic_write_text(path, text):
     os.replace(tmp, path)
 
 
-def prepare_dataset(dataset, root=None, out_dir="shards", *, sample_rate, splits=("train", "valid", "test"),
-                    shard_size=128, dtype="int16", dataset_kwargs=None, workers=None, progress=True):
-    """Decode and resample a dataset once into sharded TFRecord files plus a manifest.
+def write_shards(parts, out_dir, *, sample_rate, source=None, shard_size=128, dtype="int16", workers=None,
+                 progress=True):
+    """Decode and resample subsets of a dataset once into sharded TFRecord files plus a manifest.
 
     Parameters
     ----------
-    dataset : str
-        Dataset name (:func:`kerasmgr.data.datasets.load_dataset`).
-    root : str or Path or None
-        Its folder.
+    parts : dict of {str: Dataset}
+        The subsets to write (``{'train': Dataset, ...}``), in order.
     out_dir : str or Path
         Output folder (created); running again resumes (finished shards are kept).
     sample_rate : int
         Target sample rate in Hz (the model's).
-    splits : sequence of str
-        Subsets to write.
+    source : dict or None
+        What the data are (``dataset``, ``root``, ``dataset_kwargs``), recorded in the manifest;
+        resuming into a folder made from another source is refused.
     shard_size : int
         Clips per shard.
     dtype : {'int16', 'float16'}
         Sample type on disk (2 bytes per sample either way).
-    dataset_kwargs : dict or None
-        Loader options.
     workers : int or None
         Decoding threads (default: the CPU count).
     progress : bool
-        tqdm progress bar per split.
+        tqdm progress bar per subset.
 
     Returns
     -------
     dict
         The manifest (also written as ``out_dir/manifest.json``).
     """
-    from multiprocessing.pool import ThreadPool
-
-    from tqdm.auto import tqdm
-
-    from .datasets import load_dataset
-
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
     if int(shard_size) < 1:
         raise ValueError(f"shard_size must be >= 1, got {shard_size}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    kw = dict(dataset_kwargs or {})
-    if dataset == "embedded":
-        kw.setdefault("sample_rate", int(sample_rate))
-    settings = {"dataset": dataset, "root": None if root is None else str(root), "sample_rate": int(sample_rate),
-                "dtype": dtype, "shard_size": int(shard_size), "dataset_kwargs": kw}
+    source = dict(source or {})
+    settings = {"dataset": source.get("dataset"), "root": source.get("root"), "sample_rate": int(sample_rate),
+                "dtype": dtype, "shard_size": int(shard_size), "dataset_kwargs": source.get("dataset_kwargs", {})}
     manifest_path = out / "manifest.json"
     if manifest_path.exists():
         old = json.loads(manifest_path.read_text())
@@ -130,8 +122,7 @@ def prepare_dataset(dataset, root=None, out_dir="shards", *, sample_rate, splits
     _atomic_write_text(manifest_path, json.dumps(manifest, indent=2))
     pool = ThreadPool(workers or os.cpu_count() or 1)
     try:
-        for split in splits:
-            ds = load_dataset(dataset, root, split=split, **kw)
+        for split, ds in parts.items():  # manifest key 'splits' (format version 1) holds the subsets
             manifest["classes"], manifest["tags"] = list(ds.classes), list(ds.tags)
             class_index = {c: i for i, c in enumerate(ds.classes)}
             tag_index = {t: i for i, t in enumerate(ds.tags)}
@@ -222,19 +213,19 @@ def _parse(dtype, n_tags):
 
 
 class ShardedSplit:
-    """One split of a prepared folder: the clip store and dataset in one object.
+    """One subset of a prepared folder: the clip store and dataset in one object.
 
     Offers what training needs of a dataset (``name``, ``root``, ``labels``, ``targets``,
     ``len``) and of a clip store (``get``, iteration in record order, ``index``, ``errors``);
     clips are read from the shards one at a time, never all at once.
     """
 
-    def __init__(self, folder, split="train"):
+    def __init__(self, folder, subset="train"):
         self.folder = Path(folder)
         self.manifest = m = read_manifest(folder)
-        if split not in m["splits"]:
-            raise ValueError(f"{folder}: split {split!r} was not prepared (have {sorted(m['splits'])})")
-        self.split = split
+        if subset not in m["splits"]:
+            raise ValueError(f"{folder}: subset {subset!r} was not prepared (have {sorted(m['splits'])})")
+        self.subset = split = subset
         self.name, self.root = m["dataset"], str(self.folder)
         self.sample_rate, self.dtype = int(m["sample_rate"]), m["dtype"]
         self.classes, self.tags = list(m["classes"]), list(m["tags"])
@@ -292,14 +283,14 @@ class ShardedSplit:
 class ShardLoader:
     """Waveforms by id from a prepared folder, for jobs that visit clips in shard order (extraction).
 
-    Keeps the records of one shard in memory at a time. Called as ``loader(id, sr,
-    min_seconds=0, allow_silent=True)``; resamples when ``sr`` differs from the shards' rate and
+    Keeps the records of one shard in memory at a time. Called as ``loader(id, sample_rate,
+    min_seconds=0, allow_silent=True)``; resamples when ``sample_rate`` differs from the shards' rate and
     raises :class:`~kerasmgr.data.audio.AudioError` (naming the id) for too-short or silent clips.
     """
 
-    def __init__(self, folder, splits=None):
+    def __init__(self, folder, subsets=None):
         self.manifest = read_manifest(folder)
-        self.splits = [ShardedSplit(folder, s) for s in (splits or list(self.manifest["splits"]))]
+        self.splits = [ShardedSplit(folder, s) for s in (subsets or list(self.manifest["splits"]))]
         self.where = {item_id: (split, f) for split in self.splits
                       for f, ids in zip(split.files, split.shard_ids) for item_id in ids}
         self._file, self._cache = None, {}
@@ -308,7 +299,7 @@ class ShardLoader:
         """Every id, in shard order."""
         return [i for split in self.splits for i in split.ids]
 
-    def __call__(self, item_id, sr, *, min_seconds=0.0, allow_silent=True):
+    def __call__(self, item_id, sample_rate, *, min_seconds=0.0, allow_silent=True):
         if item_id not in self.where:
             raise AudioError(item_id, "not in the prepared shards")
         split, f = self.where[item_id]
@@ -320,7 +311,7 @@ class ShardLoader:
             self._file = f
         y = self._cache[item_id]
         check_samples(item_id, y, split.sample_rate, min_seconds=min_seconds, allow_silent=allow_silent)
-        return resample(y, split.sample_rate, sr)
+        return resample(y, split.sample_rate, sample_rate)
 
 
 def sharded_training_dataset(split, targets, n_samples, *, segments_per_clip=1, batch_size=16, seed=0, start=0,

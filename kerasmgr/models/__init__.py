@@ -25,7 +25,8 @@ from ..frontends import find_frontend
 from . import choi, kereliuk, schindler
 from ._blocks import resolve_frontend
 
-__all__ = ["available", "build", "info", "contract", "input_spec", "ModelInfo", "InputContract", "training_defaults", "count_trainable",
+__all__ = ["available", "build", "info", "contract", "input_spec", "ModelInfo", "InputContract", "training_defaults",
+           "count_trainable",
            "summary_table", "markdown_table"]
 
 #: Training defaults of the tagging convnets (fast, good settings for the embedded dataset on a CPU;

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import keras
 
+from .. import frontends
 from ..frontends import Frontend
+from ..layers import BatchStatBN
 
 ACTIVATIONS = ("softmax", "sigmoid", "linear")
 
 
 def resolve_frontend(defaults, frontend):
     """Merge a model's default front-end settings with a user's choice.
-
     Parameters
     ----------
     defaults : dict
@@ -64,15 +65,12 @@ def frontend_overrides(frontend):
 
 def waveform_frontend(n_samples, frontend_cfg):
     """Waveform input ``(batch, n_samples)`` and the front-end applied to it.
-
     Returns
     -------
     inputs : keras.KerasTensor, shape (batch, n_samples)
     image : keras.KerasTensor, shape (batch, n_frames, n_freq, 1)
     frontend : Frontend
     """
-    from .. import frontends
-
     cfg = dict(frontend_cfg)
     cls = getattr(frontends, cfg.pop("layer", "Frontend"))  # a Frontend subclass, e.g. Kapre01Frontend
     if not (isinstance(cls, type) and issubclass(cls, Frontend)):
@@ -99,7 +97,6 @@ def output_layer(x, n_outputs, activation, **kwargs):
 def conv_bn_elu(x, filters, kernel, index, *, padding="same", pool=None, dropout=0.0,
                 kernel_initializer="he_normal", batch_norm="moving", bn_momentum=0.99):
     """Choi's block: Conv2D -> BatchNorm -> ELU [-> MaxPool] [-> Dropout].
-
     Layers are named ``conv{index}``, ``bn{index}``, ``elu{index}``, ``pool{index}``,
     ``dropout{index}`` so features can be tapped by name. ``kernel`` and ``pool`` are in
     (time, freq) order, the layout of kerasmgr images. ``batch_norm='batch'`` uses
@@ -109,7 +106,6 @@ def conv_bn_elu(x, filters, kernel, index, *, padding="same", pool=None, dropout
     x = keras.layers.Conv2D(filters, kernel, padding=padding, kernel_initializer=kernel_initializer,
                             name=f"conv{index}")(x)
     if batch_norm == "batch":  # Keras 1 mode 2: batch statistics at inference (faithful ports only)
-        from ..layers import BatchStatBN
 
         x = BatchStatBN(name=f"bn{index}")(x)
     else:

@@ -7,7 +7,8 @@ the networks see the paper's 80 mel bands × 80 frames. Two pipelines see the sa
 kernels wide along time (spectral relations), one tall along frequency (temporal); their
 flattened maps are concatenated, then Dense 200 + activation, Dropout and a softmax layer. The
 activation is ReLU, as the reproduction (seed 001 §VI: "we used plain ReLU ... where LeakyReLU was
-specified by the paper"); ``alpha=0.3`` gives the original paper's LeakyReLU. ``frontend='cqt'`` swaps in the reproduction's constant-Q
+specified by the paper"); ``alpha=0.3`` gives the original paper's LeakyReLU. ``frontend='cqt'`` swaps in the
+reproduction's constant-Q
 extension (80 bins from C1, 12 per octave, hop 256).
 
 Choices the paper leaves UNCONFIRMED (``../shared/specs/architectures.md`` §1) take the

@@ -42,9 +42,9 @@ def input_pipeline(*, model="k2c2", n_files=48, seconds=30.0, file_sr=22050, bat
     import keras
     import soundfile as sf
 
-    from . import models
-    from .data import embedded
-    from .data.pipeline import ClipStore, training_dataset
+    from kerasmgr import models
+    from kerasmgr.data import embedded
+    from kerasmgr.data.pipeline import ClipStore, training_dataset
 
     tmp = Path(workdir or tempfile.mkdtemp(prefix="kerasmgr-bench-"))
     paths = []
@@ -53,7 +53,7 @@ def input_pipeline(*, model="k2c2", n_files=48, seconds=30.0, file_sr=22050, bat
         p = tmp / "wav" / f"{g}.{i:05d}.wav"
         if not p.exists():
             p.parent.mkdir(parents=True, exist_ok=True)
-            y, _ = embedded.generate_clip(g, embedded.clip_seed(99, g, i), sr=file_sr, duration=seconds)
+            y, _ = embedded.generate_clip(g, embedded.clip_seed(99, g, i), sample_rate=file_sr, duration=seconds)
             sf.write(p, y, file_sr)
         paths.append(str(p))
     net = models.build(model, n_outputs=8, activation="softmax")
@@ -101,7 +101,7 @@ def transfer_protocols(*, n_items=1000, n_classes=10, layer_dim=32, strengths=(0
     """
     import time
 
-    from . import svm, transfer
+    from kerasmgr import svm, transfer
 
     svm.svc_path(np.eye(2), [0, 1], np.eye(2), [1.0])  # compile (or load numba's cache) before timing
     rng = np.random.default_rng(seed)
@@ -136,7 +136,7 @@ def adversary_speed(*, model_names=("k2c2", "dnn", "cdnn"), seconds=30.0, iterat
     """
     import time
 
-    from . import adversary, models
+    from kerasmgr import adversary, models
 
     out = {}
     for name in model_names:
@@ -198,7 +198,7 @@ def make_audio_files(n_files, seconds, file_sr, workdir):
     """``n_files`` generated stereo WAV clips (embedded-dataset music) at ``file_sr`` Hz."""
     import soundfile as sf
 
-    from .data import embedded
+    from kerasmgr.data import embedded
 
     paths = []
     for i in range(n_files):
@@ -206,7 +206,7 @@ def make_audio_files(n_files, seconds, file_sr, workdir):
         p = Path(workdir) / f"{g}.{i:05d}.{file_sr}.wav"
         if not p.exists():
             p.parent.mkdir(parents=True, exist_ok=True)
-            y, _ = embedded.generate_clip(g, embedded.clip_seed(7, g, i), sr=file_sr, duration=seconds)
+            y, _ = embedded.generate_clip(g, embedded.clip_seed(7, g, i), sample_rate=file_sr, duration=seconds)
             sf.write(p, np.stack([y, 0.9 * y], 1), file_sr)
         paths.append(str(p))
     return paths
@@ -254,9 +254,10 @@ def _bench_model(name, paths, seconds, repeats, train_steps, batch_size):
     import keras
     import tensorflow as tf
 
-    from . import models, tagging, training
-    from .data.pipeline import ClipStore, training_dataset
-    from .frontends import find_frontend
+    from kerasmgr import models
+    from kerasmgr.jobs import tag as tagging
+    from kerasmgr.data.pipeline import ClipStore, training_dataset
+    from kerasmgr.frontends import find_frontend
 
     keras.utils.set_random_seed(0)
     m = models.build(name, n_outputs=10, activation="sigmoid")
@@ -371,11 +372,12 @@ def _extract_rss(paths, out):
     """Run a feature extraction over ``paths`` in this process; its peak RSS (MB) and seconds."""
     import resource
 
-    from . import features
+    from kerasmgr import features
+    from kerasmgr.jobs.extract import extract_array
 
     ext = features.FeatureExtractor(features.random_convnet("k2c2", seed=0), batch_size=8)
     t = time.perf_counter()
-    r = features.extract_array(paths, out, ext, progress=False)
+    r = extract_array(paths, out, ext, progress=False)
     return {"n_files": len(paths), "n_ok": r["n_ok"], "seconds": time.perf_counter() - t,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
@@ -401,10 +403,12 @@ def _prepare_rss(root, out, sample_rate, train_batches):
     """Prepare shards of a folder dataset, then stream training batches from them; peak RSS (MB)."""
     import resource
 
-    from .data.shards import ShardedSplit, prepare_dataset, sharded_training_dataset
+    from kerasmgr.data.selection import DataSelection
+    from kerasmgr.data.shards import ShardedSplit, sharded_training_dataset
+    from kerasmgr.jobs.prepare import prepare_dataset
 
     t = time.perf_counter()
-    m = prepare_dataset("folder", root, out, sample_rate=sample_rate, progress=False)
+    m = prepare_dataset(DataSelection("folder", str(root)), out, sample_rate=sample_rate, progress=False)
     prep = time.perf_counter() - t
     split = ShardedSplit(out, "train")
     ds, _ = sharded_training_dataset(split, split.targets("genre"), sample_rate, batch_size=32)
@@ -417,7 +421,7 @@ def _prepare_rss(root, out, sample_rate, train_batches):
 
 
 def preparation_memory(*, sizes=(1000, 10000), seconds=1.0, sample_rate=12000, train_batches=200, workdir=None):
-    """Peak RSS of ``prepare_dataset`` + streaming training batches from the shards, 1k vs 10k files.
+    """Peak RSS of ``kerasmgr.jobs.prepare.prepare_dataset`` + streaming training batches from the shards, 1k vs 10k files.
 
     Each size runs in a fresh process on its own copy-free subset (folders of 1,000 files).
     """
@@ -464,7 +468,8 @@ def duration_scaling(*, model="k2c2", durations=(10.0, 30.0, 60.0, 120.0), repea
 
     Cost linear in clip duration shows as a constant ``seconds_per_audio_second``.
     """
-    from . import models, tagging
+    from kerasmgr import models
+    from kerasmgr.jobs import tag as tagging
 
     workdir = Path(workdir or tempfile.mkdtemp(prefix="kerasmgr-duration-"))
     m = models.build(model, n_outputs=10, activation="sigmoid")

@@ -5,6 +5,25 @@ Published numbers are copied from the thesis (section named in each table).
 
 from __future__ import annotations
 
+import csv
+import json
+import os
+
+import keras
+import numpy as np
+
+from ... import models, pretrained, transfer
+from ...analysis import label_noise, popularity_spearman, simulate_annotation
+from ...auralisation import receptive_fields
+from ...data.datasets import load_dataset
+from ...data.pipeline import ClipStore
+from ...data.selection import DataSelection
+from ...evaluation import segment_posteriors
+from ...features import FeatureExtractor, mfcc_features, random_convnet
+from ...metrics import tagging_metrics
+from ...models import choi, input_spec
+from ..analyse import label_job, read_label_csv, reliability_job
+from .common import SMOKE_EMBEDDED, experiment, train_row
 from .core import Column, Config, Table, register
 
 # =================================================================================== data-free
@@ -18,9 +37,6 @@ def _table7a_configs(ctx):
 
 
 def _table7a_run(ctx, cfg):
-    from .. import models
-    from ..auralisation import receptive_fields
-
     model = models.build("choi_genre")
     row = receptive_fields(model)[cfg.params["layer"] - 1]
     return {"width_ms": row["effective_ms"], "height_hz": row["effective_hz"], "frames": row["effective_frames"],
@@ -46,8 +62,6 @@ register(Table(
 
 # ---------------------------------------------------------------------- seed 002, Table 4-A
 def _table4a_configs(ctx):
-    from ..models import choi
-
     out = []
     for name in choi.CH4_MODELS:
         for b in choi.BUDGETS:
@@ -60,8 +74,6 @@ def _table4a_configs(ctx):
 
 
 def _table4a_run(ctx, cfg):
-    from ..models import choi
-
     (row,) = choi.budget_table([cfg.params["model"]], [cfg.params["n_params"]])
     return {"parameters": row["parameters"], "deviation_pct": 100 * row["deviation"],
             "within_2pct": bool(row["within_tolerance"]), "conv_share_pct": 100 * row["conv_share"]}
@@ -110,8 +122,6 @@ def subset100_labels(error_pos_pct, error_neg_pct, n=SUBSET100):
         ``n`` items labelled positive (``round(n p⁺)`` of them wrongly) and ``n`` negative
         (``round(n p⁻)`` wrongly).
     """
-    import numpy as np
-
     g = np.r_[np.ones(n, bool), np.zeros(n, bool)]
     a = g.copy()
     a[: int(round(n * error_pos_pct / 100))] = False
@@ -127,10 +137,6 @@ def _table3a_configs(ctx):
 
 
 def _table3a_run(ctx, cfg):
-    import numpy as np
-
-    from ..analysis import label_noise
-
     tag = cfg.params["tag"]
     a, b, _, _, n_pos = TABLE_3A[tag][:5]
     g, ann = subset100_labels(a, b)
@@ -171,15 +177,11 @@ _TRAIN_COLUMNS = (Column("metric", "test ROC-AUC", "", 4), Column("seconds_per_2
 
 
 def _train_run(ctx, cfg):
-    from .common import experiment, train_row
-
     return train_row(ctx, experiment(cfg.params["config"]), cfg.key, **cfg.params.get("overrides", {}))
 
 
 # ------------------------------------------------------------------ seed 002, Figs 4.2 and 4.4
 def _fig4_configs(ctx):
-    from ..models import choi
-
     return [Config(f"{name}-{b / 1e6:g}M", {"structure": name, "budget (M)": f"{b / 1e6:g}"},
                    {"config": f"ch4_{name}_{b / 1e6:g}M"}, {}, smoke=b == choi.BUDGETS[0] and name in ("k1c2", "crnn"))
             for name in choi.CH4_MODELS for b in choi.BUDGETS]
@@ -321,9 +323,6 @@ def _fig6_configs(ctx):
 def _extractor_model(ctx):
     """The source convnet: in a smoke run the project's k2c2; else ``$CHOI_WEIGHTS`` (a model
     converted with ``bin/convert_weights.py`` from Choi's released Compact-convnet)."""
-    import os
-
-    from .. import pretrained
 
     if ctx.smoke:
         return pretrained.load("k2c2-embedded")[0]
@@ -336,17 +335,11 @@ def _extractor_model(ctx):
 
 def _fig6_items(ctx, cfg):
     """(waveforms at the extractor's rate, targets, groups, split) of a task."""
-    import csv
-
-    import numpy as np
-
     if ctx.smoke:  # the embedded dataset's genres stand in for a target task
-        from ..data.datasets import load_dataset
 
-        from .common import SMOKE_EMBEDDED
 
         items = [it for s in ("train", "valid", "test")
-                 for it in load_dataset("embedded", None, split=s, **SMOKE_EMBEDDED, progress=False).items]
+                 for it in load_dataset("embedded", None, subset=s, **SMOKE_EMBEDDED, progress=False).items]
         return [it.path for it in items], np.array([it.label for it in items]), None, None
     path = ctx.data_root / f"{cfg.params['csv']}.csv"
     if not path.is_file():
@@ -367,12 +360,6 @@ def _fig6_items(ctx, cfg):
 
 
 def _fig6_run(ctx, cfg):
-    import numpy as np
-
-    from .. import transfer
-    from ..data.pipeline import ClipStore
-    from ..features import FeatureExtractor, mfcc_features, random_convnet
-
     model = _extractor_model(ctx)
     ext = FeatureExtractor(model, layers="12345", crop=cfg.params["crop"])
     paths, y, groups, split = _fig6_items(ctx, cfg)
@@ -389,7 +376,7 @@ def _fig6_run(ctx, cfg):
     for k, (a, b) in ext.boundaries.items():
         blocks[f"L{k}"], blocks[f"R{k}"] = X[:, a:b], R[:, a:b]
     rows = transfer.run(blocks, y, protocols=("thesis",), n_folds=3 if ctx.smoke else 10, groups=groups,
-                        split=split, progress=ctx.progress, grid="thesis", seed=ctx.seed)
+                        subsets=split, progress=ctx.progress, grid="thesis", seed=ctx.seed)
     folder = ctx.folder("transfer")  # every combination's score: the bars of the task's figure
     (folder / f"{cfg.key}.txt").write_text(transfer.results_table(rows) + "\n")
     transfer.plot_results(rows, folder / f"{cfg.key}.png", protocol="thesis", title=cfg.labels["task"])
@@ -449,12 +436,6 @@ def _fig36_configs(ctx):
 
 def _track_scores(model, paths):
     """Mean posteriors over each file's segments, shape (n_files, n_tags)."""
-    import numpy as np
-
-    from ..data.pipeline import ClipStore
-    from ..evaluation import segment_posteriors
-    from ..models import input_spec
-
     sr, _ = input_spec(model)
     store = ClipStore(paths, sr, progress=False)
     if len(store) != len(paths):
@@ -465,14 +446,8 @@ def _track_scores(model, paths):
 def _smoke_systems(ctx):
     """The smoke run's 'experiments': the project's two taggers and an untrained k2c2, on the
     embedded test split with a simulated weak labelling (30 % of positives missing)."""
-    from .. import pretrained
-    from ..analysis import simulate_annotation
-    from ..data.datasets import load_dataset
-    from ..features import random_convnet
 
-    from .common import SMOKE_EMBEDDED
-
-    test = load_dataset("embedded", None, split="test", **SMOKE_EMBEDDED, progress=False)
+    test = load_dataset("embedded", None, subset="test", **SMOKE_EMBEDDED, progress=False)
     G, A = simulate_annotation(test.targets("tags"), missing=0.3, false=0.02, seed=ctx.seed)
     systems = [("k2c2-embedded", pretrained.load("k2c2-embedded")[0]),
                ("crnn-embedded", pretrained.load("crnn-embedded")[0]),
@@ -482,13 +457,6 @@ def _smoke_systems(ctx):
 
 def _fig36_experiments(ctx, cfg):
     """(labels, ground truth, annotation, [(name, scores, mean AUC of all tags, per-tag AUCs)])."""
-    import json
-
-    import keras
-
-    from ..analysis import read_label_csv
-    from ..metrics import tagging_metrics
-
     if ctx.smoke:
         test, G, A, systems = _smoke_systems(ctx)
         labels, paths = test.labels("tags"), [it.path for it in test.items]
@@ -525,18 +493,13 @@ def _fig36_experiments(ctx, cfg):
 
 
 def _fig36_run(ctx, cfg):
-    from ..analysis import popularity_spearman, reliability_job
-
     if cfg.params.get("popularity"):  # tag counts in the training labels vs one system's per-tag test AUC
-        from ..data.datasets import load_dataset
 
         if ctx.smoke:
-            from .common import SMOKE_EMBEDDED
-
-            train = load_dataset("embedded", None, split="train", **SMOKE_EMBEDDED, progress=False)
+            train = load_dataset("embedded", None, subset="train", **SMOKE_EMBEDDED, progress=False)
         else:
             kw = {"split_dir": str(ctx.split_dir)} if ctx.split_dir else {}
-            train = load_dataset("msd", ctx.data_root, split="train", **kw)
+            train = load_dataset("msd", ctx.data_root, subset="train", **kw)
         counts = dict(zip(train.labels("tags"), train.targets("tags").sum(axis=0)))
         _, _, _, exps = _fig36_experiments(ctx, Config("a", {}, {"source": "002-fig5.3", "filter": "mel-100pct"}))
         aucs = exps[0][3]
@@ -582,17 +545,12 @@ def _table7c_configs(ctx):
 
 
 def _table7c_run(ctx, cfg):
-    from ..analysis import label_job
-
     if ctx.smoke:
-        from .common import SMOKE_EMBEDDED
-
         model, dataset, root, kw = "k2c2-embedded", "embedded", None, dict(SMOKE_EMBEDDED, progress=False)
     else:
         model, dataset, root = _extractor_model(ctx), "msd", str(ctx.data_root)
         kw = {"split_dir": str(ctx.split_dir)} if ctx.split_dir else {}
-    r = label_job(model, ctx.folder("labels"), dataset=dataset, data_root=root, split="train", dataset_kwargs=kw,
-                  top=20)
+    r = label_job(model, ctx.folder("labels"), DataSelection(dataset, root, subset="train", dataset_kwargs=kw), top=20)
     return {"pearson": r["pearson_of_rankings"], "common_top20": len(r["common"]), "n_pairs": r["n_pairs"]}
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from ...dnn_features import baseline_experiment
+from ..dnn_features import fit_and_test_clips
+from .common import DNN_VARIANTS, dnn_feature_cells, gtzan_selection, gtzan_standin, split_dir_for
 from .core import Column, Config, Table, register
 
 LAYER_KEYS = ("1", "2", "3", "all")
@@ -22,8 +25,6 @@ COLUMNS = tuple(f"{layer}-{agg}" for agg in ("frames", "agg") for layer in LAYER
 
 
 def _configs(ctx):
-    from .common import DNN_VARIANTS
-
     out = [Config(f"{p}-{u}-{v}", {"partition": p, "hidden units": u, "training": DNN_VARIANTS[v]},
                   {"partition": p, "units": u, "variant": v}, dict(zip(COLUMNS, pub)),
                   smoke=(u, v) == (50, "RS"))
@@ -35,8 +36,6 @@ def _configs(ctx):
 
 
 def _run(ctx, cfg):
-    from .common import dnn_feature_cells
-
     if cfg.params.get("baseline"):
         return _baseline(ctx, cfg.params["partition"])
     cells = dnn_feature_cells(ctx, cfg.params["partition"], cfg.params["units"], cfg.params["variant"])
@@ -44,11 +43,8 @@ def _run(ctx, cfg):
 
 
 def _baseline(ctx, partition):
-    from ..dnn_features import baseline_experiment, fit_and_test_clips
-    from .common import _split_dir_for, gtzan_standin
-
     root = gtzan_standin(ctx) if ctx.smoke else ctx.data_root
-    fit, test, classes = fit_and_test_clips("gtzan", root, split=partition, split_dir=_split_dir_for(ctx, partition),
+    fit, test, classes = fit_and_test_clips(gtzan_selection(root, partition, split_dir_for(ctx, partition)),
                                             progress=ctx.progress)
     m = baseline_experiment(fit[0], fit[1], test[0], test[1], classes, classifier="forest",
                             n_estimators=50 if ctx.smoke else 500, progress=ctx.progress)
@@ -56,7 +52,8 @@ def _baseline(ctx, partition):
 
 
 register(Table(
-    id="000-forests", split_lists=("stratified", "filtered"), seed="000", section="poster, tables of the replication and of the fault-filtered evaluation",
+    id="000-forests", split_lists=("stratified", "filtered"), seed="000",
+    section="poster, tables of the replication and of the fault-filtered evaluation",
     title="Random forests on DNN features (50/500 units, ReLU+SGD with/without dropout), and MFCC + random forest",
     data="GTZAN + dnn-mgr's split lists (stratified, filtered; ../shared/data/gtzan_splits)",
     estimate="8 DNN trainings (200 epochs) + 64 forests", smoke_estimate="30 s (two DNNs, 1 epoch, stand-in)",

@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
+import csv
+import json
 import time
 from pathlib import Path
+
+import keras
+import numpy as np
+
+from ...data.datasets import gtzan_base, write_split_lists
+from ...data.embedded import make_gtzan_standin
+from ...data.selection import DataSelection
+from ...data.splits import has_split_lists
+from ...dnn_features import DNN_MGR_SETTINGS, dnn_feature_experiment
+from ...training import resolve_config
+from ..dnn_features import fit_and_test_clips
+from ..train import train
+from .core import atomic_json
 
 #: The repository's ``configs/experiments`` folder (the seed experiments' training configs).
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "configs" / "experiments"
@@ -24,8 +39,6 @@ def experiment(name):
 
 def gtzan_standin(ctx):
     """A GTZAN-layout stand-in (``genres/``, ``splits/``, ``artists.csv``) beside the table's folder."""
-    from ..data.embedded import make_gtzan_standin
-
     root = ctx.work.parent / "_smoke_gtzan"  # shared by the tables of one output folder
     make_gtzan_standin(root, **SMOKE_GTZAN, seed=0, progress=False)
     return root
@@ -40,8 +53,6 @@ def ensure_split(ctx, name, *, proportions, artists=None, base=None):
     Path
         The folder to pass as ``split_dir``.
     """
-    from ..data.datasets import gtzan_base, has_split_lists, write_split_lists
-
     if ctx.split_dir is not None and has_split_lists(ctx.split_dir, name):
         return ctx.split_dir
     root = gtzan_standin(ctx) if ctx.smoke and base is None else ctx.data_root
@@ -91,8 +102,6 @@ def train_row(ctx, config, key, *, smoke_data="embedded", **overrides):
         run) and ``seconds_per_2500`` (median epoch's training-step time per 2,500 training clips,
         validation excluded; from ``history.csv``).
     """
-    from ..training import resolve_config, train
-
     base = resolve_config(config, **overrides)
     opts = dict(overrides, out=str(ctx.folder("runs")), name=key, seed=ctx.seed)
     if ctx.smoke:  # generated data; a split the table chose itself (e.g. lists drawn here) stays
@@ -106,9 +115,7 @@ def train_row(ctx, config, key, *, smoke_data="embedded", **overrides):
     result = train(config, **opts)
     seconds = time.perf_counter() - t0
     m = result.metrics
-    import csv
 
-    import numpy as np
 
     history = Path(result.run_dir) / "history.csv"
     rows = list(csv.DictReader(open(history))) if history.is_file() else []
@@ -134,7 +141,7 @@ def train_row(ctx, config, key, *, smoke_data="embedded", **overrides):
 DNN_VARIANTS = {"RS": "ReLU+SGD", "RSD": "ReLU+SGD+Dropout"}
 
 
-def _split_dir_for(ctx, partition):
+def split_dir_for(ctx, partition):
     """Split lists of a GTZAN partition: ``--split-dir`` (dnn-mgr's lists), or the stand-in's."""
     if ctx.smoke:
         return gtzan_standin(ctx) / "splits"
@@ -154,13 +161,6 @@ def dnn_feature_cells(ctx, partition, units, variant, *, texture_seconds=5.0):
         ``{'<layer>-<agg|frames>': {'accuracy', 'normalised_accuracy'}, 'dnn_accuracy': ...,
         'run_dir': ..., 'model_path': ...}``.
     """
-    import json
-
-    import keras
-
-    from ..dnn_features import DNN_MGR_SETTINGS, dnn_feature_experiment, fit_and_test_clips
-    from .core import _atomic_json
-
     cache = ctx.work.parent / "_dnn_features"
     cache.mkdir(parents=True, exist_ok=True)
     key = f"{partition}-{units}-{variant}-{texture_seconds}-seed{ctx.seed}"
@@ -171,7 +171,7 @@ def dnn_feature_cells(ctx, partition, units, variant, *, texture_seconds=5.0):
     model_kwargs = {"n_units": int(units)}
     if variant == "RSD":
         model_kwargs["dropout"] = 0.25
-    split_dir = _split_dir_for(ctx, partition)
+    split_dir = split_dir_for(ctx, partition)
     sub = type(ctx)(data_root=ctx.data_root, split_dir=split_dir, work=cache, smoke=ctx.smoke, seed=ctx.seed,
                     progress=ctx.progress)
     row = train_row(sub, None, key, smoke_data="gtzan", model="dnn", task="genre", dataset="gtzan",
@@ -180,8 +180,7 @@ def dnn_feature_cells(ctx, partition, units, variant, *, texture_seconds=5.0):
         data_root, split_dir = gtzan_standin(ctx), gtzan_standin(ctx) / "splits"
     else:
         data_root = ctx.data_root
-    fit, test, classes = fit_and_test_clips("gtzan", data_root, split=partition, split_dir=split_dir,
-                                            progress=ctx.progress)
+    fit, test, classes = fit_and_test_clips(gtzan_selection(data_root, partition, split_dir), progress=ctx.progress)
     model = keras.models.load_model(Path(row["run_dir"]) / "model.keras", compile=False)
     rows = dnn_feature_experiment(model, fit[0], fit[1], test[0], test[1], classes,
                                   n_estimators=50 if ctx.smoke else 500, progress=ctx.progress,
@@ -190,6 +189,11 @@ def dnn_feature_cells(ctx, partition, units, variant, *, texture_seconds=5.0):
                                                                        "normalised_accuracy": r["normalised_accuracy"]}
            for r in rows}
     out.update(dnn_accuracy=row["metric"], run_dir=row["run_dir"])
-    _atomic_json(path, out)
+    atomic_json(path, out)
     return out
 
+
+def gtzan_selection(root, split, split_dir, subset="test"):
+    """The GTZAN (or stand-in) data of a table: a split of ``root`` and the folder of its lists."""
+    return DataSelection(dataset="gtzan", data_root=str(root), split=split,
+                         split_dir=None if split_dir is None else str(split_dir), subset=subset)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ...data.splits import SCHINDLER_PROPORTIONS
+from .common import ensure_split, experiment, train_row
 from .core import Column, Config, Table, register
 
 #: Seed 001's results (§VII and §X.C): accuracy in % (raw, max-probability, majority vote).
@@ -30,9 +32,6 @@ def _configs(ctx):
 
 
 def _run(ctx, cfg):
-    from ..data.datasets import SCHINDLER_PROPORTIONS
-    from .common import ensure_split, experiment, train_row
-
     split_dir = ensure_split(ctx, "schindler", proportions=SCHINDLER_PROPORTIONS)
     row = train_row(ctx, experiment(cfg.params["config"]), cfg.key, smoke_data="gtzan", split="schindler",
                     split_dir=str(split_dir))

@@ -1,4 +1,4 @@
-"""Tag audio files with a released model (``bin/tag.py``).
+"""Tagging job: tag audio files with a saved or released model (``bin/tag.py``).
 
 Files are decoded at the model's rate (any rate and channel count in). A file longer than the
 model input is cut into windows (``window`` seconds, hopped by ``hop``; default: the model input,
@@ -11,34 +11,48 @@ from __future__ import annotations
 
 import collections
 import csv
-import weakref
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from .data.audio import AudioError, fix_length, load_audio, windows  # noqa: F401 (AudioError: docs)
+from ..data.audio import AudioError, load_audio
+from ..data.windows import clip_windows
+from ..inference import batch_predictor
 
-__all__ = ["tag_file", "tag_files", "write_csv", "format_result"]
-
-
-def _fit(y, n, short):
-    if len(y) >= n:
-        return y
-    if short == "repeat":
-        return np.tile(y, -(-n // len(y)))[:n]
-    return fix_length(y, n, mode="start")
+__all__ = ["segments", "tag_file", "tag_files", "write_csv", "format_result"]
 
 
-def _segments(y, sr, n, window, hop, short):
-    """Model-sized segments ``(k, n)`` of one decoded file (see :func:`tag_file`)."""
-    w = n if window is None else int(round(window * sr))
-    h = w if hop is None else int(round(hop * sr))
+def segments(y, sample_rate, n_samples, window=None, hop=None, short="pad"):
+    """Model-sized segments of one decoded file.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n,)
+        The waveform at ``sample_rate`` Hz.
+    sample_rate : int
+    n_samples : int
+        The model's input length.
+    window, hop : float or None
+        Window and hop in seconds (default: the model input, no overlap). Windows are resized to
+        the model input (the first ``n_samples``, or brought to length by ``short``).
+    short : {'pad', 'repeat'}
+        The short-clip rule (:mod:`kerasmgr.data.windows`).
+
+    Returns
+    -------
+    np.ndarray, float32, shape (n_segments, n_samples)
+    """
+    w = n_samples if window is None else int(round(window * sample_rate))
+    h = w if hop is None else int(round(hop * sample_rate))
     if w <= 0 or h <= 0:
         raise ValueError("window and hop must be positive")
-    segs = windows(_fit(y, w, short), w, hop=h)
-    if w != n:
-        segs = np.stack([_fit(fix_length(s, n, mode="start") if len(s) > n else s, n, short) for s in segs])
-    return segs.astype(np.float32)
+    segs = clip_windows(y, w, hop=h, short=short)
+    if w != n_samples:
+        segs = np.stack([clip_windows(s, n_samples, short=short, long="start")[0] for s in segs])
+    return segs
 
 
 def tag_file(model, meta, path, *, window=None, hop=None, short="pad", batch_size=8):
@@ -69,40 +83,8 @@ def tag_file(model, meta, path, *, window=None, hop=None, short="pad", batch_siz
     """
     sr, n = int(meta["sample_rate"]), int(meta["n_samples"])
     y = load_audio(path, sr, allow_silent=False)
-    segs = _segments(y, sr, n, window, hop, short)
+    segs = segments(y, sr, n, window, hop, short)
     return model.predict(segs, batch_size=batch_size, verbose=0).mean(axis=0)
-
-
-class _BatchPredictor:
-    """A model's forward pass compiled for a few batch shapes (full batches; partial ones padded to 2^k)."""
-
-    def __init__(self, model, batch_size):
-        import tensorflow as tf
-
-        self.batch_size = int(batch_size)
-        self.fn = tf.function(lambda x: model(x, training=False), reduce_retracing=True, autograph=False)
-
-    def __call__(self, segs):
-        out = []
-        for i in range(0, len(segs), self.batch_size):
-            b = segs[i:i + self.batch_size]
-            k = len(b)
-            size = min(self.batch_size, 1 << (k - 1).bit_length())  # a partial batch: the next power of two
-            if k < size:
-                b = np.concatenate([b, np.zeros((size - k, *b.shape[1:]), b.dtype)])
-            out.append(np.asarray(self.fn(b))[:k])
-        return np.concatenate(out)
-
-
-_PREDICTORS = weakref.WeakKeyDictionary()  # model -> {batch_size: compiled predictor}
-
-
-def _predictor(model, batch_size):
-    """The model's compiled batch predictor, built once per (model, batch size)."""
-    by_size = _PREDICTORS.setdefault(model, {})
-    if batch_size not in by_size:
-        by_size[batch_size] = _BatchPredictor(model, batch_size)
-    return by_size[batch_size]
 
 
 def tag_files(model, meta, files, *, top_n=5, progress=True, window=None, hop=None, short="pad", batch_size=16,
@@ -120,21 +102,16 @@ def tag_files(model, meta, files, *, top_n=5, progress=True, window=None, hop=No
         Per file, in input order: ``path``, ``status`` ('ok' or 'error'), ``error`` (reason),
         ``scores`` (array or ``None``), ``top`` [(label, score), ...] (``top_n`` best).
     """
-    import os
-    from concurrent.futures import ThreadPoolExecutor
-
-    from tqdm.auto import tqdm
-
     labels = meta.get("labels") or [f"output_{i}" for i in range(model.output_shape[-1])]
     sr, n = int(meta["sample_rate"]), int(meta["n_samples"])
     files = [str(f) for f in files]
-    predict = _predictor(model, batch_size)
+    predict = batch_predictor(model, batch_size)
     out = [None] * len(files)
     pending = []  # (index, n_segments, segments) waiting for a full batch
 
     def decode(f):
         try:
-            return _segments(load_audio(f, sr, allow_silent=False), sr, n, window, hop, short), None
+            return segments(load_audio(f, sr, allow_silent=False), sr, n, window, hop, short), None
         except AudioError as e:
             return None, e.reason
 

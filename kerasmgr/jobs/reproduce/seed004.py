@@ -2,6 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import keras
+
+from ...adversary import DNN_MGR_DATASET, PRESETS, binomial_p
+from ...data.embedded import make_lmd_standin
+from ...data.splits import LMD_PROPORTIONS
+from ...dnn_features import FeatureForest
+from ..attack import attack_dataset, attack_ensembles
+from ..dnn_features import fit_and_test_clips
+from .common import (
+    DNN_VARIANTS,
+    dnn_feature_cells,
+    ensure_split,
+    experiment,
+    gtzan_selection,
+    gtzan_standin,
+    split_dir_for,
+    train_row,
+)
 from .core import Column, Config, Table, register
 
 #: Table 1: mean normalised accuracy (%) of random forests on DNN features aggregated over 5-s
@@ -16,8 +36,6 @@ LAYERS = ("1", "2", "3", "all")
 
 
 def _table1_configs(ctx):
-    from .common import DNN_VARIANTS
-
     out = []
     for p, idx in (("stratified", 0), ("filtered", 1)):
         for (u, v), cells in TABLE1.items():
@@ -29,8 +47,6 @@ def _table1_configs(ctx):
 
 
 def _table1_run(ctx, cfg):
-    from .common import dnn_feature_cells
-
     cells = dnn_feature_cells(ctx, cfg.params["partition"], cfg.params["units"], cfg.params["variant"])
     return {f"L{layer}": 100 * cells[f"{layer}-agg"]["normalised_accuracy"] for layer in LAYERS}
 
@@ -53,8 +69,6 @@ register(Table(
 
 # ------------------------------------------------------------ §4: adversaries vs the deployed system
 def _adversary_settings(ctx):
-    from ..adversary import DNN_MGR_DATASET, PRESETS
-
     s = dict(DNN_MGR_DATASET, **PRESETS["seed"])
     if ctx.smoke:
         s.update(max_iter=5)
@@ -63,18 +77,11 @@ def _adversary_settings(ctx):
 
 def _dnn_model(ctx, partition, units, variant):
     """A trained frame DNN of the shared DNN-feature trainings, and its partition's audio."""
-    from pathlib import Path
-
-    import keras
-
-    from ..dnn_features import fit_and_test_clips
-    from .common import _split_dir_for, dnn_feature_cells, gtzan_standin
-
     cells = dnn_feature_cells(ctx, partition, units, variant)
     model = keras.models.load_model(Path(cells["run_dir"]) / "model.keras", compile=False)
     root = gtzan_standin(ctx) if ctx.smoke else ctx.data_root
-    split_dir = _split_dir_for(ctx, partition)
-    return model, root, split_dir, fit_and_test_clips("gtzan", root, split=partition, split_dir=split_dir,
+    split_dir = split_dir_for(ctx, partition)
+    return model, root, split_dir, fit_and_test_clips(gtzan_selection(root, partition, split_dir),
                                                       progress=ctx.progress)
 
 
@@ -95,14 +102,10 @@ def _adversary_configs(ctx):
 
 
 def _adversary_run(ctx, cfg):
-    from ..adversary import attack_dataset
-    from ..dnn_features import FeatureForest
-
     p = cfg.params
     model, root, split_dir, (fit, test, classes) = _dnn_model(ctx, p["partition"], p["units"], p["variant"])
     forest = FeatureForest(model, n_estimators=50 if ctx.smoke else 500).fit(fit[0], fit[1], progress=ctx.progress)
-    summary = attack_dataset(model, ctx.folder("attack", cfg.key), dataset="gtzan", data_root=str(root),
-                             split="test", split_name=p["partition"], split_dir=split_dir,
+    summary = attack_dataset(model, ctx.folder("attack", cfg.key), gtzan_selection(root, p["partition"], split_dir),
                              limit=4 if ctx.smoke else None, mode="random", robustness_snrs=(), figures=3,
                              write_audio=not ctx.smoke, seed=ctx.seed, progress=ctx.progress,
                              deployed=forest, **_adversary_settings(ctx))
@@ -145,12 +148,10 @@ def _ensemble_configs(ctx):
 
 
 def _ensemble_run(ctx, cfg):
-    from ..adversary import attack_ensembles
-
     model, root, split_dir, _ = _dnn_model(ctx, "filtered", *_attacked(ctx))
     settings = dict(_adversary_settings(ctx), stop=cfg.params["stop"])
-    s = attack_ensembles(model, ctx.folder("ensembles", cfg.key), dataset="gtzan", data_root=str(root),
-                         split="test", split_name="filtered", split_dir=split_dir, limit=1 if ctx.smoke else 10,
+    s = attack_ensembles(model, ctx.folder("ensembles", cfg.key), gtzan_selection(root, "filtered", split_dir),
+                         limit=1 if ctx.smoke else 10,
                          progress=ctx.progress, **settings)
     return {"reached_pct": 100 * s["reached_rate"], "mean_snr_db": s["mean_snr_db"], "pairs": s["n_pairs"]}
 
@@ -179,13 +180,6 @@ def _lmd_configs(ctx):
 
 
 def _lmd_run(ctx, cfg):
-    from pathlib import Path
-
-    from ..adversary import binomial_p
-    from ..data.datasets import LMD_PROPORTIONS
-    from ..data.embedded import make_lmd_standin
-    from .common import ensure_split, experiment, train_row
-
     root = ctx.work.parent / "_smoke_lmd" if ctx.smoke else Path(ctx.data_root)
     if ctx.smoke:
         make_lmd_standin(root, progress=False, song_seconds=12.0)

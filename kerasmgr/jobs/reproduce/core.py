@@ -26,6 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
+from ...data.splits import DatasetError
+
 __all__ = ["Table", "Config", "Column", "Context", "TABLES", "register", "table_ids", "get_table", "list_tables",
            "reproduce", "write_report"]
 
@@ -135,15 +139,13 @@ def list_tables():
 
 
 # ------------------------------------------------------------------------------------- running
-def _atomic_json(path, obj):
+def atomic_json(path, obj):
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(obj, indent=1, default=_json_default))
     os.replace(tmp, path)
 
 
 def _json_default(o):
-    import numpy as np
-
     if isinstance(o, np.generic):
         return o.item()
     if isinstance(o, np.ndarray):
@@ -152,8 +154,6 @@ def _json_default(o):
 
 
 def _check_inputs(table, data_root, split_dir, smoke):
-    from ..data.datasets import DatasetError
-
     if smoke or not table.needs_data:
         return
     if data_root is None:
@@ -210,7 +210,7 @@ def reproduce(table_id, out, *, data_root=None, split_dir=None, smoke=False, see
     if mode_file.is_file() and json.loads(mode_file.read_text()) != mode:
         raise ValueError(f"{work} holds results of another mode ({mode_file.read_text().strip()}); "
                          f"use another --out or remove that folder")
-    _atomic_json(mode_file, mode)
+    atomic_json(mode_file, mode)
     configs = table.configs(ctx)
     unknown = sorted(set(only or ()) - {c.key for c in configs})
     if unknown:
@@ -233,13 +233,13 @@ def reproduce(table_id, out, *, data_root=None, split_dir=None, smoke=False, see
         except Exception as e:  # noqa: BLE001 - one failing configuration must not stop the others
             msg = f"{type(e).__name__}: {e}"
             failed[cfg.key] = msg
-            _atomic_json(err_path, {"key": cfg.key, "error": msg, "traceback": traceback.format_exc()})
+            atomic_json(err_path, {"key": cfg.key, "error": msg, "traceback": traceback.format_exc()})
             if progress:
                 print(f"[{table.id} {i}/{len(configs)}] {cfg.key} FAILED: {msg}", flush=True)
             continue
         measured = dict(measured)
         measured.setdefault("seconds", time.perf_counter() - t0)
-        _atomic_json(path, {"key": cfg.key, "labels": cfg.labels, "params": cfg.params, "measured": measured})
+        atomic_json(path, {"key": cfg.key, "labels": cfg.labels, "params": cfg.params, "measured": measured})
         if err_path.is_file():
             err_path.unlink()
         done.append(cfg.key)

@@ -1,0 +1,1 @@
+"""kerasmgr's benchmark harness (not part of the installed package): ``python bin/benchmark.py``."""

@@ -1,0 +1,57 @@
+"""Batched inference: a model's forward pass compiled once and reused for any number of inputs.
+
+Evaluation and tagging run many model-sized windows through a network; Keras' ``predict``
+rebuilds its loop on every call, so a compiled ``tf.function`` is kept per (model, batch size).
+Partial batches are padded to the next power of two, so a few shapes are ever traced.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+import tensorflow as tf
+
+__all__ = ["BatchPredictor", "batch_predictor"]
+
+
+class BatchPredictor:
+    """A model's forward pass compiled for a few batch shapes (full batches; partial ones padded to 2^k)."""
+
+    def __init__(self, model, batch_size):
+        self.batch_size = int(batch_size)
+        self.fn = tf.function(lambda x: model(x, training=False), reduce_retracing=True, autograph=False)
+
+    def __call__(self, segs):
+        out = []
+        for i in range(0, len(segs), self.batch_size):
+            b = segs[i:i + self.batch_size]
+            k = len(b)
+            size = min(self.batch_size, 1 << (k - 1).bit_length())  # a partial batch: the next power of two
+            if k < size:
+                b = np.concatenate([b, np.zeros((size - k, *b.shape[1:]), b.dtype)])
+            out.append(np.asarray(self.fn(b))[:k])
+        return np.concatenate(out)
+
+
+_PREDICTORS = weakref.WeakKeyDictionary()  # model -> {batch_size: compiled predictor}
+
+
+def batch_predictor(model, batch_size):
+    """The model's compiled batch predictor, built once per (model, batch size).
+
+    Parameters
+    ----------
+    model : keras.Model
+    batch_size : int
+        Inputs per forward pass.
+
+    Returns
+    -------
+    BatchPredictor
+        ``predictor(x) -> np.ndarray`` for ``x`` of shape (n, *model input) and any n.
+    """
+    by_size = _PREDICTORS.setdefault(model, {})
+    if batch_size not in by_size:
+        by_size[batch_size] = BatchPredictor(model, batch_size)
+    return by_size[batch_size]

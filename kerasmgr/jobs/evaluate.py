@@ -1,0 +1,200 @@
+"""Evaluation jobs: a saved model on a dataset subset, with its report; one system on several splits.
+
+``bin/evaluate.py`` calls :func:`evaluate_to_folder` and :func:`compare_splits`. The computing
+(segment posteriors, aggregation, metrics, tables) is :mod:`kerasmgr.evaluation`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import keras
+
+from .. import plots
+from ..data.pipeline import ClipStore
+from ..data.selection import DataSelection, open_split
+from ..evaluation import (
+    dumps,
+    evaluate_segments,
+    format_classification_table,
+    format_tagging_table,
+    infer_task,
+    segment_posteriors,
+    side_by_side,
+    summarise_headlines,
+)
+from ..models import input_spec
+from ..pretrained import read_metadata
+from .train import train_repeated
+
+__all__ = ["evaluate_model", "write_report", "evaluate_to_folder", "compare_splits"]
+
+
+def evaluate_model(model, data=None, *, task=None, labels=None, hop=None, hop_seconds=None, batch_size=32,
+                   max_segments=None, progress=True):
+    """Evaluate a waveform model (or a saved ``.keras``/``.h5`` path) on a dataset subset.
+
+    Parameters
+    ----------
+    model : keras.Model or str or Path
+        A model, or a saved model (loaded after ``import kerasmgr``); its JSON sidecar, if present,
+        supplies ``task`` and ``labels``.
+    data : DataSelection or None
+        Dataset, split and subset (default: the embedded dataset's test subset).
+    task : {'genre', 'tags'} or None
+        Default: the sidecar's, else from the output activation.
+    labels : list of str or None
+        Output names; default the sidecar's, else the dataset's.
+    hop : int or None
+        Hop between segments in samples (default: no overlap).
+    batch_size, max_segments, progress
+        See :func:`segment_posteriors`.
+
+    Returns
+    -------
+    dict
+        :func:`evaluate_segments` output plus ``task``, ``dataset``, ``subset``, ``skipped``.
+    """
+    data = data or DataSelection()
+    sidecar = None
+    if not hasattr(model, "predict"):
+        sidecar = read_metadata(model)
+        model = keras.models.load_model(model, compile=False)
+    task = task or (sidecar or {}).get("task") or infer_task(model)
+    sr, _ = input_spec(model)
+    if hop_seconds is not None:
+        hop = int(hop_seconds * sr)
+    ds = open_split(data, sample_rate=sr, progress=progress)
+    labels = list(labels or (sidecar or {}).get("labels") or ds.labels(task))
+    n_out = model.output_shape[-1]
+    if len(labels) != n_out:
+        raise ValueError(f"the model has {n_out} outputs but {len(labels)} labels were given")
+    ds_labels = ds.labels(task)
+    if ds_labels != labels:
+        missing = sorted(set(ds_labels) - set(labels))
+        if missing:
+            raise ValueError(f"dataset labels not among the model's outputs: {missing[:5]}")
+    targets_full = ds.targets(task, labels)
+    # clips keep their own lengths (no padding to the longest file), as in training's validation
+    store = ClipStore([it.path for it in ds.items], sr, progress=progress, desc=f"loading {data.subset}",
+                      max_seconds=ds.max_seconds)
+    post = segment_posteriors(model, store, hop=hop, batch_size=batch_size, max_segments=max_segments)
+    result = evaluate_segments(task, post, targets_full[store.index], labels)
+    result.update({"task": task, "dataset": data.dataset, "split": data.split, "subset": data.subset, "n_items": len(ds),
+                   "skipped": [{"path": p, "reason": r} for p, r in store.errors]})
+    return result
+
+
+def write_report(result, out_dir, *, title=""):
+    """Write ``metrics.json``, ``table.txt`` and (classification) ``confusion_matrix.png``.
+
+    Returns the text table.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(dumps(result))
+    if "max_probability" in result:
+        text = "\n\n".join(format_classification_table(result[k], title=f"{title} [{k}]".strip())
+                           for k in ("max_probability", "majority_vote", "raw"))
+        mp = result["max_probability"]
+        plots.save_figure(plots.confusion_matrix_figure(mp["confusion_matrix"], mp["classes"],
+                                                        title=f"{title} (max. probability)".strip()),
+                          out / "confusion_matrix.png")
+    else:
+        text = format_tagging_table(result["track"], title=title)
+    (out / "table.txt").write_text(text + "\n")
+    return text
+
+
+def evaluate_to_folder(model, out, data=None, *, task=None, hop_seconds=None, batch_size=32, progress=True):
+    """:func:`evaluate_model` on one partition, with its report written (what ``bin/evaluate.py`` does).
+
+    Parameters
+    ----------
+    model : keras.Model or str or Path
+        A model or a saved one (its sidecar gives task and labels).
+    out : str or Path
+        Receives :func:`write_report`'s files.
+    data, task, hop_seconds, batch_size, progress
+        As :func:`evaluate_model`.
+
+    Returns
+    -------
+    result : dict
+        :func:`evaluate_model`'s result.
+    text : str
+        The report's table.
+    """
+    data = data or DataSelection()
+    result = evaluate_model(model, data, task=task, hop_seconds=hop_seconds, batch_size=batch_size, progress=progress)
+    text = write_report(result, out, title=data.describe())
+    return result, text
+
+
+def compare_splits(partitions, data, *, saved_model=None, train_config=None, task=None, repeats=1, out="compare",
+                   hop_seconds=None, batch_size=32, progress=True, **train_overrides):
+    """The seeds' central comparison: one system on several partitions of a dataset, side by side.
+
+    With ``saved_model``, that model is evaluated on each partition's ``subset``; otherwise the
+    system of ``train_config`` (plus ``train_overrides``) is trained ``repeats`` times (seeds
+    ``seed, seed+1, ...``) on each partition's train subset and each run evaluated on its
+    ``subset``. This is ``bin/evaluate.py --compare-splits``.
+
+    Parameters
+    ----------
+    partitions : sequence of str
+        Split-list names, e.g. ``('stratified', 'filtered')`` (files
+        ``{train,valid,test}_<name>.txt`` in ``split_dir``).
+    saved_model : str or Path or None
+        A saved model (``.keras``/``.h5`` with its sidecar) to evaluate instead of training.
+    train_config : TrainConfig, dict, YAML path or None
+        Training configuration (see :func:`kerasmgr.training.resolve_config`).
+    data : DataSelection
+        The dataset, the folder of the split lists and the evaluated subset (its ``split`` is
+        replaced by each partition in turn).
+    task : {'genre', 'tags'} or None
+        Evaluation task (default: the saved model's sidecar, else its output activation).
+    repeats : int
+        Training runs per partition.
+    out : str or Path
+        Writes ``<out>/<partition>/`` (run folders, or the evaluation report) and
+        ``comparison.txt`` / ``comparison.json``.
+    hop_seconds : float or None
+        Hop between evaluation segments in seconds (default: no overlap).
+    batch_size : int
+    progress : bool
+    **train_overrides
+        :class:`kerasmgr.training.TrainConfig` fields, e.g. ``model='dnn'``, ``epochs=5``.
+
+    Returns
+    -------
+    dict
+        ``summaries`` {partition: :func:`summarise_headlines` output}, ``results`` {partition:
+        [evaluation results]}, ``text`` (the side-by-side table), ``paths`` of the outputs.
+    """
+    if saved_model is None and train_config is None and "model" not in train_overrides:
+        raise ValueError("compare_splits needs a saved model, or a training config / model name to train")
+    out = Path(out)
+
+    settings = dict(task=task, hop_seconds=hop_seconds, batch_size=batch_size, progress=progress)
+    summaries, results = {}, {}
+    for name in partitions:
+        part = dataclasses.replace(data, split=name)
+        if saved_model is not None:
+            results[name] = [evaluate_to_folder(saved_model, out / name, part, **settings)[0]]
+        else:
+            overrides = dict(train_overrides, dataset=part.dataset, data_root=part.data_root, split=name,
+                             split_dir=part.split_dir, out=str(out / name), name=name,
+                             dataset_kwargs=part.dataset_kwargs or None)
+            runs, _ = train_repeated(train_config, repeats=repeats, **overrides)
+            results[name] = [evaluate_to_folder(r.model_path, r.run_dir / "evaluation", part, **settings)[0]
+                             for r in runs]
+        summaries[name] = summarise_headlines(results[name])
+    text = side_by_side(list(summaries.values()), list(partitions))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "comparison.txt").write_text(text + "\n")
+    (out / "comparison.json").write_text(json.dumps(summaries, indent=2))
+    return {"summaries": summaries, "results": results, "text": text,
+            "paths": {"comparison": str(out / "comparison.txt"), "json": str(out / "comparison.json")}}
