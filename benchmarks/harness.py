@@ -167,6 +167,8 @@ def graph_flops(model):
     products, element-wise arithmetic); FFTs are not counted.
     """
     import tensorflow as tf
+    # TensorFlow internals, on purpose: freezing variables into constants (to count FLOPs from the
+    # graph) has no public TF 2 API
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     spec = tf.TensorSpec([1, *model.input_shape[1:]], tf.float32)

@@ -110,6 +110,8 @@ def _mend_keras_multiworker():
     if _MENDED:
         return
     import tensorflow as tf
+    # Keras internals, on purpose: Keras 3.13 has no public hook for how its TensorFlow trainer
+    # reduces per-replica values or builds a distributed model (see the module docstring).
     from keras.src import tree
     from keras.src.backend.tensorflow import trainer as tf_trainer
 

@@ -351,6 +351,7 @@ class TrainingCheckpoint(keras.callbacks.BackupAndRestore):
     def _rng_path(self):
         return Path(self.backup_dir) / "rng_state.npz"
 
+    # BackupAndRestore's own save/load hooks (no public hook exists to add state to its checkpoint)
     def _save_model(self):
         super()._save_model()
         path = self._rng_path()

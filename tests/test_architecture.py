@@ -193,6 +193,7 @@ def installed(tmp_path_factory):
 
 def test_pip_install_gives_working_console_commands(installed, tmp_path):
     env_dir, py = installed
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # only what the install put there
     probe = (
         "import importlib, importlib.metadata as md, kerasmgr, kerasmgr.cli as cli\n"
         "print(kerasmgr.__file__)\n"
@@ -201,7 +202,7 @@ def test_pip_install_gives_working_console_commands(installed, tmp_path):
         "for name, (mod, _) in cli.COMMANDS.items():\n"
         "    assert callable(importlib.import_module('kerasmgr.cli.' + mod).main), name\n"
     )
-    r = subprocess.run([str(py), "-c", probe], capture_output=True, text=True, cwd=tmp_path)
+    r = subprocess.run([str(py), "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     lines = r.stdout.split("\n")
     assert str(env_dir) in lines[0]  # the installed copy, not the checkout
@@ -211,9 +212,9 @@ def test_pip_install_gives_working_console_commands(installed, tmp_path):
     assert (installed_pkg / "jobs" / "reproduce" / "seed004.py").exists()
     script = env_dir / "bin" / "kerasmgr"
     assert script.exists()
-    out = subprocess.run([str(script), "--help"], capture_output=True, text=True, cwd=tmp_path)
+    out = subprocess.run([str(script), "--help"], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert out.returncode == 0 and "extract-features" in out.stdout and "reproduce" in out.stdout
-    out = subprocess.run([str(script), "models"], capture_output=True, text=True, cwd=tmp_path)
+    out = subprocess.run([str(script), "models"], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert out.returncode == 0 and "| `k2c2` |" in out.stdout, out.stderr[-2000:]
-    bad = subprocess.run([str(script), "nonsense"], capture_output=True, text=True, cwd=tmp_path)
+    bad = subprocess.run([str(script), "nonsense"], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert bad.returncode == 2 and "unknown command" in bad.stderr

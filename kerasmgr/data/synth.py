@@ -44,7 +44,7 @@ class Renderer:
 
     Parameters
     ----------
-    sr : int
+    sample_rate : int
         Sample rate in Hz.
     duration : float
         Buffer length in seconds.
@@ -52,9 +52,9 @@ class Renderer:
         Source of randomness for noise-based sounds (drawn after the score).
     """
 
-    def __init__(self, sr, duration, rng):
-        self.sr = int(sr)
-        self.n = int(round(duration * sr))
+    def __init__(self, sample_rate, duration, rng):
+        self.sample_rate = int(sample_rate)
+        self.n = int(round(duration * self.sample_rate))
         self.rng = rng
         self.tracks = {}
 
@@ -67,7 +67,7 @@ class Renderer:
     def add(self, name, start_s, sound, gain=1.0):
         """Add ``sound`` into track ``name`` at ``start_s`` seconds (clipped at the end)."""
         buf = self.track(name)
-        i = int(round(start_s * self.sr))
+        i = int(round(start_s * self.sample_rate))
         if i >= self.n or i + len(sound) <= 0:
             return
         j = min(self.n, i + len(sound))
@@ -78,7 +78,7 @@ class Renderer:
     def _harmonic(self, f0, dur, amps, *, decay=None, attack=0.005, release=0.05, sustain=1.0,
                   vibrato=0.0, vib_rate=5.5, inharm=0.0, detune=0.0):
         """Additive tone: harmonic k has amplitude ``amps[k-1]`` and optional decay ``decay[k-1]`` (1/s)."""
-        sr = self.sr
+        sr = self.sample_rate
         n = max(int(dur * sr), 16)
         t = np.arange(n) / sr
         k = np.arange(1, len(amps) + 1)
@@ -149,11 +149,11 @@ class Renderer:
 
     def bass(self, f0, dur, kind="finger"):
         if kind == "sub":
-            n = max(int(dur * self.sr), 16)
-            t = np.arange(n) / self.sr
+            n = max(int(dur * self.sample_rate), 16)
+            t = np.arange(n) / self.sample_rate
             f = f0 * (1 + 0.5 * np.exp(-t * 30))
-            x = np.sin(2 * np.pi * np.cumsum(f) / self.sr)
-            return x * _env_adsr(n, self.sr, 0.003, 0.2, 0.7, 0.05)
+            x = np.sin(2 * np.pi * np.cumsum(f) / self.sample_rate)
+            return x * _env_adsr(n, self.sample_rate, 0.003, 0.2, 0.7, 0.05)
         if kind == "synth":
             return self.saw_synth(f0, dur, cutoff_harm=6)
         k = np.arange(1, 8)
@@ -173,66 +173,67 @@ class Renderer:
 
     # ----------------------------------------------------------------------------- drums
     def _noise(self, dur):
-        return self.rng.standard_normal(max(int(dur * self.sr), 16))
+        return self.rng.standard_normal(max(int(dur * self.sample_rate), 16))
 
     def kick(self, tone=1.0):
-        n = int(0.35 * self.sr)
-        t = np.arange(n) / self.sr
+        n = int(0.35 * self.sample_rate)
+        t = np.arange(n) / self.sample_rate
         f = 45 * tone + 110 * np.exp(-t * 35)
-        x = np.sin(2 * np.pi * np.cumsum(f) / self.sr) * np.exp(-t * 9)
-        click = max(int(0.003 * self.sr), 1)
+        x = np.sin(2 * np.pi * np.cumsum(f) / self.sample_rate) * np.exp(-t * 9)
+        click = max(int(0.003 * self.sample_rate), 1)
         x[:click] += 0.3 * self._noise(0.003)[:click]
         return x
 
     def snare(self, tone=1.0):
         n = self._noise(0.2)
-        b, a = signal.butter(2, [min(1500 * tone, 0.4 * self.sr), min(6000, 0.45 * self.sr)], "bandpass",
-                             fs=self.sr)
-        t = np.arange(len(n)) / self.sr
+        b, a = signal.butter(2, [min(1500 * tone, 0.4 * self.sample_rate), min(6000, 0.45 * self.sample_rate)], "bandpass",
+                             fs=self.sample_rate)
+        t = np.arange(len(n)) / self.sample_rate
         body = np.sin(2 * np.pi * 185 * tone * t) * np.exp(-t * 30)
         return 0.6 * signal.lfilter(b, a, n) * np.exp(-t * 18) + 0.5 * body
 
     def rim(self):
-        t = np.arange(int(0.04 * self.sr)) / self.sr
-        return np.sin(2 * np.pi * min(1700, 0.4 * self.sr) * t) * np.exp(-t * 120)
+        t = np.arange(int(0.04 * self.sample_rate)) / self.sample_rate
+        return np.sin(2 * np.pi * min(1700, 0.4 * self.sample_rate) * t) * np.exp(-t * 120)
 
     def hihat(self, open_=False):
         n = self._noise(0.25 if open_ else 0.05)
-        b, a = signal.butter(2, min(7000, 0.42 * self.sr), "highpass", fs=self.sr)
-        t = np.arange(len(n)) / self.sr
+        b, a = signal.butter(2, min(7000, 0.42 * self.sample_rate), "highpass", fs=self.sample_rate)
+        t = np.arange(len(n)) / self.sample_rate
         return 0.4 * signal.lfilter(b, a, n) * np.exp(-t * (10 if open_ else 70))
 
     def ride(self):
-        t = np.arange(int(0.9 * self.sr)) / self.sr
-        fr = np.array([3150, 4270, 5230, 2870, 3900]) * (self.sr / 2 / max(self.sr / 2, 5500))
+        t = np.arange(int(0.9 * self.sample_rate)) / self.sample_rate
+        fr = np.array([3150, 4270, 5230, 2870, 3900]) * (self.sample_rate / 2 / max(self.sample_rate / 2, 5500))
         x = np.sin(2 * np.pi * fr[:, None] * t[None, :]).sum(0) / len(fr)
-        b, a = signal.butter(2, min(5000, 0.42 * self.sr), "highpass", fs=self.sr)
+        b, a = signal.butter(2, min(5000, 0.42 * self.sample_rate), "highpass", fs=self.sample_rate)
         x = 0.5 * x + 0.3 * signal.lfilter(b, a, self.rng.standard_normal(len(t)))
         return 0.3 * x * np.exp(-t * 4)
 
     def shaker(self):
         n = self._noise(0.07)
-        b, a = signal.butter(2, min(5000, 0.42 * self.sr), "highpass", fs=self.sr)
+        b, a = signal.butter(2, min(5000, 0.42 * self.sample_rate), "highpass", fs=self.sample_rate)
         env = np.hanning(len(n))
         return 0.25 * signal.lfilter(b, a, n) * env
 
     def clap(self):
-        out = np.zeros(int(0.2 * self.sr))
+        out = np.zeros(int(0.2 * self.sample_rate))
         for d in (0.0, 0.011, 0.023):
-            n = self._noise(0.15) * np.exp(-np.arange(int(0.15 * self.sr)) / self.sr * 35)
-            i = int(d * self.sr)
+            n = self._noise(0.15) * np.exp(-np.arange(int(0.15 * self.sample_rate)) / self.sample_rate * 35)
+            i = int(d * self.sample_rate)
             out[i : i + len(n)] += n[: len(out) - i]
-        b, a = signal.butter(2, [min(900, 0.3 * self.sr), min(5000, 0.45 * self.sr)], "bandpass", fs=self.sr)
+        sr = self.sample_rate
+        b, a = signal.butter(2, [min(900, 0.3 * sr), min(5000, 0.45 * sr)], "bandpass", fs=sr)
         return 0.4 * signal.lfilter(b, a, out)
 
     # ----------------------------------------------------------------------------- effects
     def lowpass(self, x, cutoff):
-        b, a = signal.butter(2, min(cutoff, 0.45 * self.sr), "lowpass", fs=self.sr)
+        b, a = signal.butter(2, min(cutoff, 0.45 * self.sample_rate), "lowpass", fs=self.sample_rate)
         return signal.lfilter(b, a, x)
 
     def reverb(self, x, seconds, wet):
-        n = int(seconds * self.sr)
-        t = np.arange(n) / self.sr
+        n = int(seconds * self.sample_rate)
+        t = np.arange(n) / self.sample_rate
         ir = self.rng.standard_normal(n) * np.exp(-t * 6.9 / seconds)
         ir /= np.sqrt((ir ** 2).sum())
         return (1 - wet) * x + wet * signal.fftconvolve(x, ir)[: len(x)]

@@ -66,6 +66,8 @@ def cqt_kernel(
             f"CQT with fmin={fmin:.2f} Hz, n_bins={n_bins}, bins_per_octave={bins_per_octave} "
             f"reaches {freqs[-1]:.0f} Hz, above the Nyquist frequency {sample_rate / 2:.0f} Hz"
         )
+    # librosa's private helper, on purpose: its public CQT has no API for the filter bandwidths it uses,
+    # and matching librosa.cqt needs exactly these
     alpha = librosa.filters._relative_bandwidth(freqs=freqs)
     basis, lengths = librosa.filters.wavelet(
         freqs=freqs,

@@ -21,7 +21,7 @@ from ..train import train
 from .core import atomic_json
 
 #: The repository's ``configs/experiments`` folder (the seed experiments' training configs).
-EXPERIMENTS = Path(__file__).resolve().parents[2] / "configs" / "experiments"
+EXPERIMENTS = Path(__file__).resolve().parents[3] / "configs" / "experiments"
 
 #: Smoke runs: a tiny embedded dataset (5 clips per genre: 3 train / 1 valid / 1 test).
 SMOKE_EMBEDDED = {"clips_per_genre": 5, "duration": 30.0}

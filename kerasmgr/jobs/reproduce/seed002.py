@@ -12,7 +12,7 @@ import os
 import keras
 import numpy as np
 
-from ... import models, pretrained, transfer
+from ... import models, plots, pretrained, transfer
 from ...analysis import label_noise, popularity_spearman, simulate_annotation
 from ...auralisation import receptive_fields
 from ...data.datasets import load_dataset
@@ -379,7 +379,8 @@ def _fig6_run(ctx, cfg):
                         subsets=split, progress=ctx.progress, grid="thesis", seed=ctx.seed)
     folder = ctx.folder("transfer")  # every combination's score: the bars of the task's figure
     (folder / f"{cfg.key}.txt").write_text(transfer.results_table(rows) + "\n")
-    transfer.plot_results(rows, folder / f"{cfg.key}.png", protocol="thesis", title=cfg.labels["task"])
+    plots.save_figure(plots.transfer_figure(rows, transfer.rank(rows, "thesis"), protocol="thesis",
+                                            title=cfg.labels["task"]), folder / f"{cfg.key}.png")
     scale = 1.0 if rows[0]["metric"] == "r2" else 100.0
     conv = [r for r in rows if r["kind"] == "convnet"]
     best = max(conv, key=lambda r: r["score"])
