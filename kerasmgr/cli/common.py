@@ -53,8 +53,8 @@ def add_data_arguments(parser, *, subset="test", allow_all=False, dataset="embed
     """The data options of every job that reads a dataset.
 
     ``--dataset``, ``--data-root``, ``--split NAME`` (a split-list name; alias ``--split-name``),
-    ``--split-dir``, ``--subset`` (train, valid, test and, if ``allow_all``, all) and
-    ``--dataset-kwargs``. :func:`data_selection` turns them into a
+    ``--split-dir``, ``--subset`` (train, valid, test and, if ``allow_all``, all; none when
+    ``subset`` is ``None``) and ``--dataset-kwargs``. :func:`data_selection` turns them into a
     :class:`~kerasmgr.data.selection.DataSelection`.
     """
     g = parser.add_argument_group("data")
@@ -64,8 +64,9 @@ def add_data_arguments(parser, *, subset="test", allow_all=False, dataset="embed
     g.add_argument("--split", "--split-name", dest="split", metavar="NAME",
                    help="split lists {train,valid,test}_<NAME>.txt (default: the dataset's own partition)")
     g.add_argument("--split-dir", help="folder of the split lists (default <data-root>/splits)")
-    choices = SUBSETS + ((ALL,) if allow_all else ())
-    g.add_argument("--subset", default=subset, choices=choices, help=f"subset to read (default: {subset})")
+    if subset is not None:  # None: the command reads every subset itself (no --subset option)
+        choices = SUBSETS + ((ALL,) if allow_all else ())
+        g.add_argument("--subset", default=subset, choices=choices, help=f"subset to read (default: {subset})")
     g.add_argument("--dataset-kwargs", type=mapping, default={}, metavar="MAPPING",
                    help="loader options as a YAML/JSON mapping, e.g. '{clips_per_genre: 10}'")
     return parser
@@ -77,7 +78,7 @@ def data_selection(args):
     if args.dataset is None:
         return None
     return DataSelection(dataset=args.dataset, data_root=args.data_root, split=args.split, split_dir=args.split_dir,
-                         subset=args.subset, dataset_kwargs=args.dataset_kwargs)
+                         subset=getattr(args, "subset", ALL), dataset_kwargs=args.dataset_kwargs)
 
 
 def add_dataclass_arguments(parser, cls):

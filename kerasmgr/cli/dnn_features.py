@@ -22,7 +22,7 @@ from .common import add_data_arguments, data_selection
 def main(argv=None):
     p = argparse.ArgumentParser(prog="kerasmgr dnn-features", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_data_arguments(p, subset="test")
+    add_data_arguments(p, subset=None)
     p.add_argument("--units", type=int, nargs="+", default=[50, 500])
     p.add_argument("--variants", nargs="+", default=["RS", "RSD"], choices=["RS", "RSD"])
     p.add_argument("--epochs", type=int, help="override the DNN epochs (dnn-mgr: up to 200)")

@@ -24,7 +24,7 @@ from .common import add_data_arguments, data_selection
 def main(argv=None):
     p = argparse.ArgumentParser(prog="kerasmgr prepare-dataset", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_data_arguments(p, subset="train")
+    add_data_arguments(p, subset=None)
     p.add_argument("--out", required=True, help="output folder")
     rate = p.add_mutually_exclusive_group()
     rate.add_argument("--sample-rate", type=int, help="target rate in Hz")
