@@ -87,6 +87,7 @@ def _to_image(M, size):
 
 def sift_similarity(A, B, *, size=(256, 256), ratio=0.75):
     """SIFT-match similarity of two maps ``(time, freq)`` (see the module docstring).
+
     Returns
     -------
     dict
@@ -112,6 +113,7 @@ def sift_similarity(A, B, *, size=(256, 256), ratio=0.75):
 
 def layer_maps(model, audio, layers):
     """Activation maps of conv layers for one model-sized excerpt.
+
     Parameters
     ----------
     model : keras.Model
@@ -135,6 +137,7 @@ def layer_maps(model, audio, layers):
 
 def clip_activations(model, clips, layer, *, batch_size=8):
     """Mean activation vector of a layer over each clip's segments, shape (n_clips, units).
+
     ``layer`` names a 2-D (or 3-D, averaged over time) layer; ``'embedding'`` means the input of
     the ``output`` layer.
     """
@@ -152,6 +155,7 @@ def clip_activations(model, clips, layer, *, batch_size=8):
 
 def compare_maps(maps, references, *, size=(256, 256)):
     """SIFT similarity of every channel of every layer with every reference map.
+
     Parameters
     ----------
     maps : dict of str -> array (time, freq, channels)
@@ -175,6 +179,7 @@ def compare_maps(maps, references, *, size=(256, 256)):
 
 def activation_correlations(activations, features):
     """Seed 003: each neuron against each hand-crafted feature over a set of clips.
+
     Parameters
     ----------
     activations : array, shape (n_clips, n_neurons)

@@ -81,6 +81,7 @@ def snr_db(reference, perturbed):
 
 def project_snr(Z, X0, snr):
     """Project ``Z`` onto the ball ``‖Z − X0‖_F ≤ ‖X0‖_F / 10^(snr/20)`` (dnn-mgr's step 5).
+
     ``Y = (Z + ν X0) / (1 + ν)`` with ``ν = max(0, ‖Z − X0‖ / ε − 1)``: a convex combination of
     ``Z`` and ``X0``, so non-negativity is kept; the SNR equals ``snr`` exactly when active.
     ``snr=None`` disables the constraint.
@@ -94,6 +95,7 @@ def project_snr(Z, X0, snr):
 
 class SpectralView:
     """A kerasmgr model as a function of the linear STFT magnitude of an excerpt.
+
     Parameters
     ----------
     model : keras.Model
@@ -111,6 +113,7 @@ class SpectralView:
     segment_hop : int
         Samples between consecutive segments (one STFT hop for one-frame models, else a segment).
     """
+
     def __init__(self, model):
         self.model = model
         fe = find_frontend(model)
@@ -122,7 +125,6 @@ class SpectralView:
             # consecutive segments; a one-frame model (dnn-mgr's DNN) sees every frame
             self.segment_hop = fe.hop_length if self.segment_frames == 1 else self.segment_samples
         else:
-
             shape = model.input_shape
             if not (len(shape) == 2 and shape[1] == kereliuk.N_BINS) and \
                     not (len(shape) == 4 and shape[2] == kereliuk.N_BINS):
@@ -230,6 +232,7 @@ class SpectralView:
 
     def log_posteriors_from_magnitude(self, Y, n_samples):
         """Log-posteriors of every frame/patch/segment, ``(units, n_outputs)``, from ``(n_frames, F)``.
+
         Differentiable with respect to the magnitude ``Y`` of an excerpt of ``n_samples``.
         """
         if not self.spectral:
@@ -271,6 +274,7 @@ class SpectralView:
 @dataclass
 class AdversaryResult:
     """What an adversary returns (one excerpt, one target)."""
+
     target: int
     magnitude: np.ndarray = field(repr=False)  # (n_frames, F) adversarial |STFT| (spectral)
     original_magnitude: np.ndarray = field(repr=False)
@@ -297,6 +301,7 @@ def _target_cost(logp, target, scale):
 
 def _descend(grad, state, update, target, stop, max_iter):
     """Iterate ``state = update(state, g)`` until the target's mean posterior reaches ``stop``.
+
     ``grad(state) -> (g, mean posteriors)``; ``update`` may return ``None`` to stop early.
     Returns ``(state, iterations, reached, mean posteriors at state)``.
     """
@@ -334,6 +339,7 @@ def _check_target(view, target):
 def spectral_adversary(model, audio, target, *, snr=SPECTRAL_SNR_DB, mu=0.1, max_iter=100, stop=0.9, momentum=True,
                        griffin_lim=False, view=None):
     """Seed 004's adversary on the magnitude STFT of one excerpt.
+
     Parameters
     ----------
     model : keras.Model or SpectralView
@@ -410,6 +416,7 @@ def _spectral_result(view, audio, x, X0, Y, phase, target, iterations, posterior
 
 def waveform_adversary(model, audio, target, *, snr=WAVEFORM_SNR_DB, step=0.05, max_iter=100, stop=0.9, view=None):
     """Projected gradient descent on the samples, through the model's own front-end.
+
     Each step moves ``δ`` by ``step × radius`` along the normalised negative gradient, then
     projects onto ``‖δ‖ ≤ radius = ‖x‖ / 10^(snr/20)`` and clips ``x + δ`` to [-1, 1]; the result
     is a waveform of the input's length with time-domain SNR ≥ ``snr``.
@@ -473,6 +480,7 @@ def waveform_adversary(model, audio, target, *, snr=WAVEFORM_SNR_DB, step=0.05, 
 
 def fgsm(model, audio, target, *, mu=0.25, snr=None, domain="spectral", view=None):
     """The single signed gradient step towards ``target`` (seed 004's adversarial-training step).
+
     Spectral: ``Y = max(X0 − mu · sign(∇), 0)`` (then the SNR ball if ``snr`` is given);
     waveform: ``x − mu · sign(∇)`` clipped to [-1, 1]. Returns an :class:`AdversaryResult`
     with ``iterations=1``.
@@ -509,6 +517,7 @@ def _fgsm_spectral(view, audio, target, mu, snr):
 
 def choose_targets(true_labels, mode, n_classes, *, p=None, label=None, seed=0):
     """Target labels for a set of excerpts (seed 004's modes).
+
     Parameters
     ----------
     true_labels : array of int, shape (n,)
@@ -545,6 +554,7 @@ def choose_targets(true_labels, mode, n_classes, *, p=None, label=None, seed=0):
 
 def ensemble(model, audio, *, targets=None, adversary=spectral_adversary, **kwargs):
     """One adversary per label for the same excerpt (seed 004's ensembles).
+
     Returns
     -------
     list of AdversaryResult
@@ -568,6 +578,7 @@ def lowpass(audio, sample_rate, cutoff_hz, order=4):
 # ------------------------------------------------------------------------------ adversarial training
 def perturbation_fn(source, *, mu=0.25, domain="spectral", n_classes=None, seed=0):
     """Seed 004's adversarial-training perturbation for ``tf.data`` batches of waveforms.
+
     Every batch is perturbed by one signed gradient step of the fixed ``source`` model towards
     a random target per clip (uniform over the labels, may equal the true one); the new model
     then trains on the perturbed batch with the true labels. Spectral domain (the paper): the

@@ -48,6 +48,7 @@ def texture_window(frontend, texture_seconds=TEXTURE_SECONDS):
 
 def dnn_feature_extractor(model):
     """A frames -> ``[h0, h1, h2]`` activation model with the weights of a trained DNN.
+
     Parameters
     ----------
     model : keras.Model
@@ -81,6 +82,7 @@ def _frames(frontend, clip):
 def file_features(extractor, frontend, clip, *, layer="all", aggregate=False, n_frames=100, window=200, hop=100,
                   rng=None):
     """DNN features of one file.
+
     Parameters
     ----------
     extractor, frontend
@@ -132,6 +134,7 @@ def dnn_feature_experiment(model, train_clips, train_labels, test_clips, test_la
                            layers=LAYERS, aggregations=(False, True), n_estimators=500, n_jobs=2, progress=True,
                            texture_seconds=TEXTURE_SECONDS, return_forests=False):
     """Random forests on the DNN's features for every layer choice and aggregation.
+
     Parameters
     ----------
     model : keras.Model
@@ -196,6 +199,7 @@ class FeatureForest:
     n_estimators : int
         Trees (500).
     """
+
     def __init__(self, model, *, layer="all", aggregate=True, texture_seconds=TEXTURE_SECONDS, n_estimators=500,
                  n_jobs=2):
         self.extractor, self.frontend = dnn_feature_extractor(model)
@@ -240,6 +244,7 @@ def _layer_slice(layer, units, aggregated):
 # ----------------------------------------------------------------------------------------- baseline
 def mfcc_zcr_features(clip, sample_rate=22050, *, n_mfcc=13, frame=1024, texture_seconds=5.0):
     """Seed 004's hand-crafted features of one file.
+
     13 MFCCs and the zero-crossing rate per 46 ms frame (1024 samples at 22.05 kHz, hop 50 %);
     mean and variance over 5-s texture windows hopped by 50 %.
 
@@ -262,11 +267,13 @@ def mfcc_zcr_features(clip, sample_rate=22050, *, n_mfcc=13, frame=1024, texture
 
 class MahalanobisClassifier(ClassifierMixin, BaseEstimator):
     """Minimum Mahalanobis distance to class means with a pooled (shared) covariance.
+
     Parameters
     ----------
     reg : float
         Added to the covariance diagonal, relative to its mean variance (numerical safety).
     """
+
     def __init__(self, reg=1e-6):
         self.reg = reg
 
@@ -299,6 +306,7 @@ BASELINE_CLASSIFIERS = ("mahalanobis", "forest")
 def baseline_experiment(train_clips, train_labels, test_clips, test_labels, classes, *, sample_rate=22050, progress=True,
                         classifier="mahalanobis", n_estimators=500):
     """Hand-crafted baselines on MFCC+ZCR texture windows; returns classification metrics (file level).
+
     ``classifier='mahalanobis'``: seed 004's minimum-Mahalanobis-distance classifier;
     ``'forest'``: seed 000's "random forest with MFCCs" (51 % on fault-filtered GTZAN), the same
     500-tree forest (``random_state=1234``) as the DNN features get.

@@ -34,6 +34,7 @@ def parse_layers(layers):
 
 class FeatureExtractor:
     """Concatenated global-average-pooled conv feature maps of a waveform model.
+
     Parameters
     ----------
     model : keras.Model
@@ -60,6 +61,7 @@ class FeatureExtractor:
     sample_rate, n_samples : int
         The model's input rate (Hz) and length (samples).
     """
+
     def __init__(self, model, *, layers="12345", tap="pool", long="crop", crop="centre", batch_size=8):
         import keras
 
@@ -100,6 +102,7 @@ class FeatureExtractor:
 
     def transform(self, waveforms):
         """Features of each waveform (at :attr:`sample_rate`).
+
         Parameters
         ----------
         waveforms : iterable of 1-D np.ndarray
@@ -124,6 +127,7 @@ class FeatureExtractor:
 
 def random_convnet(name="k2c2", *, seed=0, **kwargs):
     """The same architecture with untrained weights (He-normal conv kernels), seeded.
+
     The thesis' random-weights baseline: conv kernels He-normal (kerasmgr's Choi models use it),
     biases 0, batch normalisation at its initial identity statistics.
     """
@@ -136,6 +140,7 @@ def random_convnet(name="k2c2", *, seed=0, **kwargs):
 
 def mfcc_features(y, sample_rate, *, n_mfcc=20):
     """The thesis' MFCC baseline: mean and std over time of 20 MFCCs, their Δ and ΔΔ (120-d).
+
     Parameters
     ----------
     y : np.ndarray, shape (n_samples,)

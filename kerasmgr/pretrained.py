@@ -65,6 +65,7 @@ def read_metadata(model_path):
 
 def load(name_or_path, *, compile=False):
     """Load a released model and its metadata.
+
     Parameters
     ----------
     name_or_path : str or Path
@@ -94,6 +95,7 @@ def load(name_or_path, *, compile=False):
 
 def save(model, stem, metadata=None, *, formats=("keras", "h5")):
     """Write ``stem.keras`` / ``stem.h5`` atomically (temporary file, then rename) and the sidecar.
+
     Returns
     -------
     dict

@@ -42,6 +42,7 @@ class TrainConfig:
     """Every option of :func:`train` (and of ``bin/train.py`` and ``configs/*.yaml``).
     ``None`` means "the model's default" (:func:`kerasmgr.models.training_defaults`).
     """
+
     model: str = _f("k2c2", "model name (kerasmgr.models.available())")
     task: str | None = _f(None, "'tags' (multi-label, sigmoid, ROC-AUC) or 'genre' (softmax, accuracy); "
                                 "default: the model's seed task")
@@ -119,6 +120,7 @@ class TrainConfig:
 
 def resolve_config(config=None, **overrides):
     """Merge defaults, a config (dataclass, dict or YAML path) and keyword overrides.
+
     Keys must be :class:`TrainConfig` fields; unknown keys raise ``ValueError`` naming them.
     Options still ``None`` afterwards take the model's training defaults
     (:func:`kerasmgr.models.training_defaults`).
@@ -174,6 +176,7 @@ def resolve_config(config=None, **overrides):
 
 def fraction_of(dataset, fraction):
     """The first ``ceil(fraction x n)`` items of a fixed permutation (seed 0) of a training split.
+
     Smaller fractions are nested in larger ones and do not depend on the run's seed.
     """
     if fraction >= 1.0:
@@ -195,10 +198,12 @@ def _loss(task, y_true, y_pred):
 # ------------------------------------------------------------------------------------- callbacks
 class ClipEvaluation(keras.callbacks.Callback):
     """Clip-level validation each epoch; saves the best model; writes TensorBoard images.
+
     Adds ``val_loss``, ``val_auc`` (tags, macro ROC-AUC) or ``val_accuracy`` (genre), the
     current ``learning_rate`` and ``train_seconds`` (the epoch's training steps) to the epoch logs, so
     TensorBoard, CSVLogger and EarlyStopping placed after it see them.
     """
+
     def __init__(self, audio, targets, task, labels, *, run_dir, log_dir, batch_size, image_clip=0,
                  level="clip", select="best"):
         super().__init__()
@@ -277,11 +282,13 @@ class ClipEvaluation(keras.callbacks.Callback):
 
 class LinearSchedules(keras.callbacks.Callback):
     """dnn-mgr's pylearn2 schedules, per epoch (1-based ``e``).
+
     * ``LinearDecayOverEpoch(start=1, saturate=S, decay_factor=f)``:
       ``lr = lr0 - lr0 * (1 - f) / S * e`` for ``e <= S``, then ``lr0 * f``;
     * ``MomentumAdjustor(final, start=1, saturate=M)``: momentum rises linearly from
       ``momentum_start`` to ``momentum`` at epoch ``M``.
     """
+
     def __init__(self, cfg):
         super().__init__()
         self.cfg = cfg
@@ -338,12 +345,14 @@ def make_optimizer(cfg, steps_per_epoch):
 
 class TrainingCheckpoint(keras.callbacks.BackupAndRestore):
     """``BackupAndRestore`` that also keeps the random-generator state of the model's layers.
+
     Keras checkpoints weights, optimizer state and the epoch, but not the seed-generator state
     of dropout and other random layers, so a resumed run would draw other dropout masks than an
     uninterrupted one. Together with the training stream's ``start``
     (:func:`kerasmgr.data.pipeline.training_dataset`), a resumed run repeats the uninterrupted
     run's computation.
     """
+
     def _rng_variables(self):
         weights = {id(w) for w in self.model.weights}
         return [v for v in self.model.variables if id(v) not in weights]
@@ -373,6 +382,7 @@ class TrainingCheckpoint(keras.callbacks.BackupAndRestore):
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
     """EarlyStopping that continues from the monitored values of the epochs already done."""
+
     def __init__(self, *args, history=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.history = list(history)

@@ -53,6 +53,7 @@ def layer_combinations(layers=(1, 2, 3, 4, 5)):
 @dataclass(frozen=True)
 class FeatureSet:
     """A named list of feature blocks (keys into the block dictionary)."""
+
     name: str
     blocks: tuple
     kind: str  # 'convnet', 'random', 'mfcc', 'mfcc+convnet'
@@ -74,6 +75,7 @@ def feature_sets(layers, *, random=False, mfcc=False):
 
 def cv_splits(y, *, task, n_folds=10, groups=None, shuffle=False, seed=0):
     """(train, test) index pairs: stratified (classification) or plain k-fold, grouped if needed.
+
     For classification the number of folds is reduced to the size of the rarest class (inner
     folds of a nested run on a small dataset)."""
     from sklearn import model_selection as ms
@@ -112,9 +114,11 @@ def _grid(n_features, scales=(True, False)):
 
 class _FoldKernels:
     """Per-block Gram and squared-distance matrices for one (fit, evaluate) split.
+
     Rows are the fit items then the evaluation items, columns the fit items: shape
     (n_fit + n_eval, n_fit). Scaling statistics come from the fit items only.
     """
+
     def __init__(self, blocks, fit_idx, eval_idx, scales=(True, False)):
         self.n_fit = len(fit_idx)
         self.scales = tuple(scales)
@@ -167,7 +171,6 @@ def _predict_path(task, K_train, y_train, K_test, Cs, solver, factor=None):
     """Predictions, shape (len(Cs), n_test), of SVC/SVR on a precomputed kernel for each C
     (``factor``: the linear kernel's features, which speed up :mod:`kerasmgr.svm`)."""
     if solver == "smo":
-
         path = svm.svc_path if task == "classification" else svm.svr_path
         return path(K_train, y_train, K_test, Cs, factor=factor)
     if solver != "libsvm":
@@ -206,6 +209,7 @@ def _kernels(G, D, keys):
 
 def _grid_scores(fset, fold_kernels, y, task, splits, dims, solver):
     """Mean CV score of every grid point for one feature set.
+
     ``fold_kernels[s]`` holds the per-block matrices of split ``s`` (shared by all feature sets);
     ``splits[s]`` is its (train, test) pair of indices into ``y``. One kernel matrix serves all
     C values (solved as one warm-started path); grid points that name the same kernel (γ = 1/N_f
@@ -262,6 +266,7 @@ def _params(g):
 def run(blocks, y, *, task=None, layers=(1, 2, 3, 4, 5), protocols=("thesis", "nested"), n_folds=10, groups=None,
         subsets=None, shuffle=False, seed=0, n_jobs=2, progress=True, solver="smo", grid="thesis"):
     """Evaluate every feature set under the chosen protocols.
+
     Parameters
     ----------
     blocks : dict

@@ -10,6 +10,7 @@ __all__ = ["BN_READINGS", "DEFAULT_BN_READING", "FORMATS", "MODES", "PUBLISHED",
 
 def convert(fmt, src, out, **kwargs):
     """Convert a released weight file and write ``OUT.keras``, ``OUT.h5`` and ``OUT.json``.
+
     Parameters
     ----------
     fmt : str

@@ -162,6 +162,7 @@ def _theano_compact(src, batch_norm, scope, n_samples):
 
 def calibration_clips(n_per_genre=4, n_samples=348000):
     """Stand-in calibration music: ``n_per_genre`` clips per genre of the embedded dataset at 12 kHz.
+
     Real music (a few hundred varied clips) is better; pass your own to :func:`build_converted`.
     """
     clips = []
@@ -284,6 +285,7 @@ def _choi2016(src, kind, ordering, bn_reading, input_kind="waveform"):
 def build_converted(fmt, src, *, mode="faithful", n_samples=None, calibration=None, ordering=None,
                     bn_reading=None, input="waveform"):
     """Build the kerasmgr model of a released Choi weight file.
+
     Parameters
     ----------
     fmt : str

@@ -139,6 +139,7 @@ def attack_dataset(model, out, data=None, *, limit=None, mode="random", p=None, 
         decisions on the original and adversarial audio are reported (``deployed_*`` columns;
         ``summary['deployed']``: accuracy, normalised accuracy, Binomial test against chance, mean
         SNR of the excerpts it misclassifies).
+
     Returns
     -------
     dict

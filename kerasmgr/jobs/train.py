@@ -76,6 +76,7 @@ def data_selection(cfg):
 @dataclass
 class RunResult:
     """What :func:`train` returns."""
+
     run_dir: Path
     config: TrainConfig
     metrics: dict
@@ -84,6 +85,7 @@ class RunResult:
 
 def write_sidecar(path, contract, *, cfg, labels, dataset, metrics=None):
     """JSON metadata next to a saved model: what its outputs mean and what it expects.
+
     Parameters
     ----------
     path : str or Path
@@ -127,6 +129,7 @@ def _run_dir(cfg):
 
 def train(config=None, **overrides):
     """Train a model on a dataset and write a run folder (see the module docstring).
+
     Parameters
     ----------
     config : TrainConfig, dict, str/Path of a YAML file, or None
@@ -211,7 +214,6 @@ def train(config=None, **overrides):
         adapt_standardization(model, (x.numpy() for x, _ in adapt_ds.take(n_adapt)))
     perturb = None
     if cfg.adversarial_source:
-
         source = keras.models.load_model(cfg.adversarial_source, compile=False)
         src_view = adversary.SpectralView(source)
         if src_view.sample_rate != sr:
@@ -310,6 +312,7 @@ def train(config=None, **overrides):
 
 def _resume_point(run_dir):
     """``(epochs already done, their history rows)`` from a run folder's training checkpoint.
+
     ``(0, None)`` when there is nothing to resume. ``history.csv`` is cut back to the
     checkpointed epochs (a run killed after logging an epoch but before its checkpoint redoes
     that epoch).
@@ -341,6 +344,7 @@ def _resume_point(run_dir):
 
 def train_repeated(config=None, *, repeats=1, vary="all", **overrides):
     """Train ``repeats`` times; summarise test metrics.
+
     ``vary='all'``: seeds ``seed, seed+1, ...`` (data order, crops and initial weights change;
     run folders ``<name>-seed<k>``). ``vary='init'``: the seed stays and ``init_seed`` takes
     ``seed, seed+1, ...``, so only the weight initialisation changes, as in the thesis' repeated

@@ -13,6 +13,7 @@ ACTIVATIONS = ("softmax", "sigmoid", "linear")
 
 def resolve_frontend(defaults, frontend):
     """Merge a model's default front-end settings with a user's choice.
+
     Parameters
     ----------
     defaults : dict
@@ -65,6 +66,7 @@ def frontend_overrides(frontend):
 
 def waveform_frontend(n_samples, frontend_cfg):
     """Waveform input ``(batch, n_samples)`` and the front-end applied to it.
+
     Returns
     -------
     inputs : keras.KerasTensor, shape (batch, n_samples)
@@ -97,6 +99,7 @@ def output_layer(x, n_outputs, activation, **kwargs):
 def conv_bn_elu(x, filters, kernel, index, *, padding="same", pool=None, dropout=0.0,
                 kernel_initializer="he_normal", batch_norm="moving", bn_momentum=0.99):
     """Choi's block: Conv2D -> BatchNorm -> ELU [-> MaxPool] [-> Dropout].
+
     Layers are named ``conv{index}``, ``bn{index}``, ``elu{index}``, ``pool{index}``,
     ``dropout{index}`` so features can be tapped by name. ``kernel`` and ``pool`` are in
     (time, freq) order, the layout of kerasmgr images. ``batch_norm='batch'`` uses

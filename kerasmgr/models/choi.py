@@ -138,6 +138,7 @@ def default_n_samples(model_kwargs):
 def k2c2(*, n_outputs=50, activation="sigmoid", n_params=None, n_samples=None, frontend=None,
          batch_norm="moving", bn_momentum=BN_MOMENTUM, input_bn=None, dataset_standardization=False, name=None):
     """Compact-convnet / chapter-4 k2c2 tagger.
+
     Parameters
     ----------
     n_outputs : int
@@ -184,7 +185,6 @@ def k2c2(*, n_outputs=50, activation="sigmoid", n_params=None, n_samples=None, f
     n_samples = default_n_samples(dict(n_params=n_params)) if n_samples is None else n_samples
     inputs, x, _ = waveform_frontend(n_samples, resolve_frontend(FRONTEND, frontend))
     if dataset_standardization:
-
         x = Standardization(axis=2, max_istd=None, name="dataset_standardization")(x)
     x = _input_bn(x, key is not None if input_bn is None else input_bn, bn_momentum)
     for i, (w, p) in enumerate(zip(widths, pools), start=1):
@@ -198,6 +198,7 @@ def k1c2(*, n_outputs=50, activation="sigmoid", n_params=0.1e6, n_samples=N_SAMP
          frontend=None, kernel_length=K1C2_KERNEL, widths="tolerance", bn_momentum=BN_MOMENTUM,
          input_bn=True, name=None):
     """Chapter-4 k1c2: 1-D (time) kernels, 2-D convolution, then two FC layers.
+
     4 × [Conv (1×``kernel_length`` in freq×time), BN, ELU, MaxPool (1×4)-(1×5)-(1×8)-(1×8)]
     keeps every mel band separate; the 96 × width map is flattened -> FC -> FC -> output (FC with
     BN + ELU).
@@ -240,6 +241,7 @@ def k1c2(*, n_outputs=50, activation="sigmoid", n_params=0.1e6, n_samples=N_SAMP
 def k2c1(*, n_outputs=50, activation="sigmoid", n_params=0.1e6, n_samples=N_SAMPLES_CH4,
          frontend=None, bn_momentum=BN_MOMENTUM, input_bn=True, name=None):
     """Chapter-4 k2c1: a first 2-D kernel spanning the whole band, then 1-D convolutions.
+
     Conv (96×4 in freq×time, 'valid' along frequency) collapses the band; then 1×4 convolutions;
     MaxPool along time after every conv (4, 4, 4, 5, 4 frames; the thesis only says "(1×4) or
     (1×5)"); flatten -> FC -> FC -> output.
@@ -264,6 +266,7 @@ def k2c1(*, n_outputs=50, activation="sigmoid", n_params=0.1e6, n_samples=N_SAMP
 def crnn(*, n_outputs=50, activation="sigmoid", n_params=0.1e6, n_samples=N_SAMPLES_CH4,
          frontend=None, dropout=0.1, gru_reset_after=False, bn_momentum=BN_MOMENTUM, input_bn=True, name=None):
     """Chapter-4 CRNN: 4 conv layers (3×3) and a 2-layer GRU summarising time.
+
     The image is zero-padded in time to 1440 frames as in the released CRNN, then 4 ×
     [Conv 3×3, BN, ELU, MaxPool (2×2)-(3×3)-(4×4)-(4×4), Dropout 0.1] gives an N × 1 × 15 map,
     read as 15 time steps by two GRUs; the last hidden state feeds the output.
@@ -319,6 +322,7 @@ GENRE_FRONTEND = dict(kind="stft", sample_rate=GENRE_SAMPLE_RATE, n_fft=512, hop
 def genre_convnet(*, n_outputs=3, activation="softmax", n_samples=GENRE_N_SAMPLES, frontend=None, filters=64,
                   fc_widths=(512, 256), dropout=(0.0, 0.25, 0.25, 0.25, 0.5), fc_dropout=0.5, name=None):
     """The genre convnet of thesis §7.2 (the model of the auralisation chapter, Table 7-A).
+
     5 × [Conv ``filters``@3×3 (ReLU), MaxPool (2, 2), Dropout] -> Flatten -> two FC layers (ReLU,
     Dropout) -> output. The input is the STFT magnitude of a 4-s excerpt at 11,025 Hz (512-point
     FFT, hop 256: 173 frames × 257 bins). The thesis gives 64 maps, 3×3 kernels, (2,2) pools and
@@ -374,6 +378,7 @@ CH4_MODELS = ("k1c2", "k2c1", "k2c2", "crnn")
 
 def budget_table(models=CH4_MODELS, budgets=BUDGETS, **kwargs):
     """Trainable parameters of the chapter-4 models at every Table 4-A budget.
+
     Parameters
     ----------
     models : sequence of str
