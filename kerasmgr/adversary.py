@@ -44,7 +44,8 @@ from .models import kereliuk
 
 __all__ = ["SpectralView", "AdversaryResult", "spectral_adversary", "waveform_adversary", "fgsm",
            "choose_targets", "ensemble", "snr_db", "project_snr", "lowpass", "perturbation_fn", "binomial_p",
-           "TARGET_MODES", "DNN_MGR", "DNN_MGR_DATASET", "PRESETS", "SPECTRAL_SNR_DB", "WAVEFORM_SNR_DB"]
+           "TARGET_MODES", "DNN_MGR", "DNN_MGR_DATASET", "PRESETS", "SPECTRAL_SNR_DB", "WAVEFORM_SNR_DB",
+           "tag_adversary", "OBJECTIVES"]
 
 #: The SNR bound (dB) of each adversary where a caller gives none: dnn-mgr's 15 dB on the magnitude
 #: spectrum, and 30 dB on the waveform (a time-domain bound is the stricter one: 15 dB of white
@@ -150,15 +151,19 @@ class SpectralView:
         self._hidden_wave = keras.Model(model.input, end) if self.kind == "waveform" else None
         self._gradient_fns = {}
 
-    def gradient_fn(self, domain, n):
+    def gradient_fn(self, domain, n, objective="up"):
         """The compiled gradient step of the adversaries for excerpts of ``n`` samples (cached, so
         attacking many excerpts traces it once).
 
         ``'magnitude'``: ``(Y, target, scale) -> (d cost / d Y, mean posteriors)`` for an STFT
         magnitude ``Y`` (frames, bins); ``'waveform'``: ``(x, d, target, scale) -> (d cost / d d,
-        mean posteriors)`` at the samples ``x + d``. The cost is :func:`_target_cost`.
+        mean posteriors)`` at the samples ``x + d``. The cost is :func:`_target_cost`: the target's
+        negative log-posterior (``objective='up'``) or, for a sigmoid tag, the negative log of its
+        absence (``'down'``).
         """
-        key = (domain, int(n))
+        key = (domain, int(n), objective)
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
         if key not in self._gradient_fns:
             if domain == "magnitude":
                 @tf.function(reduce_retracing=True)
@@ -166,7 +171,7 @@ class SpectralView:
                     with tf.GradientTape() as tape:
                         tape.watch(Y)
                         logp = self.log_posteriors_from_magnitude(Y, n)
-                        cost = _target_cost(logp, target, scale)
+                        cost = _target_cost(logp, target, scale, objective)
                     return tf.convert_to_tensor(tape.gradient(cost, Y)), tf.reduce_mean(tf.exp(logp), 0)
             elif domain == "waveform":
                 @tf.function(reduce_retracing=True)
@@ -174,7 +179,7 @@ class SpectralView:
                     with tf.GradientTape() as tape:
                         tape.watch(d)
                         logp = self.log_posteriors_from_waveform(x + d)
-                        cost = _target_cost(logp, target, scale)
+                        cost = _target_cost(logp, target, scale, objective)
                     return tf.convert_to_tensor(tape.gradient(cost, d)), tf.reduce_mean(tf.exp(logp), 0)
             else:
                 raise ValueError(f"domain must be 'magnitude' or 'waveform', got {domain!r}")
@@ -285,22 +290,37 @@ class AdversaryResult:
     posteriors: np.ndarray  # mean over segments, as the adversary saw them at the end
     audio_posteriors: np.ndarray  # mean over segments of the model on the adversarial audio
     original_posteriors: np.ndarray
-    reached: bool  # target posterior ≥ stop
+    reached: bool  # target posterior ≥ stop (objective 'up') or ≤ stop ('down')
     domain: str = "spectral"
+    objective: str = "class"  # 'class' (single label: make it the decision), 'up' / 'down' (one tag)
+    threshold: float = 0.5  # a tag's decision threshold (objectives 'up' and 'down')
 
     @property
     def success(self):
-        """The model's decision on the adversarial *audio* is the target."""
+        """The model's decision on the adversarial *audio* is what the adversary aimed at: the
+        target class, or the tag present (``'up'``) or absent (``'down'``) at ``threshold``."""
+        if self.objective == "up":
+            return bool(self.audio_posteriors[self.target] >= self.threshold)
+        if self.objective == "down":
+            return bool(self.audio_posteriors[self.target] < self.threshold)
         return int(np.argmax(self.audio_posteriors)) == self.target
 
 
-def _target_cost(logp, target, scale):
-    """dnn-mgr's cost: mean negative log-posterior of ``target`` over units, times ``scale``."""
+def _target_cost(logp, target, scale, objective="up"):
+    """dnn-mgr's cost: mean negative log-posterior of ``target`` over units, times ``scale``;
+    ``objective='down'``: the mean negative log of ``1 − p`` (a sigmoid tag's absence)."""
+    if objective == "down":
+        return -tf.reduce_mean(tf.math.log(tf.maximum(1.0 - tf.exp(logp[:, target]), 1e-7))) * scale
     return -tf.reduce_mean(logp[:, target]) * scale
 
 
-def _descend(grad, state, update, target, stop, max_iter):
-    """Iterate ``state = update(state, g)`` until the target's mean posterior reaches ``stop``.
+#: What a cost pushes: a class or tag towards 1 (``'up'``), a sigmoid tag towards 0 (``'down'``).
+OBJECTIVES = ("up", "down")
+
+
+def _descend(grad, state, update, target, stop, max_iter, objective="up"):
+    """Iterate ``state = update(state, g)`` until the target's mean posterior reaches ``stop``
+    (objective ``'down'``: falls to ``stop`` or below).
 
     ``grad(state) -> (g, mean posteriors)``; ``update`` may return ``None`` to stop early.
     Returns ``(state, iterations, reached, mean posteriors at state)``.
@@ -308,7 +328,8 @@ def _descend(grad, state, update, target, stop, max_iter):
     it = 0
     while True:
         g, pbar = grad(state)
-        if float(pbar[target]) >= stop:
+        p = float(pbar[target])
+        if (p <= stop) if objective == "down" else (p >= stop):
             return state, it, True, pbar
         if it >= max_iter:
             return state, it, False, pbar
@@ -337,7 +358,7 @@ def _check_target(view, target):
 
 
 def spectral_adversary(model, audio, target, *, snr=SPECTRAL_SNR_DB, mu=0.1, max_iter=100, stop=0.9, momentum=True,
-                       griffin_lim=False, view=None):
+                       griffin_lim=False, view=None, objective="up"):
     """Seed 004's adversary on the magnitude STFT of one excerpt.
 
     Parameters
@@ -360,6 +381,9 @@ def spectral_adversary(model, audio, target, *, snr=SPECTRAL_SNR_DB, mu=0.1, max
     griffin_lim : bool
         After each step, replace the magnitude by that of the real signal it resynthesises to with
         the exemplar's phase (one Griffin-Lim projection, seed 004 §3.1; :data:`PRESETS`).
+    objective : {'up', 'down'}
+        ``'down'`` (sigmoid taggers): push the ``target`` tag's posterior down to ``stop``
+        (:func:`tag_adversary`).
 
     Returns
     -------
@@ -371,7 +395,7 @@ def spectral_adversary(model, audio, target, *, snr=SPECTRAL_SNR_DB, mu=0.1, max
     n = len(x)
     scale = float(X0.shape[0])  # dnn-mgr: mean NLL × number of frames
 
-    grad = view.gradient_fn("magnitude", n)
+    grad = view.gradient_fn("magnitude", n, objective)
 
     def step(Y):
         return grad(Y, tf.constant(target), tf.constant(scale, tf.float32))
@@ -392,7 +416,7 @@ def spectral_adversary(model, audio, target, *, snr=SPECTRAL_SNR_DB, mu=0.1, max
         st["Y_old"], st["t_old"] = Z, t
         return Y
 
-    Y, it, reached, pbar = _descend(step, X0, update, target, stop, max_iter)
+    Y, it, reached, pbar = _descend(step, X0, update, target, stop, max_iter, objective)
     return _spectral_result(view, audio, x, X0, Y, st["phase"], target, it, np.asarray(pbar), reached)
 
 
@@ -414,7 +438,8 @@ def _spectral_result(view, audio, x, X0, Y, phase, target, iterations, posterior
         original_posteriors=_mean_posterior(view, x), reached=reached, domain="spectral")
 
 
-def waveform_adversary(model, audio, target, *, snr=WAVEFORM_SNR_DB, step=0.05, max_iter=100, stop=0.9, view=None):
+def waveform_adversary(model, audio, target, *, snr=WAVEFORM_SNR_DB, step=0.05, max_iter=100, stop=0.9, view=None,
+                       objective="up"):
     """Projected gradient descent on the samples, through the model's own front-end.
 
     Each step moves ``δ`` by ``step × radius`` along the normalised negative gradient, then
@@ -430,7 +455,7 @@ def waveform_adversary(model, audio, target, *, snr=WAVEFORM_SNR_DB, step=0.05, 
         Minimum time-domain SNR in dB (``None``: unconstrained; only the [-1, 1] clipping stays).
     step : float
         Step length as a fraction of the SNR ball's radius (unconstrained: of the excerpt's norm).
-    max_iter, stop
+    max_iter, stop, objective
         As :func:`spectral_adversary`.
 
     Returns
@@ -450,7 +475,7 @@ def waveform_adversary(model, audio, target, *, snr=WAVEFORM_SNR_DB, step=0.05, 
     length = step * (norm if radius is None else radius)
     scale = float(view.frontend.n_frames(n)) if view.spectral else 1.0
 
-    wave_grad = view.gradient_fn("waveform", n)
+    wave_grad = view.gradient_fn("waveform", n, objective)
 
     def grad(d):
         return wave_grad(x, d, tf.constant(target), tf.constant(scale, tf.float32))
@@ -464,7 +489,7 @@ def waveform_adversary(model, audio, target, *, snr=WAVEFORM_SNR_DB, step=0.05, 
             d = d * tf.minimum(1.0, radius / (tf.norm(d) + 1e-30))
         return tf.clip_by_value(x + d, -1.0, 1.0) - x  # clipping only shrinks |δ|
 
-    d, it, reached, pbar = _descend(grad, tf.zeros_like(x), update, target, stop, max_iter)
+    d, it, reached, pbar = _descend(grad, tf.zeros_like(x), update, target, stop, max_iter, objective)
     x_adv = (x + d).numpy()
     X0 = Y = None
     if view.spectral:
@@ -476,6 +501,54 @@ def waveform_adversary(model, audio, target, *, snr=WAVEFORM_SNR_DB, step=0.05, 
         snr_time_db=snr_db(x.numpy(), x_adv), iterations=it, posteriors=pbar.numpy(),
         audio_posteriors=_mean_posterior(view, x_adv), original_posteriors=_mean_posterior(view, x.numpy()),
         reached=reached, domain="waveform")
+
+
+def tag_adversary(model, audio, tag, *, direction="down", threshold=0.5, domain="spectral", snr=None, **kwargs):
+    """An adversary for multi-label taggers: push one tag's mean posterior above (``'up'``) or below
+    (``'down'``) ``threshold``, under the same SNR ball as the single-label adversaries.
+
+    "Remove the top tag" is ``tag=argmax(model's scores), direction='down'``.
+
+    Parameters
+    ----------
+    model : keras.Model or SpectralView
+        A sigmoid tagger.
+    audio : np.ndarray, shape (n_samples,)
+    tag : int
+        Output index of the tag.
+    direction : {'up', 'down'}
+    threshold : float
+        The tag's decision threshold; the descent stops once the tag's mean posterior crosses it.
+    domain : {'spectral', 'waveform'}
+        :func:`spectral_adversary` (SNR on the magnitude spectrum) or :func:`waveform_adversary`
+        (SNR on the samples).
+    snr : float or None
+        The SNR bound in dB (default: the domain's, :data:`SPECTRAL_SNR_DB` or :data:`WAVEFORM_SNR_DB`).
+    **kwargs
+        The chosen adversary's other settings (``mu``/``step``, ``max_iter``, ``momentum``, ...).
+
+    Returns
+    -------
+    AdversaryResult
+        ``objective`` is ``direction``; ``success`` tells whether the tag's decision on the
+        adversarial *audio* changed as aimed.
+    """
+    view = model if isinstance(model, SpectralView) else SpectralView(model)
+    if view.activation != "sigmoid":
+        raise ValueError("tag adversaries need a multi-label (sigmoid) tagger; for a softmax classifier use "
+                         "spectral_adversary / waveform_adversary with a target class")
+    if direction not in OBJECTIVES:
+        raise ValueError(f"direction must be 'up' or 'down', got {direction!r}")
+    if domain == "spectral":
+        r = spectral_adversary(view, audio, tag, snr=SPECTRAL_SNR_DB if snr is None else snr, stop=threshold,
+                               objective=direction, **kwargs)
+    elif domain == "waveform":
+        r = waveform_adversary(view, audio, tag, snr=WAVEFORM_SNR_DB if snr is None else snr, stop=threshold,
+                               objective=direction, **kwargs)
+    else:
+        raise ValueError(f"domain must be 'spectral' or 'waveform', got {domain!r}")
+    r.objective, r.threshold = direction, float(threshold)
+    return r
 
 
 def fgsm(model, audio, target, *, mu=0.25, snr=None, domain="spectral", view=None):

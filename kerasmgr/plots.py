@@ -13,7 +13,8 @@ import numpy as np
 
 __all__ = ["confusion_matrix_figure", "spectrogram_figure", "adversary_figure", "robustness_figure",
            "deconvolution_grid", "tag_matrix_figure", "label_noise_figure", "similarity_histograms",
-           "transfer_figure", "figure_to_png", "save_figure"]
+           "transfer_figure", "transformation_figure", "per_label_figure",
+           "figure_to_png", "save_figure"]
 
 
 def _plt():
@@ -137,7 +138,8 @@ def adversary_figure(original, adversarial, *, sample_rate, hop_length, n_fft, f
     return fig
 
 
-def robustness_figure(snrs, accuracies, *, chance=None, clean=None, labels=None, title="Robustness"):
+def robustness_figure(snrs, accuracies, *, chance=None, clean=None, labels=None, title="Robustness",
+                      ylabel="accuracy on adversarial audio"):
     """Accuracy against the adversary's SNR bound (one line per series).
 
     Parameters
@@ -161,7 +163,7 @@ def robustness_figure(snrs, accuracies, *, chance=None, clean=None, labels=None,
     if chance is not None:
         ax.axhline(chance, color="grey", ls=":", lw=1, label="chance")
     ax.set_xlabel("minimum SNR of the adversary (dB)")
-    ax.set_ylabel("accuracy on adversarial audio")
+    ax.set_ylabel(ylabel)
     ax.set_ylim(0, 1.02)
     ax.legend()
     ax.set_title(title)
@@ -368,3 +370,59 @@ def transfer_figure(rows, ranked, *, protocol="thesis", title=""):
     return fig
 
 
+_PERCEPTUAL_COLOURS = {"inaudible": "tab:red", "irrelevant": "tab:orange", "audible": "tab:grey"}
+
+
+def transformation_figure(rows, *, metric_name="metric", title="Irrelevant transformations"):
+    """Flip rate and metric against strength, one panel per transformation family.
+
+    Parameters
+    ----------
+    rows : list of dict
+        ``transform``, ``strength``, ``perceptual`` ('inaudible', 'irrelevant', 'audible'),
+        ``flip_rate``, ``metric`` (and ``clean_metric``), one per (family, strength).
+    """
+    plt = _plt()
+    families = list(dict.fromkeys(r["transform"] for r in rows))
+    cols = 4
+    nrows = max(1, -(-len(families) // cols))
+    fig, axes = plt.subplots(nrows, cols, figsize=(3.2 * cols, 2.5 * nrows), dpi=100, squeeze=False)
+    for ax, fam in zip(axes.flat, families):
+        rs = [r for r in rows if r["transform"] == fam]
+        x = np.arange(len(rs))
+        ax.bar(x, [r["flip_rate"] for r in rs], color=[_PERCEPTUAL_COLOURS[r["perceptual"]] for r in rs])
+        ax.set_xticks(x, [f"{r['strength']:g}" for r in rs], fontsize=7)
+        ax.set_ylim(0, 1)
+        ax.set_title(fam, fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax2 = ax.twinx()
+        ax2.plot(x, [r["metric"] for r in rs], "k.-", lw=1)
+        if rs and rs[0].get("clean_metric") is not None:
+            ax2.axhline(rs[0]["clean_metric"], color="green", ls="--", lw=0.8)
+        ax2.set_ylim(0, 1)
+        ax2.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(families):]:
+        ax.axis("off")
+    axes.flat[0].set_ylabel("decisions flipped", fontsize=8)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in _PERCEPTUAL_COLOURS.values()]
+    fig.legend(handles + [plt.Line2D([], [], color="k", marker=".")], list(_PERCEPTUAL_COLOURS) + [metric_name],
+               loc="lower center", ncol=4, fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.05, 1, 0.97))
+    return fig
+
+
+def per_label_figure(labels, values, *, ylabel="ROC-AUC", title="", reference=None):
+    """A bar per label (e.g. per-tag ROC-AUC), with an optional reference line (chance)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(max(5, 0.45 * len(labels) + 1.5), 3.2), dpi=100)
+    x = np.arange(len(labels))
+    ax.bar(x, [np.nan if v is None else v for v in values], color="tab:blue")
+    if reference is not None:
+        ax.axhline(reference, color="grey", ls=":", lw=1)
+    ax.set_xticks(x, labels, rotation=60, fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, 1.02)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -27,6 +27,7 @@ COMMANDS = {
     "transfer": ("transfer", "SVM transfer-learning tables from feature files"),
     "adversary": ("adversary", "music adversaries over a dataset subset (seed 004)"),
     "auralise": ("auralise", "listen to what a model's conv features respond to"),
+    "audit": ("audit", "is the model listening to the music? one HTML report"),
     "analyse": ("analyse", "label vectors, label noise, reliability, activations"),
     "prepare-dataset": ("prepare_dataset", "decode a dataset once into TFRecord shards"),
     "dnn-features": ("dnn_features", "seed 000's DNN-feature experiment"),
