@@ -17,6 +17,7 @@ from kerasmgr.data.selection import DataSelection, open_split
 from kerasmgr.jobs.audit import run_audit
 
 SMALL = dict(clips_per_genre=3, duration=3.0)
+TAGGED = DataSelection(dataset_kwargs=dict(clips_per_genre=3, duration=8.0))  # short clips: synthesised in seconds
 FAST = dict(limit=3, transforms=["gain", "lowpass", "white_noise", "time_stretch", "mp3"], adversary_snrs=(30.0,),
             adversary_clips=1, adversary_iterations=2, responds_clips=3, n_boot=100, progress=False)
 
@@ -65,7 +66,7 @@ def test_statistics_against_references():
 
 def test_tag_adversary_removes_the_top_tag_under_the_snr_bound():
     model, meta = pretrained.load("k2c2-embedded")
-    clip = open_split(DataSelection(subset="test"), sample_rate=12000, progress=False).items[0].path
+    clip = open_split(TAGGED, sample_rate=12000, progress=False).items[0].path
     from kerasmgr.data.audio import load_audio
 
     x = load_audio(clip, 12000)
@@ -85,7 +86,7 @@ def test_tag_adversary_removes_the_top_tag_under_the_snr_bound():
 @pytest.fixture(scope="module")
 def tagger_audit(tmp_path_factory):
     out = tmp_path_factory.mktemp("audit")
-    return out, run_audit("k2c2-embedded", out, **FAST)
+    return out, run_audit("k2c2-embedded", out, TAGGED, **FAST)
 
 
 def test_audit_of_a_tagger_writes_the_report_and_resumes(tagger_audit):
@@ -109,7 +110,7 @@ def test_audit_of_a_tagger_writes_the_report_and_resumes(tagger_audit):
     assert "http://" not in page and "https://" not in page  # no network
     # resumable: finished sections are kept (not recomputed) when run again with the same settings
     before = (out / "sections" / "transformations.json").read_text()
-    again = run_audit("k2c2-embedded", out, **FAST)
+    again = run_audit("k2c2-embedded", out, TAGGED, **FAST)
     assert json.loads(before)["rows"] == again["sections"]["transformations"]["rows"]
     assert again["timings"]["transformations"] == pytest.approx(r["timings"]["transformations"])
 
@@ -136,6 +137,7 @@ def test_audit_of_a_genre_model_with_a_comparison_and_bad_input(tmp_path, monkey
 
 def test_audit_cli(tmp_path):
     res = run_cli("audit.py", "--model", "k2c2-embedded", "--out", tmp_path / "c", "--limit", "2", "--transforms", "gain",
+                  "--dataset-kwargs", "{clips_per_genre: 3, duration: 8.0}",
                   "--adversary-snrs", "--no-responds", "--bootstrap", "50")
     assert res.returncode == 0, res.stderr[-2000:]
     assert "transform: gain" in res.stdout and "report:" in res.stdout
