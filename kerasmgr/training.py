@@ -22,6 +22,7 @@ from . import evaluation, models, plots
 from . import metrics as mmetrics
 from .data.pipeline import STORES
 from .data.windows import clip_windows
+from .frontends.augment import resolve_augment
 from .distribute import STRATEGIES
 from .frontends import find_frontend
 from .optimizers import EpochExponentialDecay, ScheduledMomentumSGD
@@ -107,7 +108,12 @@ class TrainConfig:
     train_fraction: float = _f(1.0, "use this fraction of the training subset (thesis Figs 5.3/5.5): the first "
                                     "ceil(fraction x n) items of one fixed permutation (seed 0), so smaller "
                                     "fractions are nested in larger ones and every run sees the same items")
-    seed: int = _f(0, "random seed (data order, crops, initial weights)")
+    augment: dict | None = _f(None, "training-time data augmentation inside the front-end: {} for the default set, "
+                                    "or settings such as {gain_db: 6, time_stretch: 0.08, freq_masks: 1} "
+                                    "(kerasmgr.frontends.augment.DEFAULT_AUGMENT); inert at inference")
+    mixup_alpha: float = _f(0.0, "mixup of the training batches (tags): each example mixed with another of its "
+                                 "batch, weight ~ Beta(alpha, alpha), labels mixed alike; 0 = off")
+    seed: int = _f(0, "random seed (data order, crops, initial weights, augmentation)")
     init_seed: int | None = _f(None, "seed of the initial weights only (default: seed); with a fixed seed, "
                                      "runs that differ in init_seed differ only in their initialisation "
                                      "(the thesis' repeats, --vary init)")
@@ -151,6 +157,14 @@ def resolve_config(config=None, **overrides):
     if cfg.task is None:
         cfg.task = info.task
     cfg.model_kwargs = dict(cfg.model_kwargs or {})
+    if cfg.augment is not None:  # the front-end applies it: one setting for every model
+        fe = cfg.model_kwargs.get("frontend")
+        fe = {} if fe is None else ({"kind": fe} if isinstance(fe, str) else dict(fe))
+        cfg.model_kwargs["frontend"] = {**fe, "augment": resolve_augment(cfg.augment)}
+    if cfg.mixup_alpha < 0:
+        raise ValueError(f"mixup_alpha must be >= 0, got {cfg.mixup_alpha}")
+    if cfg.mixup_alpha and cfg.task != "tags":
+        raise ValueError("mixup_alpha mixes multi-hot tag targets: it needs task 'tags'")
     cfg.dataset_kwargs = dict(cfg.dataset_kwargs or {})
     if cfg.audio_store not in STORES:
         raise ValueError(f"audio_store must be one of {STORES}, got {cfg.audio_store!r}")

@@ -24,7 +24,7 @@ from .audio import AudioError, decode_error, fix_length, load_audio
 from .cache import audio_cache_dir
 from .windows import segment_offset
 
-__all__ = ["ClipStore", "training_dataset", "STORES", "epoch_permutations", "worker_batches",
+__all__ = ["ClipStore", "training_dataset", "mixup", "STORES", "epoch_permutations", "worker_batches",
            "batched_for_strategy"]
 
 STORES = ("memory", "disk", "none")
@@ -216,6 +216,44 @@ def training_dataset(store, targets, n_samples, *, segments_per_clip=1, batch_si
         ds = ds.filter(lambda k, i: (k % global_batch) // local_batch == worker_index)
     ds = batched_for_strategy(ds, replica_batch, batch_fn=_map, parallel_calls=parallel_calls)
     return ds, int(np.ceil(per_epoch / global_batch))
+
+
+def mixup(ds, alpha, *, seed=0):
+    """Mixup of a batched ``(x, y)`` stream: each example mixed with another of its batch.
+
+    ``x' = λ x + (1 − λ) x[perm]``, ``y' = λ y + (1 − λ) y[perm]`` with ``λ ~ Beta(α, α)`` per
+    example (drawn as ``G1 / (G1 + G2)`` from two Gamma variates) and a random permutation of the
+    batch. For tag (multi-hot float) targets; the draws are keyed by ``(seed, batch position)``,
+    so the stream is the same on every run with the same seed.
+
+    Parameters
+    ----------
+    ds : tf.data.Dataset
+        Batches ``(x (batch, ...), y (batch, n_tags))``.
+    alpha : float
+        Beta parameter (e.g. 0.2-0.4).
+    seed : int
+
+    Returns
+    -------
+    tf.data.Dataset
+    """
+    import tensorflow as tf
+
+    def mix(i, batch):
+        x, y = batch
+        b = tf.shape(x)[0]
+        s = tf.stack([tf.constant(int(seed), tf.int64), i])
+        g1 = tf.random.stateless_gamma([b], seed=s, alpha=alpha)
+        g2 = tf.random.stateless_gamma([b], seed=s + 1, alpha=alpha)
+        lam = g1 / (g1 + g2)
+        perm = tf.argsort(tf.random.stateless_uniform([b], seed=s + 2))
+        lx = tf.reshape(tf.cast(lam, x.dtype), tf.concat([[b], tf.ones([tf.rank(x) - 1], tf.int32)], 0))
+        ly = tf.reshape(tf.cast(lam, tf.float32), [-1, 1])
+        y = tf.cast(y, tf.float32)
+        return lx * x + (1 - lx) * tf.gather(x, perm), ly * y + (1 - ly) * tf.gather(y, perm)
+
+    return ds.enumerate().map(mix)
 
 
 def epoch_permutations(values, seed):

@@ -10,6 +10,7 @@ import librosa
 import numpy as np
 import tensorflow as tf
 
+from .augment import Augment, resolve_augment
 from .base import as_waveform3d, register
 from .cqt import ConstantQ
 from .framing import FRAMINGS, FramingPad, framing_pads
@@ -96,6 +97,9 @@ class Frontend(keras.layers.Layer):
         Arithmetic of the spectrogram and its scaling (the output is float32). float64 keeps
         bins far below the peak exact (float32 FFT rounding is ~1e-3 dB at -80 dB); the ports of
         released weights use it.
+    augment : dict or None
+        Training-time data augmentation (:mod:`kerasmgr.frontends.augment`; ``{}``: the default
+        set). Inert at inference.
 
     Input ``(batch, n_samples)`` or ``(batch, n_samples, 1)`` float waveform in [-1, 1].
     Output ``(batch, n_frames, n_freq, 1)`` float32 where ``n_freq`` is ``n_fft // 2 + 1``,
@@ -132,6 +136,7 @@ class Frontend(keras.layers.Layer):
         standardization_eps=1e-6,
         scale=1.0,
         precision="float32",
+        augment=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -177,6 +182,8 @@ class Frontend(keras.layers.Layer):
         if precision not in ("float32", "float64"):
             raise ValueError(f"precision must be 'float32' or 'float64', got {precision!r}")
         self.precision = precision
+        self.augment = resolve_augment(augment)
+        self._augment = None if self.augment is None else Augment(self.augment, name="augment")
 
         sub = {"dtype": "float64"} if precision == "float64" else {}  # sub-layers compute in this
         if kind == "cqt":
@@ -373,9 +380,11 @@ class Frontend(keras.layers.Layer):
             return tf.pow(s, self.power) if self.power != 1.0 else s
         return self._power_filterbank(self.magnitude(x))
 
-    def _finish(self, s):
+    def _finish(self, s, training=False):
         if self.magnitude_scale != "linear":
             s = self._scale_layer(s)
+        if self._augment is not None:
+            s = self._augment.image(s, unit=self.magnitude_scale, training=training)
         if self.frequency_weighting != "none":
             s = self._weighting(s)
         if self.sample_standardization:
@@ -401,8 +410,10 @@ class Frontend(keras.layers.Layer):
             raise ValueError("a constant-Q front-end has no STFT magnitude to work on")
         return self._finish(self._power_filterbank(magnitude))
 
-    def call(self, x):
-        return self._finish(self.spectrogram(x))
+    def call(self, x, training=False):
+        if self._augment is not None:
+            x = self._augment.waveform(x, training=training)
+        return self._finish(self.spectrogram(x), training=training)
 
     def compute_output_shape(self, input_shape):
         n = input_shape[1]
@@ -439,6 +450,7 @@ class Frontend(keras.layers.Layer):
             "standardization_eps": self.standardization_eps,
             "scale": self.scale,
             "precision": self.precision,
+            "augment": self.augment,
         }
 
 

@@ -47,7 +47,7 @@ import tensorflow as tf
 import yaml
 
 from .. import __version__, adversary, evaluation, models, plots
-from ..data.pipeline import ClipStore, training_dataset
+from ..data.pipeline import ClipStore, mixup, training_dataset
 from ..data.selection import DataSelection, open_subsets
 from ..data.shards import sharded_training_dataset
 from ..distribute import make_strategy, worker_info
@@ -228,6 +228,8 @@ def train(config=None, **overrides):
             num_workers=context.num_input_pipelines, worker_index=context.input_pipeline_id,
             replicas_per_worker=context.num_replicas_in_sync // context.num_input_pipelines)
         ds, _ = make(*arrays["train"], n_samples, **data_args, start=initial_epoch * steps * cfg.batch_size, **shards)
+        if cfg.mixup_alpha:
+            ds = mixup(ds, cfg.mixup_alpha, seed=cfg.seed)
         return ds if perturb is None else ds.map(perturb)
 
     if cfg.strategy == "default":
