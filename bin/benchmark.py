@@ -60,14 +60,21 @@ def main(argv=None):
     pr = sub.add_parser("prepare", help="peak RSS of bin/prepare_dataset.py + streaming from the shards, 1k vs 10k files")
     pr.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     pr.add_argument("--json", help="also write the figures to this JSON file")
+    pg = sub.add_parser("augment", help="training steps/s with augmentation (tf.data feed) against the plain in-memory rate")
+    pg.add_argument("--model", default="k2c2")
+    pg.add_argument("--files", type=int, default=24)
+    pg.add_argument("--batch-size", type=int, default=16)
+    pg.add_argument("--steps", type=int, default=8)
+    pg.add_argument("--repeats", type=int, default=3)
+    pg.add_argument("--json", help="also write the figures to this JSON file")
     pn = sub.add_parser("notebooks", help="seconds for each notebook top to bottom (target: 3 minutes each)")
     pn.add_argument("paths", nargs="*", help="notebooks (default: notebooks/*.ipynb)")
     pn.add_argument("--fresh-cache", action="store_true",
                     help="synthesise the datasets again in a temporary cache, as on a new machine")
     pn.add_argument("--json", help="also write the figures to this JSON file")
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ("suite", "pipeline", "transfer", "adversary", "prepare", "notebooks", "-h",
-                                   "--help"):
+    if not argv or argv[0] not in ("suite", "pipeline", "transfer", "adversary", "prepare", "notebooks", "augment",
+                                   "-h", "--help"):
         argv = ["suite", *argv]  # the suite is the default
     a = p.parse_args(argv)
     from benchmarks import harness as benchmark
@@ -100,6 +107,17 @@ def main(argv=None):
             print("feature extraction (k2c2 random-convnet features, 1-s files repeated to the input length)")
             for e in r["extraction_memory"]:
                 print(f"  {e['n_files']:6d} files: {e['seconds']:6.1f} s, peak RSS {e['peak_rss_mb']:.0f} MB")
+        if a.json:
+            Path(a.json).write_text(json.dumps(r, indent=2))
+        return 0
+
+    if a.what == "augment":
+        r = benchmark.augmentation_rate(model=a.model, n_files=a.files, batch_size=a.batch_size, steps=a.steps,
+                                        repeats=a.repeats)
+        print(f"{r['model']}, batch {r['batch_size']}: training steps/s, medians of {a.repeats} runs")
+        print(f"  plain, in memory:               {r['plain_memory']:.3f}")
+        print(f"  augmented + mixup, tf.data feed: {r['augmented_pipeline']:.3f}  "
+              f"({100 * r['ratio']:.0f} % of the plain in-memory rate; target >= 90 %)")
         if a.json:
             Path(a.json).write_text(json.dumps(r, indent=2))
         return 0

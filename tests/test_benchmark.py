@@ -33,3 +33,8 @@ def test_transfer_and_adversary_benchmarks_run():
     assert r["thesis"] >= 0 and r["n_combinations"] == 3
     a = benchmark.adversary_speed(model_names=("dnn",), seconds=1.0, iterations=2, repeats=1)
     assert a["dnn"]["iterations"] == 2
+
+
+def test_augmentation_benchmark_runs(tmp_path):
+    r = benchmark.augmentation_rate(model="dnn", n_files=2, batch_size=4, steps=1, repeats=1, workdir=tmp_path)
+    assert r["plain_memory"] > 0 and r["augmented_pipeline"] > 0 and r["ratio"] > 0
