@@ -83,11 +83,18 @@ class Augment(keras.layers.Layer):
         super().__init__(**kwargs)
         self.settings = resolve_augment(settings if settings is not None else {})
         self.bins_per_octave = bins_per_octave
-        s = self.settings
         self._masks = None
-        if s["freq_masks"] or s["time_masks"]:
-            self._masks = SpecAugment(freq_mask_param=int(s["freq_mask_param"]), time_mask_param=int(s["time_mask_param"]),
-                                      n_freq_masks=int(s["freq_masks"]), n_time_masks=int(s["time_masks"]),
+
+    def configure(self, n_frames, n_freq):
+        """Size the SpecAugment masks to the image (called by the front-end's ``build``): a mask is
+        at most a quarter of its axis, and an axis too short for that (one-frame models) gets none."""
+        s = self.settings
+        t_param = min(int(s["time_mask_param"]), (n_frames or 0) // 4) if s["time_masks"] else 0
+        f_param = min(int(s["freq_mask_param"]), n_freq // 4) if s["freq_masks"] else 0
+        if t_param >= 1 or f_param >= 1:
+            self._masks = SpecAugment(freq_mask_param=max(f_param, 1), time_mask_param=max(t_param, 1),
+                                      n_freq_masks=int(s["freq_masks"]) if f_param >= 1 else 0,
+                                      n_time_masks=int(s["time_masks"]) if t_param >= 1 else 0,
                                       mask_value=0.0, name="spec_augment")
 
     def waveform(self, x, training=False):

@@ -248,6 +248,8 @@ class Frontend(keras.layers.Layer):
     def build(self, input_shape):
         # the sub-layers hold no weights; building them here keeps Keras' state tracking exact
         n = input_shape[1]
+        if self._augment is not None:
+            self._augment.configure(None if n is None else self.n_frames(n), self.n_freq)
         shape3 = (input_shape[0], n, 1)
         if self.kind == "cqt":
             self._cqt.build(shape3)
