@@ -537,7 +537,7 @@ _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ddd;padding-bottom:.2em}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:.3em .6em;text-align:left;vertical-align:top}
-th{background:#f5f5f5}.flag{font-weight:bold;padding:.1em .5em;border-radius:.3em;color:#fff}
+th{background:#f5f5f5}.flag{font-weight:bold;padding:.1em .5em;border-radius:.3em;color:#fff;white-space:nowrap}
 .pass{background:#2e7d32}.warn{background:#ef6c00}.fail{background:#c62828}.info{background:#1565c0}
 .not-run{background:#777}img{max-width:100%;border:1px solid #eee}audio{width:260px;vertical-align:middle}
 .small{color:#666;font-size:.9em}
