@@ -184,3 +184,28 @@ def test_report_renders_in_headless_chromium(tagger_audit, tmp_path):
     assert errors == []
     assert (tmp_path / "report.png").stat().st_size > 10_000
     shutil.rmtree(tmp_path / "profile", ignore_errors=True)
+
+
+def test_adversary_cli_attacks_a_tagger(tmp_path):
+    """bin/adversary.py on the released tagger: the top tag removed under the SNR bound, resumable
+    (excerpts of at least one model input: 29 s)."""
+    args = ["adversary.py", "--model", "k2c2-embedded", "--out", tmp_path / "adv", "--dataset-kwargs",
+            "{clips_per_genre: 3, duration: 30.0}", "--limit", "1", "--iterations", "2", "--robustness-snrs", "30",
+            "--domain", "spectral", "waveform", "--figures", "1", "--preset", "dnn-mgr"]
+    res = run_cli(*args)
+    assert res.returncode == 0, res.stderr[-2000:]
+    summary = json.loads((tmp_path / "adv" / "summary.json").read_text())
+    assert summary["direction"] == "down" and set(summary["domains"]) == {"spectral", "waveform"}
+    assert summary["domains"]["spectral"]["snr_spectral_db"] >= 15.0 - 1e-3  # the default spectral bound
+    rows = (tmp_path / "adv" / "report.csv").read_text().strip().split("\n")
+    assert len(rows) == 1 + 2
+    assert (tmp_path / "adv" / "robustness.png").is_file()
+    again = run_cli(*args)  # finished excerpts are kept
+    assert again.returncode == 0 and (tmp_path / "adv" / "report.csv").read_text().strip().split("\n") == rows
+    named = run_cli("adversary.py", "--model", "k2c2-embedded", "--out", tmp_path / "up", "--dataset-kwargs",
+                    "{clips_per_genre: 3, duration: 30.0}", "--limit", "1", "--iterations", "1", "--robustness-snrs",
+                    "--tag", "guitar", "--direction", "up", "--no-audio", "--preset", "dnn-mgr")
+    assert named.returncode == 0, named.stderr[-2000:]
+    bad = run_cli("adversary.py", "--model", "k2c2-embedded", "--out", tmp_path / "bad", "--tag", "kazoo",
+                  "--dataset-kwargs", "{clips_per_genre: 3, duration: 30.0}")
+    assert bad.returncode == 2 and "kazoo" in bad.stderr

@@ -9,6 +9,9 @@ Examples
     python bin/adversary.py --model dnn.keras --dataset gtzan --data-root ~/data/gtzan --split filtered \\
         --dataset-mode --domain spectral waveform --out adv/dnn
 
+    # a multi-label tagger: remove each excerpt's top tag (or --tag NAME --direction up|down)
+    python bin/adversary.py --model k2c2-embedded --out adv/k2c2-tags --limit 10 --domain spectral waveform
+
     # seed 004's ensembles: every test excerpt attacked towards every label (the ensemble table)
     python bin/adversary.py --model dnn.keras --dataset gtzan --data-root ~/data/gtzan --ensemble --limit 5 \
         --stop 0.5 --out adv/ensemble
@@ -46,6 +49,10 @@ def main(argv=None):
                    help="targets: random (true with probability --p), wrong, right, or a fixed --label")
     p.add_argument("--p", type=float, help="probability of the true label in mode random (default 1/classes)")
     p.add_argument("--label", help="target label name for mode fixed")
+    p.add_argument("--tag", help="taggers: the tag to push (default: remove each excerpt's top tag)")
+    p.add_argument("--direction", choices=("down", "up"), default="down",
+                   help="taggers: push --tag below (down) or above (up) --threshold")
+    p.add_argument("--threshold", type=float, default=0.5, help="taggers: the tags' decision threshold")
     p.add_argument("--snr", type=float, default=adversary.SPECTRAL_SNR_DB,
                    help=f"minimum spectral SNR in dB (default {adversary.SPECTRAL_SNR_DB:g}, dnn-mgr's)")
     p.add_argument("--no-snr", action="store_true", help="no SNR constraint (either adversary)")
@@ -99,7 +106,15 @@ def main(argv=None):
         a.model, a.out, data, limit=a.limit, mode=a.mode, p=a.p, label=label, **settings,
         domains=tuple(a.domain), waveform_snr=None if a.no_snr else a.waveform_snr,
         robustness_snrs=tuple(a.robustness_snrs), lowpass_hz=a.lowpass_hz, figures=a.figures,
-        write_audio=not a.no_audio, seed=a.seed)
+        write_audio=not a.no_audio, seed=a.seed, tag=a.tag, direction=a.direction, threshold=a.threshold)
+    if "tag" in summary:  # a tagger: tag adversaries
+        for d, s in summary["domains"].items():
+            print(f"{d:<9} n={s['n']}  success {s['success_rate']:.3f}  score {s['mean_score_before']:.3f} -> "
+                  f"{s['mean_score_after']:.3f}  SNR {s['snr_spectral_db']} dB (spectral), {s['snr_time_db']} dB (time)")
+        for r in summary.get("robustness", []):
+            print(f"  SNR >= {r['snr_db']:5.1f} dB: top tag kept {r['top_tag_kept']:.3f}")
+        print(f"report: {Path(a.out) / 'summary.json'}")
+        return 0
     for d, s in summary["domains"].items():
         print(f"{d:<9} n={s['n']}  accuracy {s['accuracy_before']:.3f} -> {s['accuracy_after']:.3f}  "
               f"success {s['success_rate']:.3f}  SNR {s['snr_spectral_db']['mean']} dB (spectral), "

@@ -25,13 +25,14 @@ from ..adversary import (
     choose_targets,
     lowpass,
     spectral_adversary,
+    tag_adversary,
     waveform_adversary,
 )
 from ..data.audio import AudioError, load_audio
 from ..data.selection import DataSelection, open_split
 from ..metrics import classification_metrics
 
-__all__ = ["attack_dataset", "attack_ensembles", "done_keys", "REPORT_FIELDS", "ENSEMBLE_FIELDS"]
+__all__ = ["attack_dataset", "attack_tags", "attack_ensembles", "done_keys", "REPORT_FIELDS", "ENSEMBLE_FIELDS"]
 
 # ------------------------------------------------------------------------------ dataset job
 REPORT_FIELDS = ("id", "path", "domain", "true", "original_pred", "original_conf", "target", "adv_pred",
@@ -54,7 +55,10 @@ def _deployed_summary(rows, labels, key):
 
 
 def _load_model(model):
-    """A model and its sidecar metadata from a model, a saved file or a released-weights name."""
+    """A model and its sidecar metadata from a model, a saved file, a released-weights name or an
+    already loaded ``(model, metadata)`` pair."""
+    if isinstance(model, tuple):
+        return model
     if isinstance(model, keras.Model):
         return model, {}
     return pretrained.load(model)
@@ -79,23 +83,31 @@ def _read_excerpt(view, path, max_seconds, skipped):
         return None
 
 
-def _model_and_excerpts(model, data, progress):
-    """The attacked softmax model, its view and metadata, the excerpts' subset and the label names."""
+def _is_tagger(view, meta):
+    return view.activation == "sigmoid" or meta.get("task") == "tags"
+
+
+def _model_and_excerpts(model, data, progress, *, tags=False):
+    """The attacked model, its view and metadata, the excerpts' subset and the label names
+    (``tags``: a sigmoid tagger, else a softmax classifier)."""
     model, meta = _load_model(model)
     view = SpectralView(model)
-    if view.activation == "sigmoid" or meta.get("task") == "tags":
-        raise ValueError("bin/adversary.py attacks single-label (softmax) classifiers; use the library "
-                         "functions for tag models")
+    if _is_tagger(view, meta) != tags:
+        raise ValueError("this attack needs a multi-label (sigmoid) tagger" if tags else
+                         "ensembles attack single-label (softmax) classifiers")
     ds = open_split(data, sample_rate=view.sample_rate, progress=progress)
-    return model, meta, view, ds, list(meta.get("labels") or ds.labels("genre"))
+    return model, meta, view, ds, list(meta.get("labels") or ds.labels("tags" if tags else "genre"))
 
 
 def attack_dataset(model, out, data=None, *, limit=None, mode="random", p=None, label=None, snr=SPECTRAL_SNR_DB,
                    mu=0.1, max_iter=100, stop=0.9, momentum=True, griffin_lim=False, domains=("spectral",),
                    waveform_snr=WAVEFORM_SNR_DB, waveform_step=0.05, robustness_snrs=(10.0, 20.0, 30.0, 40.0),
                    lowpass_hz=None, max_seconds=30.0, figures=3, write_audio=True, seed=0, progress=True,
-                   deployed=None):
+                   deployed=None, tag=None, direction="down", threshold=0.5):
     """Attack a saved model over a dataset subset and write the report (``bin/adversary.py``).
+
+    A multi-label tagger is attacked with tag adversaries instead (:func:`attack_tags`, which
+    takes ``tag``, ``direction`` and ``threshold``).
 
     Parameters
     ----------
@@ -151,7 +163,14 @@ def attack_dataset(model, out, data=None, *, limit=None, mode="random", p=None, 
     listed in ``summary.json`` under ``skipped`` and never stop the job.
     """
     data = data or DataSelection()
-    model, meta, view, ds, labels = _model_and_excerpts(model, data, progress)
+    model, meta = _load_model(model)
+    if _is_tagger(SpectralView(model), meta):  # multi-label: tag adversaries
+        return attack_tags((model, meta), out, data, limit=limit, snr=snr, mu=mu, max_iter=max_iter, momentum=momentum,
+                           griffin_lim=griffin_lim, domains=domains, waveform_snr=waveform_snr,
+                           waveform_step=waveform_step, robustness_snrs=robustness_snrs, max_seconds=max_seconds,
+                           figures=figures, write_audio=write_audio, progress=progress, tag=tag, direction=direction,
+                           threshold=threshold)
+    model, meta, view, ds, labels = _model_and_excerpts((model, meta), data, progress)
     sr = view.sample_rate
     out = Path(out)
     (out / "wav").mkdir(parents=True, exist_ok=True)
@@ -389,4 +408,158 @@ def attack_ensembles(model, out, data=None, *, limit=None, snr=SPECTRAL_SNR_DB, 
                   f"{summary['mean_snr_db'] if summary['mean_snr_db'] is None else round(summary['mean_snr_db'], 1)} dB"]
     (out / "ensemble.md").write_text("\n".join(lines) + "\n")
     (out / "ensemble.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+TAG_FIELDS = ("id", "path", "domain", "true_tags", "tag", "direction", "original_score", "adv_score", "reached",
+              "success", "snr_spectral_db", "snr_time_db", "iterations", "top_tags_after", "wav")
+
+
+def attack_tags(model, out, data=None, *, tag=None, direction="down", threshold=0.5, limit=None, snr=SPECTRAL_SNR_DB,
+                mu=0.1, max_iter=100, momentum=True, griffin_lim=False, domains=("spectral",),
+                waveform_snr=WAVEFORM_SNR_DB, waveform_step=0.05, robustness_snrs=(10.0, 20.0, 30.0, 40.0),
+                max_seconds=30.0, figures=3, write_audio=True, progress=True):
+    """Tag adversaries over a dataset subset (``bin/adversary.py`` on a multi-label tagger).
+
+    For every excerpt, the adversary pushes one tag's score across ``threshold``: ``tag=None``
+    removes the excerpt's top tag (``direction='down'``), otherwise the named tag goes
+    ``direction`` (``'up'``: make it present, ``'down'``: absent). The same SNR-ball projections
+    as the single-label adversaries (:func:`kerasmgr.adversary.tag_adversary`).
+
+    Parameters
+    ----------
+    model : keras.Model or str
+        A sigmoid tagger, a saved file or a released-weights name.
+    out : str or Path
+        ``report.csv`` (one row per excerpt and domain, appended as each finishes: resumable),
+        ``summary.json``, ``wav/``, ``figures/`` (original, adversarial and difference
+        spectrograms) and ``robustness.csv``/``.png`` (share of excerpts that keep their top tag
+        against the SNR bound).
+    data : DataSelection or None
+    tag : str or None
+    direction : {'down', 'up'}
+    threshold : float
+    limit, snr, mu, max_iter, momentum, griffin_lim, domains, waveform_snr, waveform_step,
+    robustness_snrs, max_seconds, figures, write_audio, progress
+        As :func:`attack_dataset`.
+
+    Returns
+    -------
+    dict
+        The summary: per domain the success rate, mean SNRs and mean score change.
+    """
+    data = data or DataSelection()
+    model, meta = _load_model(model)
+    known = meta.get("labels")
+    if tag is not None and known and tag not in known:  # before any dataset is opened
+        raise ValueError(f"tag {tag!r} is not one of the model's tags {known}")
+    model, meta, view, ds, labels = _model_and_excerpts((model, meta), data, progress, tags=True)
+    if tag is not None and tag not in labels:
+        raise ValueError(f"tag {tag!r} is not one of the model's tags {labels}")
+    if tag is None and direction != "down":
+        raise ValueError("without --tag the attack removes each excerpt's top tag (direction 'down')")
+    sr = view.sample_rate
+    out = Path(out)
+    (out / "wav").mkdir(parents=True, exist_ok=True)
+    (out / "figures").mkdir(exist_ok=True)
+    items = ds.items[: limit] if limit else ds.items
+    report = out / "report.csv"
+    done = done_keys(report, "id", "domain")
+    new_file = not report.exists()
+    skipped, clips, n_fig = [], {}, 0
+    with open(report, "a", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=TAG_FIELDS)
+        if new_file:
+            writer.writeheader()
+        for i, it in enumerate(tqdm(items, desc="tag adversaries", disable=not progress)):
+            uid = f"{i:05d}_{Path(it.path).stem}"
+            if all((uid, d) in done for d in domains) and not robustness_snrs:
+                continue
+            x = _read_excerpt(view, it.path, max_seconds, skipped)
+            if x is None:
+                continue
+            clips[i] = x
+            before = view.posteriors(x)
+            t = int(np.argmax(before)) if tag is None else labels.index(tag)
+            for d in domains:
+                if (uid, d) in done:
+                    continue
+                kw = (dict(snr=snr, mu=mu, momentum=momentum, griffin_lim=griffin_lim) if d == "spectral"
+                      else dict(snr=waveform_snr, step=waveform_step))
+                try:
+                    r = tag_adversary(view, x, t, direction=direction, threshold=threshold, domain=d, max_iter=max_iter,
+                                      **kw)
+                except ValueError as e:
+                    skipped.append({"path": it.path, "reason": f"{d} adversary: {e}"})
+                    continue
+                wav = ""
+                if write_audio:
+                    wav = f"wav/{uid}_{d}_{direction}-{labels[t]}.wav"
+                    sf.write(out / wav, np.clip(r.audio, -1, 1), sr, subtype="FLOAT")
+                after = r.audio_posteriors
+                writer.writerow({"id": uid, "path": it.path, "domain": d, "true_tags": ";".join(it.tags),
+                                 "tag": labels[t], "direction": direction,
+                                 "original_score": round(float(before[t]), 4), "adv_score": round(float(after[t]), 4),
+                                 "reached": int(r.reached), "success": int(r.success),
+                                 "snr_spectral_db": round(r.snr_spectral_db, 3), "snr_time_db": round(r.snr_time_db, 3),
+                                 "iterations": r.iterations,
+                                 "top_tags_after": ";".join(labels[j] for j in np.argsort(-after)[:3]), "wav": wav})
+                fh.flush()
+                if d == "spectral" and n_fig < figures and r.magnitude is not None:
+                    fig = plots.adversary_figure(r.original_magnitude, r.magnitude, sample_rate=sr,
+                                                 hop_length=view.frontend.hop_length, n_fft=view.frontend.n_fft,
+                                                 title=f"{Path(it.path).name}: '{labels[t]}' {before[t]:.2f} -> "
+                                                       f"{after[t]:.2f}, SNR {r.snr_spectral_db:.1f} dB")
+                    plots.save_figure(fig, out / "figures" / f"{uid}.png")
+                    n_fig += 1
+    with open(report) as f:
+        rows = list(csv.DictReader(f))
+    summary = {"model": meta.get("path", getattr(model, "name", "")), "dataset": data.dataset, "split": data.split,
+               "subset": data.subset, "labels": labels, "sample_rate": sr, "tag": tag, "direction": direction,
+               "threshold": threshold, "settings": {"snr": snr, "waveform_snr": waveform_snr, "mu": mu,
+                                                    "max_iter": max_iter, "momentum": momentum,
+                                                    "griffin_lim": griffin_lim},
+               "skipped": skipped, "domains": {}}
+    for d in domains:
+        rs = [r for r in rows if r["domain"] == d]
+        if not rs:
+            continue
+        col = {k: np.array([float(r[k]) for r in rs]) for k in ("success", "original_score", "adv_score",
+                                                                 "snr_spectral_db", "snr_time_db", "iterations")}
+        finite = {k: v[np.isfinite(v)] for k, v in col.items()}
+        summary["domains"][d] = {
+            "n": len(rs), "success_rate": float(col["success"].mean()),
+            "mean_score_before": float(col["original_score"].mean()), "mean_score_after": float(col["adv_score"].mean()),
+            "snr_spectral_db": float(finite["snr_spectral_db"].mean()) if len(finite["snr_spectral_db"]) else None,
+            "snr_time_db": float(finite["snr_time_db"].mean()) if len(finite["snr_time_db"]) else None,
+            "mean_iterations": float(col["iterations"].mean())}
+    if robustness_snrs and tag is None:
+        curve_path = out / "robustness.csv"
+        curve = {}
+        if curve_path.exists():
+            with open(curve_path) as f:
+                curve = {float(r["snr_db"]): r for r in csv.DictReader(f)}
+        for s in tqdm(sorted(robustness_snrs), desc="robustness", disable=not progress):
+            if float(s) in curve:
+                continue
+            kept = 0
+            for i in sorted(clips):
+                before = view.posteriors(clips[i])
+                t = int(np.argmax(before))
+                r = tag_adversary(view, clips[i], t, direction="down", threshold=threshold, snr=float(s),
+                                  max_iter=max_iter, mu=mu, momentum=momentum, griffin_lim=griffin_lim)
+                kept += int(not r.success)
+            curve[float(s)] = {"snr_db": float(s), "top_tag_kept": kept / max(len(clips), 1), "n": len(clips)}
+            with open(curve_path, "w", newline="") as f:  # rewritten after each bound: nothing lost
+                w = csv.DictWriter(f, fieldnames=("snr_db", "top_tag_kept", "n"))
+                w.writeheader()
+                for k in sorted(curve):
+                    w.writerow({kk: curve[k][kk] for kk in ("snr_db", "top_tag_kept", "n")})
+        snrs = sorted(curve)
+        plots.save_figure(plots.robustness_figure(snrs, [float(curve[k]["top_tag_kept"]) for k in snrs], chance=0.0,
+                                                  clean=1.0, title="spectral adversary removing the top tag",
+                                                  ylabel="excerpts that keep their top tag"),
+                          out / "robustness.png")
+        summary["robustness"] = [{"snr_db": k, "top_tag_kept": float(curve[k]["top_tag_kept"])} for k in snrs]
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
