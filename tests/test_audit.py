@@ -209,3 +209,24 @@ def test_adversary_cli_attacks_a_tagger(tmp_path):
     bad = run_cli("adversary.py", "--model", "k2c2-embedded", "--out", tmp_path / "bad", "--tag", "kazoo",
                   "--dataset-kwargs", "{clips_per_genre: 3, duration: 30.0}")
     assert bad.returncode == 2 and "kazoo" in bad.stderr
+
+
+def test_split_leakage_retrains_on_a_random_and_an_artist_filtered_split(tmp_path):
+    from kerasmgr.data import embedded
+
+    root = embedded.make_gtzan_standin(tmp_path / "gtzan", artists_per_genre=3, excerpts_per_artist=2,
+                                       excerpt_seconds=2.0, n_jobs=1, progress=False)
+    keras.utils.set_random_seed(0)
+    model = models.build("dnn", n_outputs=len(embedded.GENRES), n_units=8)
+    pretrained.save(model, tmp_path / "dnn", {"model": "dnn", "task": "genre", "labels": list(embedded.GENRES),
+                                              "sample_rate": 22050, "n_samples": 1024})
+    data = DataSelection("gtzan", str(root), split="filtered")
+    r = run_audit(tmp_path / "dnn.keras", tmp_path / "a", data, limit=4, transforms=["gain"], adversary_snrs=(),
+                  responds=False, with_splits=True, n_boot=50, progress=False,
+                  split_train={"epochs": 1, "segments_per_clip": 5, "model_kwargs": {"n_units": 8}})
+    leak = r["sections"]["leakage"]
+    assert set(leak["summaries"]) == {"audit-random", "audit-grouped"}
+    assert (tmp_path / "a" / "splits" / "test_audit-grouped.txt").is_file()
+    v = next(x for x in r["verdicts"] if x["test"] == "split leakage")
+    assert v["flag"] in ("pass", "warn", "fail") and "artist-filtered" in v["sentence"]
+    assert "Split leakage" in (tmp_path / "a" / "index.html").read_text()

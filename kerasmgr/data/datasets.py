@@ -184,10 +184,12 @@ def write_split_lists(base, split_dir, name, *, proportions=(0.5, 0.25, 0.25), s
     groups = None
     if artists is not None:
         table = artists if isinstance(artists, dict) else read_artist_table(artists)
-        missing = [f for f in files if f not in table]
+        # lists often name .wav where GTZAN ships .au: a path matches with any audio extension
+        by_stem = {Path(k).with_suffix("").as_posix(): v for k, v in table.items()}
+        groups = [table.get(f, by_stem.get(Path(f).with_suffix("").as_posix())) for f in files]
+        missing = [f for f, g in zip(files, groups) if g is None]
         if missing:
             raise DatasetError(f"artist table has no artist for {len(missing)} file(s), e.g. {missing[:3]}")
-        groups = [table[f] for f in files]
     parts = stratified_split([f.split("/")[0] for f in files], seed=seed, proportions=proportions, groups=groups)
     split_dir = Path(split_dir)
     split_dir.mkdir(parents=True, exist_ok=True)
