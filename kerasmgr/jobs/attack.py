@@ -31,6 +31,7 @@ from ..adversary import (
 from ..data.audio import AudioError, load_audio
 from ..data.selection import DataSelection, open_split
 from ..metrics import classification_metrics
+from .records import resumable_curve
 
 __all__ = ["attack_dataset", "attack_tags", "attack_ensembles", "done_keys", "REPORT_FIELDS", "ENSEMBLE_FIELDS"]
 
@@ -295,26 +296,16 @@ def attack_dataset(model, out, data=None, *, limit=None, mode="random", p=None, 
                                "mean_snr_misclassified_db": float(np.mean(mis)) if mis else None,
                                "n_misclassified": len(mis)}
     if robustness_snrs:
-        curve_path = out / "robustness.csv"
-        curve = {}
-        if curve_path.exists():
-            with open(curve_path) as f:
-                curve = {float(r["snr_db"]): r for r in csv.DictReader(f)}
-        for s in tqdm(sorted(robustness_snrs), desc="robustness", disable=not progress):
-            if float(s) in curve:
-                continue
-            correct, n = 0, 0
+        def accuracy_at(snr_bound):
+            correct = 0
             for i in sorted(clips):
-                r = spectral_adversary(view, clips[i], wrong[i], snr=float(s), mu=mu, max_iter=max_iter, stop=stop,
+                r = spectral_adversary(view, clips[i], wrong[i], snr=snr_bound, mu=mu, max_iter=max_iter, stop=stop,
                                        momentum=momentum, griffin_lim=griffin_lim)
                 correct += int(np.argmax(r.audio_posteriors)) == true[i]
-                n += 1
-            curve[float(s)] = {"snr_db": float(s), "accuracy": correct / max(n, 1), "n": n}
-            with open(curve_path, "w", newline="") as f:  # rewritten after each bound: nothing lost
-                w = csv.DictWriter(f, fieldnames=("snr_db", "accuracy", "n"))
-                w.writeheader()
-                for k in sorted(curve):
-                    w.writerow({kk: curve[k][kk] for kk in ("snr_db", "accuracy", "n")})
+            return correct / max(len(clips), 1), len(clips)
+
+        curve = resumable_curve(out / "robustness.csv", robustness_snrs, accuracy_at, y="accuracy",
+                                desc="robustness", progress=progress)
         snrs = sorted(curve)
         clean = summary["domains"].get("spectral", {}).get("accuracy_before")
         plots.save_figure(plots.robustness_figure(snrs, [float(curve[k]["accuracy"]) for k in snrs],
@@ -534,27 +525,17 @@ def attack_tags(model, out, data=None, *, tag=None, direction="down", threshold=
             "snr_time_db": float(finite["snr_time_db"].mean()) if len(finite["snr_time_db"]) else None,
             "mean_iterations": float(col["iterations"].mean())}
     if robustness_snrs and tag is None:
-        curve_path = out / "robustness.csv"
-        curve = {}
-        if curve_path.exists():
-            with open(curve_path) as f:
-                curve = {float(r["snr_db"]): r for r in csv.DictReader(f)}
-        for s in tqdm(sorted(robustness_snrs), desc="robustness", disable=not progress):
-            if float(s) in curve:
-                continue
+        def kept_at(snr_bound):
             kept = 0
             for i in sorted(clips):
-                before = view.posteriors(clips[i])
-                t = int(np.argmax(before))
-                r = tag_adversary(view, clips[i], t, direction="down", threshold=threshold, snr=float(s),
+                t = int(np.argmax(view.posteriors(clips[i])))
+                r = tag_adversary(view, clips[i], t, direction="down", threshold=threshold, snr=snr_bound,
                                   max_iter=max_iter, mu=mu, momentum=momentum, griffin_lim=griffin_lim)
                 kept += int(not r.success)
-            curve[float(s)] = {"snr_db": float(s), "top_tag_kept": kept / max(len(clips), 1), "n": len(clips)}
-            with open(curve_path, "w", newline="") as f:  # rewritten after each bound: nothing lost
-                w = csv.DictWriter(f, fieldnames=("snr_db", "top_tag_kept", "n"))
-                w.writeheader()
-                for k in sorted(curve):
-                    w.writerow({kk: curve[k][kk] for kk in ("snr_db", "top_tag_kept", "n")})
+            return kept / max(len(clips), 1), len(clips)
+
+        curve = resumable_curve(out / "robustness.csv", robustness_snrs, kept_at, y="top_tag_kept",
+                                desc="robustness", progress=progress)
         snrs = sorted(curve)
         plots.save_figure(plots.robustness_figure(snrs, [float(curve[k]["top_tag_kept"]) for k in snrs], chance=0.0,
                                                   clean=1.0, title="spectral adversary removing the top tag",

@@ -59,6 +59,7 @@ from ..models import input_spec
 from . import activations as activations_job
 from . import auralise as auralise_job
 from .evaluate import compare_splits
+from .records import atomic_json, json_default
 
 __all__ = ["run_audit", "SECTIONS", "write_page"]
 
@@ -107,18 +108,8 @@ class _Sections:
 
     def put(self, name, result):
         result = dict(result, settings_key=self.key)
-        tmp = self.dir / f".{name}.json.tmp"
-        tmp.write_text(json.dumps(result, indent=2, default=_json_default))
-        tmp.replace(self.dir / f"{name}.json")
+        atomic_json(self.dir / f"{name}.json", result, indent=2)
         return result
-
-
-def _json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
 
 
 def _scores(model, clips, batch_size):
@@ -527,7 +518,7 @@ def run_audit(model, out, data=None, *, task=None, limit=None, transforms=None, 
               "data": data.to_dict(), "n_clips": len(clips), "skipped": [{"path": p, "reason": r} for p, r in store.errors],
               "thresholds": THRESHOLDS, "verdicts": verdicts, "sections": sections, "timings": timings,
               "seconds": time.perf_counter() - t_start}
-    (out / "audit.json").write_text(json.dumps(result, indent=2, default=_json_default))
+    (out / "audit.json").write_text(json.dumps(result, indent=2, default=json_default))
     write_page(out, result)
     return result
 

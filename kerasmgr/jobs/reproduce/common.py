@@ -17,8 +17,8 @@ from ...data.splits import has_split_lists
 from ...dnn_features import DNN_MGR_SETTINGS, dnn_feature_experiment
 from ...training import resolve_config
 from ..dnn_features import fit_and_test_clips
+from ..records import atomic_json
 from ..train import train
-from .core import atomic_json
 
 #: The repository's ``configs/experiments`` folder (the seed experiments' training configs).
 EXPERIMENTS = Path(__file__).resolve().parents[3] / "configs" / "experiments"

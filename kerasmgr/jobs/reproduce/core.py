@@ -19,16 +19,14 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-
 from ...data.splits import DatasetError
+from ..records import atomic_json
 
 __all__ = ["Table", "Config", "Column", "Context", "TABLES", "register", "table_ids", "get_table", "list_tables",
            "reproduce", "write_report"]
@@ -139,20 +137,6 @@ def list_tables():
 
 
 # ------------------------------------------------------------------------------------- running
-def atomic_json(path, obj):
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, default=_json_default))
-    os.replace(tmp, path)
-
-
-def _json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
-
-
 def _check_inputs(table, data_root, split_dir, smoke):
     if smoke or not table.needs_data:
         return
