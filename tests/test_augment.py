@@ -43,7 +43,7 @@ def test_every_augmentation_alone_changes_the_image():
     base = Frontend(kind="mel", sample_rate=12000, n_mels=32, magnitude_scale="db")(x).numpy()
     off = {"gain_db": 0.0, "noise_p": 0.0, "eq_db": 0.0, "time_stretch": 0.0, "pitch_semitones": 0.0,
            "freq_masks": 0, "time_masks": 0, "p": 1.0}
-    for key, value in [("gain_db", 6.0), ("noise_p", 1.0), ("eq_db", 6.0), ("time_stretch", 0.1),
+    for key, value in [("gain_db", 6.0), ("noise_p", 1.0), ("shift_seconds", 0.5), ("eq_db", 6.0), ("time_stretch", 0.1),
                        ("pitch_semitones", 2.0), ("freq_masks", 1), ("time_masks", 1)]:
         keras.utils.set_random_seed(0)
         f = Frontend(kind="mel", sample_rate=12000, n_mels=32, magnitude_scale="db", augment={**off, key: value})

@@ -4,8 +4,9 @@
 (a dict; ``{}`` means :data:`DEFAULT_AUGMENT`) and applied in two places of the graph, so every
 model of the zoo gets it and the training feed stays at full speed (no per-example Python work):
 
-- on the waveform: a random gain (± ``gain_db``) and, with probability ``noise_p``, white noise
-  at an SNR drawn from ``noise_snr_db``;
+- on the waveform: a random gain (± ``gain_db``), with probability ``noise_p`` white noise at an
+  SNR drawn from ``noise_snr_db``, and a time shift of up to ``shift_seconds`` (zero-filled; off by
+  default, since training already draws its windows at random offsets of each clip);
 - on the front-end's scaled spectrogram (time, frequency; before its frequency weighting and
   standardisation): a random smooth equaliser (``eq_db``: a filter
   curve of a few random bands, in dB on a dB/log image, as a factor on a linear one); a
@@ -37,6 +38,7 @@ DEFAULT_AUGMENT = {
     "gain_db": 6.0,
     "noise_snr_db": [30.0, 50.0],
     "noise_p": 0.3,
+    "shift_seconds": 0.0,
     "eq_db": 6.0,
     "eq_bands": 4,
     "time_stretch": 0.08,
@@ -79,10 +81,11 @@ class Augment(keras.layers.Layer):
     identity unless called with ``training=True``.
     """
 
-    def __init__(self, settings=None, bins_per_octave=None, **kwargs):
+    def __init__(self, settings=None, bins_per_octave=None, sample_rate=None, **kwargs):
         super().__init__(**kwargs)
         self.settings = resolve_augment(settings if settings is not None else {})
         self.bins_per_octave = bins_per_octave
+        self.sample_rate = sample_rate
         self._masks = None
 
     def configure(self, n_frames, n_freq):
@@ -103,6 +106,15 @@ class Augment(keras.layers.Layer):
         s = self.settings
         b = tf.shape(x)[0]
         extra = [1] * (len(x.shape) - 1)
+        if s["shift_seconds"] and self.sample_rate:
+            n = tf.shape(x)[1]
+            most = int(round(s["shift_seconds"] * self.sample_rate))
+            shift = tf.random.uniform([b], -most, most + 1, dtype=tf.int32)
+            pos = tf.range(n)[None, :] - shift[:, None]  # output sample i takes input sample i - shift
+            valid = (pos >= 0) & (pos < n)
+            moved = tf.gather(x, tf.clip_by_value(pos, 0, n - 1), batch_dims=1)
+            moved = tf.where(tf.reshape(valid, tf.shape(moved)), moved, tf.zeros_like(moved))
+            x = _apply(s["p"], b, moved, x)
         if s["gain_db"]:
             g = tf.pow(10.0, tf.random.uniform([b], -s["gain_db"], s["gain_db"]) / 20.0)
             x = _apply(s["p"], b, x * tf.reshape(g, [-1, *extra]), x)
@@ -169,4 +181,5 @@ class Augment(keras.layers.Layer):
         return self.waveform(x, training=training)
 
     def get_config(self):
-        return {**super().get_config(), "settings": self.settings, "bins_per_octave": self.bins_per_octave}
+        return {**super().get_config(), "settings": self.settings, "bins_per_octave": self.bins_per_octave,
+                "sample_rate": self.sample_rate}

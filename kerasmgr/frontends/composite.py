@@ -183,7 +183,8 @@ class Frontend(keras.layers.Layer):
             raise ValueError(f"precision must be 'float32' or 'float64', got {precision!r}")
         self.precision = precision
         self.augment = resolve_augment(augment)
-        self._augment = None if self.augment is None else Augment(self.augment, name="augment")
+        self._augment = None if self.augment is None else Augment(self.augment, sample_rate=self.sample_rate,
+                                                                  name="augment")
 
         sub = {"dtype": "float64"} if precision == "float64" else {}  # sub-layers compute in this
         if kind == "cqt":

@@ -32,6 +32,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import soundfile as sf
+from scipy import stats
 from tqdm.auto import tqdm
 
 from .. import plots, pretrained
@@ -53,7 +54,7 @@ from ..audit import (
 from ..data.datasets import gtzan_base, read_artist_table, write_split_lists
 from ..data.pipeline import ClipStore
 from ..data.selection import DataSelection, open_split
-from ..evaluation import evaluate_segments, infer_task, segment_posteriors
+from ..evaluation import evaluate_segments, infer_task, main_metrics, segment_posteriors
 from ..metrics import classification_metrics
 from ..models import input_spec
 from . import activations as activations_job
@@ -361,11 +362,22 @@ def _leakage(out, meta, data, *, with_splits, repeats, train_overrides, seed, pr
     heads = {k: v["headline_mean"] for k, v in cmp["summaries"].items()}
     key = next(iter(heads["audit-random"]))
     drop = heads["audit-random"][key] - heads["audit-grouped"][key]
+    # the drop per repeat (same seed on both splits) and its 95 % t-interval over repeats
+    per_run = [main_metrics(a)[key] - main_metrics(b)[key]
+               for a, b in zip(cmp["results"]["audit-random"], cmp["results"]["audit-grouped"])]
+    interval = None
+    if len(per_run) >= 2:
+        half = float(stats.t.ppf(0.975, len(per_run) - 1) * np.std(per_run, ddof=1) / np.sqrt(len(per_run)))
+        interval = [drop - half, drop + half]
     warn, fail = THRESHOLDS["leakage"]
-    return {"summaries": cmp["summaries"], "text": cmp["text"], "metric": key, "drop": drop,
+    ci = "" if interval is None else f", 95 % interval {interval[0]:+.3f} to {interval[1]:+.3f}"
+    return {"summaries": cmp["summaries"], "text": cmp["text"], "metric": key, "drop": drop, "per_run": per_run,
+            "interval": interval,
             "verdicts": [{"test": "split leakage", "figure": f"{drop:+.3f}", "flag": flag(drop, warn, fail),
                           "sentence": f"{key} falls by {drop:.3f} from a random to an artist-filtered split "
-                                      f"({repeats} run(s) each)."}]}
+                                      f"({repeats} run(s) each{ci}; one run gives no interval)." if interval is None
+                          else f"{key} falls by {drop:.3f} from a random to an artist-filtered split ({repeats} runs "
+                               f"each{ci})."}]}
 
 
 def _responds(out, model, data, clips, names, sample_rate, *, n_clips, progress):
