@@ -80,7 +80,14 @@ def test_private_use_check_can_fail():
     assert _private_uses("import numpy as np\nnp._x\nfrom kerasmgr import evaluation\nevaluation.aggregate") == []
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
+#: The longest notebooks run with ``-m slow`` only (suite time); cheaper tests cover their code paths:
+#: 01 training and evaluation (test_training, test_evaluation), 02 compare_splits on a GTZAN layout
+#: (test_gtzan_end_to_end), 04 the adversaries and their dataset job (test_adversary, test_audit).
+SLOW_NOTEBOOKS = ("01_train_evaluate_k2c2", "02_fault_filtered_vs_stratified", "04_adversaries")
+RUNS = [pytest.param(p, marks=pytest.mark.slow) if p.stem in SLOW_NOTEBOOKS else p for p in NOTEBOOKS]
+
+
+@pytest.mark.parametrize("path", RUNS, ids=ids)
 def test_runs_top_to_bottom(path, tmp_path):
     env = {"TF_CPP_MIN_LOG_LEVEL": "2"}
     if CHOI_KERAS2.is_file():  # notebook 07 then also converts and uses Choi's original weights
