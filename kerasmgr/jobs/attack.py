@@ -84,6 +84,24 @@ def _read_excerpt(view, path, max_seconds, skipped):
         return None
 
 
+def _figure(view, r, path, title):
+    """Seed 004's figure 2 for one adversarial example (original, adversarial, difference)."""
+    plots.save_figure(plots.adversary_figure(r.original_magnitude, r.magnitude, sample_rate=view.sample_rate,
+                                             hop_length=view.frontend.hop_length, n_fft=view.frontend.n_fft,
+                                             title=title), path)
+
+
+def _read_rows(report):
+    with open(report, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _summary_head(model, meta, data, labels, sample_rate):
+    """What every attack summary starts with: the model, the data and the labels."""
+    return {"model": meta.get("path", getattr(model, "name", "")), "dataset": data.dataset, "split": data.split,
+            "subset": data.subset, "labels": labels, "sample_rate": sample_rate}
+
+
 def _is_tagger(view, meta):
     return view.activation == "sigmoid" or meta.get("task") == "tags"
 
@@ -244,21 +262,15 @@ def attack_dataset(model, out, data=None, *, limit=None, mode="random", p=None, 
                     "deployed_original_pred": dep_o, "deployed_adv_pred": dep_a, "wav": wav})
                 fh.flush()
                 if d == "spectral" and n_fig < figures and r.magnitude is not None:
-                    fig = plots.adversary_figure(r.original_magnitude, r.magnitude, sample_rate=sr,
-                                                 hop_length=view.frontend.hop_length, n_fft=view.frontend.n_fft,
-                                                 title=f"{Path(it.path).name}: {labels[true[i]]} -> "
-                                                       f"{labels[adv_pred]} (target {labels[r.target]}), "
-                                                       f"SNR {r.snr_spectral_db:.1f} dB")
-                    plots.save_figure(fig, out / "figures" / f"{uid}.png")
+                    _figure(view, r, out / "figures" / f"{uid}.png",
+                            f"{Path(it.path).name}: {labels[true[i]]} -> {labels[adv_pred]} (target "
+                            f"{labels[r.target]}), SNR {r.snr_spectral_db:.1f} dB")
                     n_fig += 1
     finally:
         fh.close()
 
-    with open(report) as f:
-        rows = list(csv.DictReader(f))
-    summary = {"model": meta.get("path", getattr(model, "name", "")), "dataset": data.dataset, "split": data.split,
-               "subset": data.subset,
-               "mode": mode, "labels": labels, "sample_rate": sr, "lowpass_hz": lowpass_hz,
+    rows = _read_rows(report)
+    summary = {**_summary_head(model, meta, data, labels, sr), "mode": mode, "lowpass_hz": lowpass_hz,
                "settings": {"snr": snr, "mu": mu, "max_iter": max_iter, "stop": stop, "momentum": momentum,
                             "griffin_lim": griffin_lim, "waveform_snr": waveform_snr,
                             "waveform_step": waveform_step},
@@ -497,16 +509,12 @@ def attack_tags(model, out, data=None, *, tag=None, direction="down", threshold=
                                  "top_tags_after": ";".join(labels[j] for j in np.argsort(-after)[:3]), "wav": wav})
                 fh.flush()
                 if d == "spectral" and n_fig < figures and r.magnitude is not None:
-                    fig = plots.adversary_figure(r.original_magnitude, r.magnitude, sample_rate=sr,
-                                                 hop_length=view.frontend.hop_length, n_fft=view.frontend.n_fft,
-                                                 title=f"{Path(it.path).name}: '{labels[t]}' {before[t]:.2f} -> "
-                                                       f"{after[t]:.2f}, SNR {r.snr_spectral_db:.1f} dB")
-                    plots.save_figure(fig, out / "figures" / f"{uid}.png")
+                    _figure(view, r, out / "figures" / f"{uid}.png",
+                            f"{Path(it.path).name}: '{labels[t]}' {before[t]:.2f} -> {after[t]:.2f}, "
+                            f"SNR {r.snr_spectral_db:.1f} dB")
                     n_fig += 1
-    with open(report) as f:
-        rows = list(csv.DictReader(f))
-    summary = {"model": meta.get("path", getattr(model, "name", "")), "dataset": data.dataset, "split": data.split,
-               "subset": data.subset, "labels": labels, "sample_rate": sr, "tag": tag, "direction": direction,
+    rows = _read_rows(report)
+    summary = {**_summary_head(model, meta, data, labels, sr), "tag": tag, "direction": direction,
                "threshold": threshold, "settings": {"snr": snr, "waveform_snr": waveform_snr, "mu": mu,
                                                     "max_iter": max_iter, "momentum": momentum,
                                                     "griffin_lim": griffin_lim},
