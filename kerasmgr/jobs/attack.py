@@ -469,7 +469,7 @@ def attack_tags(model, out, data=None, *, tag=None, direction="down", threshold=
     report = out / "report.csv"
     done = done_keys(report, "id", "domain")
     new_file = not report.exists()
-    skipped, clips, n_fig = [], {}, 0
+    skipped, clips, tops, n_fig = [], {}, {}, 0  # tops: each excerpt's top tag before the attack
     with open(report, "a", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=TAG_FIELDS)
         if new_file:
@@ -483,7 +483,8 @@ def attack_tags(model, out, data=None, *, tag=None, direction="down", threshold=
                 continue
             clips[i] = x
             before = view.posteriors(x)
-            t = int(np.argmax(before)) if tag is None else labels.index(tag)
+            tops[i] = int(np.argmax(before))
+            t = tops[i] if tag is None else labels.index(tag)
             for d in domains:
                 if (uid, d) in done:
                     continue
@@ -536,8 +537,7 @@ def attack_tags(model, out, data=None, *, tag=None, direction="down", threshold=
         def kept_at(snr_bound):
             kept = 0
             for i in sorted(clips):
-                t = int(np.argmax(view.posteriors(clips[i])))
-                r = tag_adversary(view, clips[i], t, direction="down", threshold=threshold, snr=snr_bound,
+                r = tag_adversary(view, clips[i], tops[i], direction="down", threshold=threshold, snr=snr_bound,
                                   max_iter=max_iter, mu=mu, momentum=momentum, griffin_lim=griffin_lim)
                 kept += int(not r.success)
             return kept / max(len(clips), 1), len(clips)
