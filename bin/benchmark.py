@@ -65,7 +65,7 @@ def main(argv=None):
     pg.add_argument("--files", type=int, default=24)
     pg.add_argument("--batch-size", type=int, default=16)
     pg.add_argument("--steps", type=int, default=8)
-    pg.add_argument("--repeats", type=int, default=3)
+    pg.add_argument("--repeats", type=int, default=5)
     pg.add_argument("--json", help="also write the figures to this JSON file")
     pn = sub.add_parser("notebooks", help="seconds for each notebook top to bottom (target: 3 minutes each)")
     pn.add_argument("paths", nargs="*", help="notebooks (default: notebooks/*.ipynb)")

@@ -93,3 +93,37 @@ def test_training_options():
         training.resolve_config(model="schindler_shallow", mixup_alpha=0.2)
     with pytest.raises(ValueError, match="unknown augmentation"):
         training.resolve_config(augment={"nope": 1})
+
+
+def test_batched_resampling_matches_per_example_image_resize():
+    """The batched time-stretch/pitch-shift equals resizing each example with tf.image.resize
+    (bilinear) and cropping or mirror-padding it back; factor 1 is the identity."""
+    from kerasmgr.frontends.augment import _resample_axis
+
+    img = np.random.default_rng(0).standard_normal((4, 50, 24)).astype(np.float32)
+    factors = np.array([0.9, 1.0, 1.07, 1.2], np.float32)
+    for axis in (1, 2):
+        out = _resample_axis(tf.constant(img), tf.constant(factors), axis).numpy()
+        size = img.shape[axis]
+        for i, f in enumerate(factors):
+            n = max(1, int(np.round(size * f)))
+            new = [n, img.shape[2]] if axis == 1 else [img.shape[1], n]
+            r = tf.image.resize(img[i][..., None], new, method="bilinear")[..., 0].numpy()
+            r = np.take(r, np.arange(min(n, size)), axis=axis - 1)
+            pad = [(0, size - r.shape[axis - 1]), (0, 0)] if axis == 1 else [(0, 0), (0, size - r.shape[1])]
+            np.testing.assert_allclose(out[i], np.pad(r, pad, mode="symmetric"), atol=1e-5)
+        np.testing.assert_array_equal(out[1], img[1])
+
+
+def test_masks_have_bounded_widths_inside_the_axis():
+    from kerasmgr.frontends.augment import _masks
+
+    tf.random.set_seed(0)
+    img = tf.zeros((200, 30, 16))
+    for axis, param in ((1, 7), (2, 4)):
+        hit = _masks(img, 1, param, axis).numpy()
+        widths = hit.reshape(200, -1).sum(axis=1)
+        assert widths.max() <= param - 1 and widths.min() == 0 and len(set(widths)) == param
+        # every mask is one run of cells
+        runs = np.abs(np.diff(hit.reshape(200, -1).astype(int), axis=1)).sum(axis=1)
+        assert (runs <= 2).all()
