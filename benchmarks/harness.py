@@ -10,7 +10,8 @@ import numpy as np
 
 __all__ = ["input_pipeline", "transfer_protocols", "adversary_speed", "suite", "graph_flops", "conv2d_gflops",
            "extraction_memory", "duration_scaling", "preparation_memory", "run_notebook", "notebook_times",
-           "NOTEBOOK_TARGET_SECONDS", "make_audio_files"]
+           "NOTEBOOK_TARGET_SECONDS", "make_audio_files", "tagging",
+           "augmentation_rate"]
 
 NOTEBOOK_TARGET_SECONDS = 180.0  # issue 10: every notebook top to bottom in <= 3 minutes on 2 CPU cores
 
@@ -214,24 +215,6 @@ def make_audio_files(n_files, seconds, file_sr, workdir):
     return paths
 
 
-def _librosa_features(path, fe):
-    """The precompute users would write otherwise: librosa.load -> (mel)spectrogram -> dB."""
-    import librosa
-
-    y, sr = librosa.load(path, sr=fe.sample_rate, mono=True)
-    if fe.kind == "mel":
-        S = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=fe.n_fft, hop_length=fe.hop_length, n_mels=fe.n_mels,
-                                           fmin=fe.fmin or 0.0, fmax=fe.fmax, power=fe.power, center=fe.center)
-        S = librosa.power_to_db(S, top_db=fe.top_db) if fe.magnitude_scale == "db" else S
-    elif fe.kind == "stft":
-        S = np.abs(librosa.stft(y, n_fft=fe.n_fft, hop_length=fe.hop_length, center=fe.center)) ** fe.power
-        S = librosa.amplitude_to_db(S, top_db=fe.top_db) if fe.magnitude_scale == "db" else S
-    else:
-        S = np.abs(librosa.cqt(y, sr=sr, hop_length=fe.hop_length, n_bins=fe.n_bins,
-                               bins_per_octave=fe.bins_per_octave))
-    return S.T.astype(np.float32)  # (frames, bins)
-
-
 def _steady_steps_per_s(model, dataset, steps, repeats, warmup=2):
     """Training steps/s of ``model.fit`` on ``dataset`` in steady state: one fit of
     ``warmup + steps * repeats`` steps, the median over ``repeats`` windows of ``steps`` steps
@@ -261,6 +244,8 @@ def _bench_model(name, paths, seconds, repeats, train_steps, batch_size):
     from kerasmgr.data.pipeline import ClipStore, training_dataset
     from kerasmgr.frontends import find_frontend
 
+    from . import librosa_baseline
+
     keras.utils.set_random_seed(0)
     m = models.build(name, n_outputs=10, activation="sigmoid")
     sr, n = models.input_spec(m)
@@ -281,24 +266,21 @@ def _bench_model(name, paths, seconds, repeats, train_steps, batch_size):
     out["e2e_clips_per_s"] = _median_rate(e2e, repeats)
     out["e2e_realtime_factor"] = out["e2e_clips_per_s"] * seconds
 
-    # the librosa-precompute baseline: features per clip, then the network without its front-end
-    tail = keras.Model(fe.output, m.output)
-    T = fe.n_frames(n)
+    # the librosa-precompute baselines (benchmarks/librosa_baseline.py): per file (features, then
+    # predict that file's windows), and the fair one — features in a thread pool, ONE batched predict
+    tail, _ = librosa_baseline.network_without_frontend(m)
 
-    def baseline():
-        for p in paths:
-            S = _librosa_features(p, fe)
-            k = max(1, S.shape[0] // T)
-            x = np.zeros((k, T, S.shape[1], 1), np.float32)
-            for i in range(k):
-                seg = S[i * T:(i + 1) * T]
-                x[i, : len(seg), :, 0] = seg
-            tail.predict(x, batch_size=8, verbose=0)
-        return len(paths)
+    def baseline(batched):
+        def run():
+            librosa_baseline.tag(paths, tail, fe, batch_size=bs, batched=batched)
+            return len(paths)
+        return run
 
-    baseline()
-    out["librosa_clips_per_s"] = _median_rate(baseline, repeats)
+    baseline(True)()
+    out["librosa_per_file_clips_per_s"] = _median_rate(baseline(False), repeats)
+    out["librosa_clips_per_s"] = _median_rate(baseline(True), repeats)
     out["speedup_vs_librosa"] = out["e2e_clips_per_s"] / out["librosa_clips_per_s"]
+    out["speedup_vs_librosa_per_file"] = out["e2e_clips_per_s"] / out["librosa_per_file_clips_per_s"]
 
     # FLOPs and the fraction of the machine's conv2d throughput reached while tagging
     flops = graph_flops(m)
@@ -326,6 +308,96 @@ def _bench_model(name, paths, seconds, repeats, train_steps, batch_size):
     out["train_clips_per_s_pipeline"] = rates["pipeline"] * bs
     out["pipeline_efficiency"] = rates["pipeline"] / rates["memory"]
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def _timed_child(cmd):
+    """Run ``cmd``; its wall seconds and peak RSS (MB). Call it in a fresh process (see
+    :func:`_in_fresh_process`): RUSAGE_CHILDREN is the maximum over every child waited for."""
+    import resource
+    import subprocess
+
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def _in_fresh_process(fn, *args):
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
+        return pool.submit(fn, *args).result()
+
+
+def _tagging_in_process(paths, weights, repeats, batch_size, workers):
+    """Clips/s of kerasmgr's tagging and of the librosa baselines in one process (no start-up)."""
+    import resource
+
+    from kerasmgr import pretrained
+    from kerasmgr.jobs import tag as tagging
+
+    from . import librosa_baseline
+
+    model, meta = pretrained.load(weights)
+    tagging.tag_files(model, meta, paths[:4], progress=False, batch_size=batch_size, workers=workers)
+
+    def ours():
+        tagging.tag_files(model, meta, paths, progress=False, batch_size=batch_size, workers=workers)
+        return len(paths)
+
+    out = {"kerasmgr_clips_per_s": _median_rate(ours, repeats),
+           "kerasmgr_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    tail, fe = librosa_baseline.network_without_frontend(model)
+    for key, kw in (("librosa_threads", {"workers": workers}), ("librosa_serial", {"workers": 1}),
+                    ("librosa_per_file", {"batched": False})):
+        def run(kw=kw):
+            librosa_baseline.tag(paths, tail, fe, batch_size=16, **kw)
+            return len(paths)
+
+        run()
+        out[f"{key}_clips_per_s"] = _median_rate(run, repeats)
+    return out
+
+
+def tagging(*, n_files=64, seconds=30.0, file_sr=44100, repeats=3, weights="k2c2-embedded", batch_size=None,
+            workers=None, workdir=None):
+    """Issue 20's tagging figures: kerasmgr against the fair librosa baseline, with and without start-up.
+
+    ``n_files`` generated ``seconds``-s stereo PCM-16 WAVs at ``file_sr`` Hz. In one process
+    (model loaded, warmed up): clips/s of :func:`kerasmgr.jobs.tag.tag_files` and of the baselines
+    of ``benchmarks/librosa_baseline.py`` — librosa features in a thread pool then one batched
+    ``predict`` (the fair baseline), the same with one thread, and the per-file loop. As whole
+    processes (start-up included): ``bin/tag.py`` and ``benchmarks/librosa_baseline.py`` on all
+    files, wall seconds and peak RSS. Medians of ``repeats`` runs; each run in a fresh process.
+
+    Returns
+    -------
+    dict
+    """
+    import sys
+
+    from kerasmgr.jobs.tag import TAG_BATCH_SIZE
+
+    root = Path(__file__).resolve().parent.parent
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="kerasmgr-tagging-"))
+    paths = make_audio_files(n_files, seconds, file_sr, workdir)
+    batch_size = batch_size or TAG_BATCH_SIZE
+    out = {"n_files": n_files, "clip_seconds": seconds, "file_sample_rate": file_sr, "weights": weights,
+           "batch_size": batch_size}
+    out.update(_in_fresh_process(_tagging_in_process, paths, weights, repeats, batch_size, workers))
+    for key, cmd in (("tag_process", [sys.executable, str(root / "bin" / "tag.py"), "--weights", weights, *paths]),
+                     ("librosa_process", [sys.executable, str(root / "benchmarks" / "librosa_baseline.py"),
+                                          "--weights", weights, *paths])):
+        runs = [_in_fresh_process(_timed_child, cmd) for _ in range(repeats)]
+        out[f"{key}_seconds"] = float(np.median([r[0] for r in runs]))
+        out[f"{key}_peak_rss_mb"] = float(max(r[1] for r in runs))
+    fair = max(out["librosa_threads_clips_per_s"], out["librosa_serial_clips_per_s"])
+    out["speedup_vs_fair_baseline"] = out["kerasmgr_clips_per_s"] / fair
+    out["speedup_with_startup"] = out["librosa_process_seconds"] / out["tag_process_seconds"]
+    out["goals"] = {"clips_per_s >= 50": out["kerasmgr_clips_per_s"] >= 50,
+                    ">= 3x the fair baseline": out["speedup_vs_fair_baseline"] >= 3,
+                    "bin/tag.py peak RSS <= 1 GB": out["tag_process_peak_rss_mb"] * 2 ** 20 <= 1e9}
     return out
 
 

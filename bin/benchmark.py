@@ -8,6 +8,8 @@
     python bin/benchmark.py adversary [--models k2c2 dnn cdnn] [--seconds 30] [--iterations 100]
     python bin/benchmark.py prepare [--sizes 1000 10000]       # memory of sharded preparation
     python bin/benchmark.py notebooks [--fresh-cache]          # seconds per notebook (target: 3 min)
+    python bin/benchmark.py tagging [--files 64]               # bin/tag.py against the fair librosa baseline
+    python bin/benchmark.py augment                            # training with augmentation against plain
 """
 
 import argparse
@@ -67,6 +69,16 @@ def main(argv=None):
     pg.add_argument("--steps", type=int, default=8)
     pg.add_argument("--repeats", type=int, default=5)
     pg.add_argument("--json", help="also write the figures to this JSON file")
+    pt = sub.add_parser("tagging", help="issue 20: tagging from files against the fair librosa baseline, "
+                                         "with and without start-up, and peak RSS")
+    pt.add_argument("--files", type=int, default=64)
+    pt.add_argument("--seconds", type=float, default=30.0)
+    pt.add_argument("--file-sr", type=int, default=44100)
+    pt.add_argument("--weights", default="k2c2-embedded")
+    pt.add_argument("--batch-size", type=int, default=None, help="default: kerasmgr.jobs.tag.TAG_BATCH_SIZE")
+    pt.add_argument("--workers", type=int, default=None, help="decoding threads (default: the CPU count)")
+    pt.add_argument("--repeats", type=int, default=3)
+    pt.add_argument("--json", help="also write the figures to this JSON file")
     pn = sub.add_parser("notebooks", help="seconds for each notebook top to bottom (target: 3 minutes each)")
     pn.add_argument("paths", nargs="*", help="notebooks (default: notebooks/*.ipynb)")
     pn.add_argument("--fresh-cache", action="store_true",
@@ -74,6 +86,7 @@ def main(argv=None):
     pn.add_argument("--json", help="also write the figures to this JSON file")
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in ("suite", "pipeline", "transfer", "adversary", "prepare", "notebooks", "augment",
+                                   "tagging",
                                    "-h", "--help"):
         argv = ["suite", *argv]  # the suite is the default
     a = p.parse_args(argv)
@@ -118,6 +131,30 @@ def main(argv=None):
         print(f"  plain, in memory:               {r['plain_memory']:.3f}")
         print(f"  augmented + mixup, tf.data feed: {r['augmented_pipeline']:.3f}  "
               f"({100 * r['ratio']:.0f} % of the plain in-memory rate; target >= 90 %)")
+        if a.json:
+            Path(a.json).write_text(json.dumps(r, indent=2))
+        return 0
+
+    if a.what == "tagging":
+        r = benchmark.tagging(n_files=a.files, seconds=a.seconds, file_sr=a.file_sr, repeats=a.repeats,
+                              weights=a.weights, batch_size=a.batch_size, workers=a.workers)
+        print(f"tagging {a.files} generated {a.seconds:g}-s stereo PCM-16 WAVs at {a.file_sr} Hz with {a.weights} "
+              f"(batch {r['batch_size']}), {os.cpu_count()} CPU cores; medians of {a.repeats} runs")
+        print("  in one process (start-up excluded), clips/s:")
+        print(f"    kerasmgr (bin/tag.py's tag_files)                 {r['kerasmgr_clips_per_s']:7.1f}")
+        print(f"    librosa in a thread pool + one batched predict    {r['librosa_threads_clips_per_s']:7.1f}   (fair baseline)")
+        print(f"    librosa in one thread + one batched predict       {r['librosa_serial_clips_per_s']:7.1f}")
+        print(f"    librosa per file (predict per file)               {r['librosa_per_file_clips_per_s']:7.1f}")
+        print(f"    kerasmgr / best batched baseline                  {r['speedup_vs_fair_baseline']:7.2f}x")
+        print("  whole processes (imports and model loading included):")
+        print(f"    bin/tag.py                      {r['tag_process_seconds']:6.2f} s   "
+              f"peak RSS {r['tag_process_peak_rss_mb']:6.0f} MB")
+        print(f"    benchmarks/librosa_baseline.py  {r['librosa_process_seconds']:6.2f} s   "
+              f"peak RSS {r['librosa_process_peak_rss_mb']:6.0f} MB")
+        print(f"    ratio                           {r['speedup_with_startup']:6.2f}x")
+        print(f"  kerasmgr in-process peak RSS {r['kerasmgr_peak_rss_mb']:.0f} MB")
+        for goal, met in r["goals"].items():
+            print(f"  goal {goal}: {'met' if met else 'NOT met'}")
         if a.json:
             Path(a.json).write_text(json.dumps(r, indent=2))
         return 0

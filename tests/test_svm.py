@@ -132,10 +132,10 @@ def test_rbf_kernels_by_squaring_equal_exp():
     D = np.maximum(sq[:, None] + sq[None] - 2 * X @ X.T, 0)
     keys = [("linear", None)] + [("rbf", g if g != "1/N_f" else 1 / 7) for g in transfer.GAMMAS]
     seen = []
-    for (kind, gamma), K in transfer._kernels(X @ X.T, D, keys):
+    for (kind, gamma), K in transfer._kernels(X @ X.T, sq, keys):  # (the Gram matrix is consumed)
         seen.append((kind, gamma))
         expected = X @ X.T if kind == "linear" else np.exp(-gamma * D)
-        np.testing.assert_allclose(K, expected, rtol=1e-12, atol=0)
+        np.testing.assert_allclose(K, expected, rtol=1e-12, atol=1e-300)
     assert sorted(seen, key=str) == sorted(keys, key=str)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["AudioError", "load_audio", "check_samples", "decode_error", "resample", "fix_length"]
+__all__ = ["AudioError", "load_audio", "check_samples", "decode_error", "mix_down", "resample", "fix_length"]
 
 
 class AudioError(ValueError):
@@ -27,7 +27,7 @@ def load_audio(path, sample_rate, *, mono=True, max_seconds=None, min_seconds=0.
     path : str or Path
         wav, au, flac, ogg, mp3 ... (anything libsndfile reads).
     sample_rate : int
-        Target sample rate in Hz; resampling uses soxr (``librosa.resample(res_type='soxr_hq')``).
+        Target sample rate in Hz; resampling uses soxr HQ (:func:`resample`).
     mono : bool
         Average the channels.
     max_seconds : float or None
@@ -73,8 +73,29 @@ def load_audio(path, sample_rate, *, mono=True, max_seconds=None, min_seconds=0.
     except Exception as e:  # libsndfile's messages vary by format
         raise decode_error(path, e) from None
     check_samples(path, y, native_sr, min_seconds=min_seconds, allow_silent=allow_silent)
-    y = y.mean(axis=1) if mono else y.T
+    y = mix_down(y) if mono else y.T
     return resample(y, native_sr, sample_rate)
+
+
+def mix_down(y):
+    """The channel mean of ``y`` (frames, channels), float32: equal to ``y.mean(axis=1)`` bit for
+    bit, at a fraction of its cost.
+
+    numpy reduces the short, strided channel axis of a frames-first array one frame at a time
+    (20 ms for 30 s of 44.1-kHz stereo here, more than decoding and resampling together); adding
+    whole channel columns in the same order (first + second + ..., then ÷ channels, as numpy does
+    for fewer than 8 channels) vectorises and gives the same numbers.
+    """
+    k = y.shape[1]
+    if k == 1:
+        return np.ascontiguousarray(y[:, 0])
+    if k >= 8:  # numpy sums 8 or more elements pairwise: leave it to numpy
+        return y.mean(axis=1)
+    out = y[:, 0] + y[:, 1]
+    for c in range(2, k):
+        out += y[:, c]
+    out /= y.dtype.type(k)
+    return out
 
 
 def decode_error(path, error):
@@ -105,11 +126,24 @@ def check_samples(path, y, sample_rate, *, min_seconds=0.0, allow_silent=True):
 
 
 def resample(y, orig_rate, sample_rate):
-    """``y`` (..., n) from ``orig_rate`` to ``sample_rate`` Hz with soxr (librosa's ``soxr_hq``), float32 contiguous."""
-    if orig_rate != sample_rate:
-        import librosa
+    """``y`` (..., n) from ``orig_rate`` to ``sample_rate`` Hz, float32 contiguous.
 
-        y = librosa.resample(y, orig_sr=orig_rate, target_sr=sample_rate, res_type="soxr_hq")
+    soxr's HQ quality, called directly: the same numbers as
+    ``librosa.resample(y, orig_sr=orig_rate, target_sr=sample_rate, res_type='soxr_hq')`` (the
+    output is ``ceil(n · sample_rate / orig_rate)`` samples, zero-padded or cropped to that length
+    as librosa does), without importing librosa (and numba) in processes that need only this.
+    """
+    if orig_rate != sample_rate:
+        import soxr
+
+        y = np.asarray(y)
+        n_out = int(np.ceil(y.shape[-1] * float(sample_rate) / orig_rate))
+        rows = y.reshape(-1, y.shape[-1])
+        out = np.zeros((rows.shape[0], n_out), dtype=y.dtype)
+        for i, row in enumerate(rows):
+            r = soxr.resample(row, orig_rate, sample_rate, quality="soxr_hq")
+            out[i, : min(n_out, len(r))] = r[:n_out]
+        y = out.reshape(*y.shape[:-1], n_out)
     return np.ascontiguousarray(y, dtype=np.float32)
 
 
@@ -131,7 +165,7 @@ def _load_streamed(path, f, sr, *, min_seconds, allow_silent, block_seconds=30.0
         if not np.isfinite(block).all():
             raise AudioError(path, "contains NaN or infinite samples")
         any_sound = any_sound or bool(np.any(block))
-        out.append(stream.resample_chunk(block.mean(axis=1)))
+        out.append(stream.resample_chunk(mix_down(block)))
     out.append(stream.resample_chunk(np.zeros(0, np.float32), last=True))
     if not allow_silent and not any_sound:
         raise AudioError(path, "is silent (all samples are zero)")
