@@ -85,3 +85,26 @@ def test_too_short_and_silent_files_can_be_rejected(tmp_path):
     assert load_audio(silent, 8000).shape == (8000,)
     with pytest.raises(AudioError, match="silent"):
         load_audio(silent, 8000, allow_silent=False)
+
+
+def test_mix_down_and_resampling_equal_numpy_mean_and_librosa_bit_for_bit(tmp_path):
+    """The fast mix-down and the direct soxr call change no sample: tagging and extraction
+    outputs are those of ``mean(axis=1)`` + ``librosa.resample(res_type='soxr_hq')``."""
+    import librosa
+
+    from kerasmgr.data.audio import mix_down, resample
+
+    rng = np.random.default_rng(0)
+    for k in (1, 2, 3, 6, 9):
+        y = rng.standard_normal((10007, k)).astype(np.float32)
+        np.testing.assert_array_equal(mix_down(y), y.mean(axis=1))
+    for orig, target in ((44100, 12000), (22050, 12000), (8000, 22050)):
+        for n in (1, 7, 4410, 44101):
+            x = rng.standard_normal(n).astype(np.float32)
+            np.testing.assert_array_equal(resample(x, orig, target),
+                                          librosa.resample(x, orig_sr=orig, target_sr=target, res_type="soxr_hq"))
+    stereo = (0.3 * rng.standard_normal((3 * 44100, 2))).astype(np.float32)
+    sf.write(tmp_path / "s.wav", stereo, 44100, subtype="PCM_16")
+    raw, _ = sf.read(tmp_path / "s.wav", dtype="float32", always_2d=True)
+    expected = librosa.resample(raw.mean(axis=1), orig_sr=44100, target_sr=12000, res_type="soxr_hq")
+    np.testing.assert_array_equal(load_audio(tmp_path / "s.wav", 12000), expected)

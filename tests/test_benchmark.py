@@ -1,6 +1,8 @@
 """The benchmark scripts run and report every figure (their numbers are not asserted: no timed tests)."""
 
 import sys
+
+import numpy as np
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's benchmarks/ folder
@@ -38,3 +40,20 @@ def test_transfer_and_adversary_benchmarks_run():
 def test_augmentation_benchmark_runs(tmp_path):
     r = benchmark.augmentation_rate(model="dnn", n_files=2, batch_size=4, steps=1, repeats=1, workdir=tmp_path)
     assert r["plain_memory"] > 0 and r["augmented_pipeline"] > 0 and r["ratio"] > 0
+
+
+def test_tagging_benchmark_parts_run(tmp_path):
+    """The fair baseline tags every file; the in-process figures and a timed child process are reported."""
+    from benchmarks import librosa_baseline
+    from kerasmgr import pretrained
+
+    paths = benchmark.make_audio_files(2, 3.0, 22050, tmp_path)
+    r = benchmark._tagging_in_process(paths, "k2c2-embedded", 1, 4, 1)
+    assert all(r[k] > 0 for k in ("kerasmgr_clips_per_s", "librosa_threads_clips_per_s", "librosa_serial_clips_per_s",
+                                  "librosa_per_file_clips_per_s", "kerasmgr_peak_rss_mb"))
+    model, _ = pretrained.load("k2c2-embedded")
+    tail, fe = librosa_baseline.network_without_frontend(model)
+    scores = librosa_baseline.tag(paths, tail, fe, workers=2)
+    assert scores.shape == (2, model.output_shape[-1]) and np.isfinite(scores).all()
+    seconds, rss = benchmark._timed_child([sys.executable, "-c", "pass"])
+    assert seconds > 0 and rss > 0

@@ -106,3 +106,21 @@ def test_extract_then_transfer_end_to_end_on_the_embedded_dataset(tmp_path):
     assert len(rows) == 2 * 64 and {r["protocol"] for r in rows} == {"thesis", "nested"}
     assert (tmp_path / "res" / "bars_thesis.png").stat().st_size > 5000
     assert "mfcc+12345" in (tmp_path / "res" / "table.txt").read_text()
+
+
+def test_fold_kernels_keep_features_only_and_make_each_sets_kernels():
+    """Per split only the scaled features are stored (memory independent of the number of
+    folds, layers and sets); a set's kernels equal those of its concatenated features."""
+    rng = np.random.default_rng(0)
+    blocks = {"L1": rng.standard_normal((40, 3)), "L2": rng.standard_normal((40, 5))}
+    fit, ev = np.arange(30), np.arange(30, 40)
+    fk = transfer._FoldKernels(blocks, fit, ev, scales=(True, False))
+    assert all(v.shape[0] == 40 and v.shape[1] in (3, 5) for v in fk.features.values())
+    X = np.hstack([blocks["L1"], blocks["L2"]])
+    mu, sd = X[:30].mean(0), X[:30].std(0)
+    for scale, Z in ((False, X), (True, (X - mu) / sd)):
+        keys = [("linear", None), ("rbf", 2.0 ** -5), ("rbf", 2.0 ** -3), ("rbf", 0.1)]
+        D = ((Z[:, None, :] - Z[None, :30, :]) ** 2).sum(-1)
+        for (kind, gamma), K in fk.kernels(("L1", "L2"), scale, keys):
+            expected = Z @ Z[:30].T if kind == "linear" else np.exp(-gamma * D)
+            np.testing.assert_allclose(K, expected, rtol=1e-9, atol=1e-12)
