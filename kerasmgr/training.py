@@ -113,6 +113,10 @@ class TrainConfig:
                                     "(kerasmgr.frontends.augment.DEFAULT_AUGMENT); inert at inference")
     mixup_alpha: float = _f(0.0, "mixup of the training batches (tags): each example mixed with another of its "
                                  "batch, weight ~ Beta(alpha, alpha), labels mixed alike; 0 = off")
+    mixed_precision: str | None = _f(None, "compute the network in 'bfloat16' (the flag alone) or 'float16' with "
+                                           "float32 variables; the front-end and the output layer stay float32 "
+                                           "(kerasmgr.models.build). On this project's CPU it was slower, see the "
+                                           "README's performance section", const="bfloat16")
     seed: int = _f(0, "random seed (data order, crops, initial weights, augmentation)")
     init_seed: int | None = _f(None, "seed of the initial weights only (default: seed); with a fixed seed, "
                                      "runs that differ in init_seed differ only in their initialisation "
@@ -174,6 +178,8 @@ def resolve_config(config=None, **overrides):
         raise ValueError(f"adversarial_domain must be 'spectral' or 'waveform', got {cfg.adversarial_domain!r}")
     if cfg.strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {cfg.strategy!r}")
+    if cfg.mixed_precision not in (None, *models.MIXED_PRECISIONS):
+        raise ValueError(f"mixed_precision must be one of {models.MIXED_PRECISIONS}, got {cfg.mixed_precision!r}")
     if cfg.optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {cfg.optimizer!r}")
     for k in ("epochs", "batch_size", "segments_per_clip"):

@@ -289,3 +289,30 @@ def test_contract_follows_budget_and_rate_override():
     with pytest.raises(ValueError, match="Nyquist"):
         models.contract("k2c2", frontend={"sample_rate": 8000, "fmax": 6000})
     assert models.contract("dnn", input="frames").n_samples is None
+
+
+def test_mixed_precision_keeps_frontend_and_output_in_float32_and_round_trips(tmp_path):
+    import argparse
+
+    from kerasmgr.cli.common import add_dataclass_arguments
+    from kerasmgr.training import TrainConfig
+
+    keras.utils.set_random_seed(0)
+    m = models.build("dnn", n_outputs=3, n_units=8, mixed_precision="bfloat16")
+    keras.utils.set_random_seed(0)
+    ref = models.build("dnn", n_outputs=3, n_units=8)
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is left as it was
+    policies = {layer.name: layer.dtype_policy.name for layer in m.layers}
+    assert policies["frontend"] == "float32" and policies[m.layers[-1].name] == "float32"
+    assert "mixed_bfloat16" in policies.values() and m.output.dtype == "float32"
+    x = np.random.default_rng(0).standard_normal((2, m.input_shape[1])).astype(np.float32) * 0.1
+    out = m(x).numpy()
+    np.testing.assert_allclose(out, ref(x).numpy(), atol=0.05)  # same initial weights, lower precision
+    for ext in ("keras", "h5"):
+        m.save(tmp_path / f"m.{ext}")
+        np.testing.assert_array_equal(keras.models.load_model(tmp_path / f"m.{ext}")(x).numpy(), out)
+    with pytest.raises(ValueError, match="mixed_precision"):
+        models.build("dnn", mixed_precision="int8")
+    parser = add_dataclass_arguments(argparse.ArgumentParser(), TrainConfig)
+    assert parser.parse_args(["--mixed-precision"]).mixed_precision == "bfloat16"
+    assert parser.parse_args(["--mixed-precision", "float16"]).mixed_precision == "float16"

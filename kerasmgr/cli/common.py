@@ -86,7 +86,8 @@ def add_dataclass_arguments(parser, cls):
 
     Defaults are suppressed so :func:`given_options` returns only what the user typed; the
     dataclass (or a YAML config) supplies the rest. Booleans get ``--flag/--no-flag``; dict
-    fields take a YAML/JSON mapping.
+    fields take a YAML/JSON mapping; a field with a ``const`` in its metadata may be given
+    without a value (``--mixed-precision`` means ``--mixed-precision bfloat16``).
     """
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
@@ -100,6 +101,8 @@ def add_dataclass_arguments(parser, cls):
         elif tp is dict:
             parser.add_argument(flag, type=mapping, metavar="MAPPING", **kw)
         else:
+            if "const" in f.metadata:  # the flag alone stands for this value
+                kw.update(nargs="?", const=f.metadata["const"])
             parser.add_argument(flag, type=tp, metavar=f.name.upper(), **kw)
     return parser
 

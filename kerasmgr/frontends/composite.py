@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from .augment import Augment, resolve_augment
-from .base import as_waveform3d, register
+from .base import as_waveform3d, dtype_policy, is_mixed_policy, register
 from .cqt import ConstantQ
 from .framing import FRAMINGS, FramingPad, framing_pads
 from .scaling import (
@@ -106,7 +106,18 @@ class Frontend(keras.layers.Layer):
     ``n_mels`` or ``n_bins``.
     """
 
-    def __init__(
+    def __init__(self, *args, **kwargs):
+        if not is_mixed_policy():
+            self._setup(*args, **kwargs)
+            return
+        # under a mixed-precision policy the front-end (FFTs, filterbanks, dB) stays in float32:
+        # the network after it computes in the low precision (kerasmgr.models.build(mixed_precision=...))
+        if kwargs.get("dtype") is None:
+            kwargs["dtype"] = "float32"
+        with dtype_policy("float32"):
+            self._setup(*args, **kwargs)
+
+    def _setup(
         self,
         kind="mel",
         sample_rate=12000,

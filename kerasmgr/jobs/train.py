@@ -200,7 +200,8 @@ def train(config=None, **overrides):
     if cfg.init_seed is not None:  # only the initial weights change; data order and crops follow cfg.seed
         keras.utils.set_random_seed(cfg.init_seed)
     with strategy.scope():
-        model = models.build(cfg.model, n_outputs=len(labels), activation=activation, **cfg.model_kwargs)
+        model = models.build(cfg.model, n_outputs=len(labels), activation=activation,
+                             mixed_precision=cfg.mixed_precision, **cfg.model_kwargs)
     data_args = dict(segments_per_clip=cfg.segments_per_clip, batch_size=cfg.batch_size, seed=cfg.seed)
     if cfg.fixed_segments:
         if cfg.dataset == "shards":

@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..frontends import find_frontend
+from ..frontends.base import dtype_policy
 from . import choi, kereliuk, schindler
 from ._blocks import resolve_frontend
 
 __all__ = ["available", "build", "info", "contract", "input_spec", "ModelInfo", "InputContract", "training_defaults",
            "count_trainable",
-           "summary_table", "markdown_table"]
+           "summary_table", "markdown_table", "MIXED_PRECISIONS"]
 
 #: Training defaults of the tagging convnets (fast, good settings for the embedded dataset on a CPU;
 #: ``configs/<model>.yaml`` hold the seeds' own settings).
@@ -161,13 +162,16 @@ def training_defaults(name):
     return dict(info(name).training)
 
 
-def build(name, **kwargs):
+def build(name, mixed_precision=None, **kwargs):
     """Build a registered model.
 
     Parameters
     ----------
     name : str
         One of :func:`available`.
+    mixed_precision : {None, 'bfloat16', 'float16'}
+        Compute the network in this dtype (variables stay float32), with the front-end and the
+        output layer in float32 (:data:`MIXED_PRECISIONS`). The dtypes are saved with the model.
     **kwargs
         The builder's keyword arguments, e.g. ``n_outputs``, ``activation``, ``n_params``,
         ``n_samples``, ``frontend`` (see each builder's docstring).
@@ -180,7 +184,37 @@ def build(name, **kwargs):
     c = contract(name, **kwargs)
     if c.n_samples is not None:
         kwargs["n_samples"] = c.n_samples
-    return info(name).builder(**kwargs)
+    if not mixed_precision:
+        return info(name).builder(**kwargs)
+    if mixed_precision not in MIXED_PRECISIONS:
+        raise ValueError(f"mixed_precision must be one of {MIXED_PRECISIONS} or None, got {mixed_precision!r}")
+    with dtype_policy(f"mixed_{mixed_precision}"):
+        return _float32_head(info(name).builder(**kwargs))
+
+
+#: Compute dtypes of ``build(..., mixed_precision=...)``: bfloat16 (CPUs with AVX512-BF16 or AMX,
+#: TPUs, Ampere+ GPUs) and float16 (GPUs; Keras adds loss scaling when the model is compiled).
+MIXED_PRECISIONS = ("bfloat16", "float16")
+
+
+def _float32_head(model):
+    """``model`` with its last weighted layer and every layer after it in float32 (the same
+    initial weights): outputs in float32, so sigmoid/softmax scores keep their resolution
+    (bfloat16 has 8 significant bits: scores near 0 or 1 would tie and flatten ROC curves)."""
+    import keras
+
+    weighted = [i for i, layer in enumerate(model.layers) if layer.weights]
+    head = {layer.name for layer in model.layers[weighted[-1]:]} if weighted else set()
+
+    def clone(layer):
+        cfg = layer.get_config()
+        if layer.name in head:
+            cfg["dtype"] = "float32"
+        return layer.__class__.from_config(cfg)
+
+    out = keras.models.clone_model(model, clone_function=clone)
+    out.set_weights(model.get_weights())
+    return out
 
 
 def input_spec(model):
