@@ -11,7 +11,7 @@ import numpy as np
 __all__ = ["input_pipeline", "transfer_protocols", "adversary_speed", "suite", "graph_flops", "conv2d_gflops",
            "extraction_memory", "duration_scaling", "preparation_memory", "run_notebook", "notebook_times",
            "NOTEBOOK_TARGET_SECONDS", "make_audio_files", "tagging",
-           "augmentation_rate"]
+           "augmentation_rate", "training_throughput", "device"]
 
 NOTEBOOK_TARGET_SECONDS = 180.0  # issue 10: every notebook top to bottom in <= 3 minutes on 2 CPU cores
 
@@ -398,6 +398,114 @@ def tagging(*, n_files=64, seconds=30.0, file_sr=44100, repeats=3, weights="k2c2
     out["goals"] = {"clips_per_s >= 50": out["kerasmgr_clips_per_s"] >= 50,
                     ">= 3x the fair baseline": out["speedup_vs_fair_baseline"] >= 3,
                     "bin/tag.py peak RSS <= 1 GB": out["tag_process_peak_rss_mb"] * 2 ** 20 <= 1e9}
+    return out
+
+
+def device():
+    """The device TensorFlow computes on: the first GPU's name if there is one, else the CPU model."""
+    import platform
+
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        return f"GPU: {details.get('device_name', gpus[0].name)} ({len(gpus)} visible)"
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import os
+
+    return f"CPU: {name} ({os.cpu_count()} cores)"
+
+
+def _layer_times(model, x, repeats):
+    """Forward seconds of each top-level layer of a functional model, on its input for ``x``
+    (each layer compiled on its own; the sum is close to the whole forward pass)."""
+    import keras
+    import tensorflow as tf
+
+    acts = {}
+    taps = keras.Model(model.inputs, [layer.output for layer in model.layers[1:]])
+    for layer, a in zip(model.layers[1:], taps(x, training=False)):
+        acts[layer.name] = a
+    out = []
+    prev = tf.convert_to_tensor(x)
+    for layer in model.layers[1:]:
+        fn = tf.function(lambda v, layer=layer: layer(v, training=False), autograph=False)
+        fn(prev)
+
+        def run(fn=fn, prev=prev):
+            np.asarray(fn(prev))
+            return 1
+
+        out.append({"layer": layer.name, "seconds": 1.0 / _median_rate(run, repeats),
+                    "output_mb": float(np.prod(acts[layer.name].shape)) * 4 / 2 ** 20})
+        prev = acts[layer.name]
+    return out
+
+
+def training_throughput(*, model="k2c2", batch_size=None, steps=6, repeats=3, variants=("float32", "bfloat16", "jit")):
+    """Training steps/s of ``model`` on in-memory batches, as a fraction of the compute limit, with a
+    profile of one step; runs unchanged on a GPU (the device is reported).
+
+    The compute limit is this device's conv2d GFLOP/s (:func:`conv2d_gflops`); a training step
+    costs about 3× the forward FLOPs (forward, gradients of the inputs and of the weights).
+    Variants: ``float32``; ``bfloat16``/``float16`` (``models.build(mixed_precision=...)``); ``jit``
+    (``compile(jit_compile=True)``, XLA). The profile times, for one batch: the front-end alone,
+    each layer's forward pass, the whole forward pass and the whole training step.
+
+    Returns
+    -------
+    dict
+    """
+    import keras
+    import tensorflow as tf
+
+    from kerasmgr import models
+    from kerasmgr.frontends import find_frontend
+
+    c = models.contract(model)
+    bs = batch_size or models.training_defaults(model)["batch_size"]
+    rng = np.random.default_rng(0)
+    x = (0.1 * rng.standard_normal((bs, c.n_samples))).astype(np.float32)
+    y = (rng.random((bs, 16)) < 0.3).astype(np.float32)
+    data = tf.data.Dataset.from_tensors((tf.constant(x), tf.constant(y))).repeat()
+    out = {"model": model, "batch_size": bs, "device": device(), "conv2d_gflops": conv2d_gflops()}
+    keras.utils.set_random_seed(0)
+    ref = models.build(model, n_outputs=16)
+    out["gflop_per_example_forward"] = graph_flops(ref) / 1e9
+    out["variants"] = {}
+    for v in variants:
+        keras.utils.set_random_seed(0)
+        m = models.build(model, n_outputs=16, mixed_precision=v if v in models.MIXED_PRECISIONS else None)
+        m.compile("adam", "binary_crossentropy", jit_compile=v == "jit")
+        try:
+            rate = _steady_steps_per_s(m, data, steps, repeats)
+        except Exception as e:  # e.g. an op without a kernel for this dtype on this device
+            out["variants"][v] = {"error": str(e).strip().splitlines()[0][:200]}
+            continue
+        gflops = 3 * out["gflop_per_example_forward"] * bs * rate
+        out["variants"][v] = {"steps_per_s": rate, "examples_per_s": rate * bs, "gflops": gflops,
+                              "fraction_of_conv2d_limit": gflops / out["conv2d_gflops"]}
+    # profile of one float32 step
+    ref.compile("adam", "binary_crossentropy")
+    fe = find_frontend(ref)
+    fwd = tf.function(lambda v: ref(v, training=False), autograph=False)
+    front = tf.function(lambda v: fe(v, training=False), autograph=False)
+    fwd(x), front(x)
+    step = out["variants"].get("float32", {}).get("steps_per_s")
+    out["profile"] = {
+        "frontend_seconds": 1.0 / _median_rate(lambda: (np.asarray(front(x)), 1)[1], repeats),
+        "forward_seconds": 1.0 / _median_rate(lambda: (np.asarray(fwd(x)), 1)[1], repeats),
+        "step_seconds": None if step is None else 1.0 / step,
+        "layers": _layer_times(ref, x, repeats),
+    }
     return out
 
 

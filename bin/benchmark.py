@@ -10,6 +10,7 @@
     python bin/benchmark.py notebooks [--fresh-cache]          # seconds per notebook (target: 3 min)
     python bin/benchmark.py tagging [--files 64]               # bin/tag.py against the fair librosa baseline
     python bin/benchmark.py augment                            # training with augmentation against plain
+    python bin/benchmark.py training [--model k2c2]            # training vs the compute limit; prints the device
 """
 
 import argparse
@@ -79,6 +80,15 @@ def main(argv=None):
     pt.add_argument("--workers", type=int, default=None, help="decoding threads (default: the CPU count)")
     pt.add_argument("--repeats", type=int, default=3)
     pt.add_argument("--json", help="also write the figures to this JSON file")
+    pr2 = sub.add_parser("training", help="issue 20: training steps/s against the compute limit, float32 / "
+                                           "mixed precision / XLA, with a profile of one step (runs on a GPU too)")
+    pr2.add_argument("--model", default="k2c2")
+    pr2.add_argument("--batch-size", type=int, default=None)
+    pr2.add_argument("--variants", nargs="+", default=["float32", "bfloat16", "jit"],
+                     help="float32, bfloat16, float16 (GPUs), jit")
+    pr2.add_argument("--steps", type=int, default=6)
+    pr2.add_argument("--repeats", type=int, default=3)
+    pr2.add_argument("--json", help="also write the figures to this JSON file")
     pn = sub.add_parser("notebooks", help="seconds for each notebook top to bottom (target: 3 minutes each)")
     pn.add_argument("paths", nargs="*", help="notebooks (default: notebooks/*.ipynb)")
     pn.add_argument("--fresh-cache", action="store_true",
@@ -86,7 +96,7 @@ def main(argv=None):
     pn.add_argument("--json", help="also write the figures to this JSON file")
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in ("suite", "pipeline", "transfer", "adversary", "prepare", "notebooks", "augment",
-                                   "tagging",
+                                   "tagging", "training",
                                    "-h", "--help"):
         argv = ["suite", *argv]  # the suite is the default
     a = p.parse_args(argv)
@@ -131,6 +141,29 @@ def main(argv=None):
         print(f"  plain, in memory:               {r['plain_memory']:.3f}")
         print(f"  augmented + mixup, tf.data feed: {r['augmented_pipeline']:.3f}  "
               f"({100 * r['ratio']:.0f} % of the plain in-memory rate; target >= 90 %)")
+        if a.json:
+            Path(a.json).write_text(json.dumps(r, indent=2))
+        return 0
+
+    if a.what == "training":
+        r = benchmark.training_throughput(model=a.model, batch_size=a.batch_size, steps=a.steps, repeats=a.repeats,
+                                          variants=tuple(a.variants))
+        print(f"{r['model']} training, batch {r['batch_size']}, on {r['device']}")
+        print(f"  compute limit (conv2d): {r['conv2d_gflops']:.1f} GFLOP/s; forward "
+              f"{r['gflop_per_example_forward']:.3f} GFLOP per example, a step ~3x that")
+        for v, f in r["variants"].items():
+            if "error" in f:
+                print(f"  {v:<9} failed: {f['error']}")
+            else:
+                print(f"  {v:<9} {f['steps_per_s']:6.3f} steps/s  {f['examples_per_s']:6.1f} examples/s  "
+                      f"{f['gflops']:6.1f} GFLOP/s = {100 * f['fraction_of_conv2d_limit']:4.1f} % of the limit")
+        pf = r["profile"]
+        print(f"  one float32 step: {pf['step_seconds']:.3f} s; forward {pf['forward_seconds']:.3f} s "
+              f"(front-end {pf['frontend_seconds']:.3f} s); backward + update ~"
+              f"{pf['step_seconds'] - pf['forward_seconds']:.3f} s" if pf["step_seconds"] else "")
+        print("  forward by layer (s, output MB):")
+        for e in pf["layers"]:
+            print(f"    {e['layer']:<24}{e['seconds']:8.4f}{e['output_mb']:9.1f}")
         if a.json:
             Path(a.json).write_text(json.dumps(r, indent=2))
         return 0

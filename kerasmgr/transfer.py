@@ -30,6 +30,7 @@ serves all C values.
 from __future__ import annotations
 
 import itertools
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -152,8 +153,25 @@ class _FoldKernels:
         (n_fit + n_eval) × n_fit matrices are alive at a time. Each ``K`` is valid until the next
         one is asked for."""
         Z = self.concatenated(blocks, scale)
-        G = Z @ Z[: self.n_fit].T
-        yield from _kernels(G, np.einsum("ij,ij->i", Z, Z), keys)
+        shape = (Z.shape[0], self.n_fit)
+        G = np.matmul(Z, Z[: self.n_fit].T, out=_scratch(0, shape))
+        yield from _kernels(G, np.einsum("ij,ij->i", Z, Z), keys, out=_scratch(1, shape))
+
+
+_SCRATCH = threading.local()
+
+
+def _scratch(slot, shape):
+    """A float64 array of ``shape`` from this thread's buffer ``slot``, reused from call to call:
+    fresh n × n arrays each cost their page faults again (~0.3 s for 4,000 items, more than the
+    arithmetic), so every kernel of a thread is made in the same two buffers."""
+    bufs = getattr(_SCRATCH, "buffers", None)
+    if bufs is None:
+        bufs = _SCRATCH.buffers = {}
+    size = int(np.prod(shape))
+    if slot not in bufs or bufs[slot].size < size:
+        bufs[slot] = np.empty(size)
+    return bufs[slot][:size].reshape(shape)
 
 
 def _score(task, y_true, y_pred):
@@ -185,7 +203,7 @@ def _predict_path(task, K_train, y_train, K_test, Cs, solver, factor=None):
     return np.asarray(out)
 
 
-def _kernels(G, sq, keys):
+def _kernels(G, sq, keys, out=None):
     """Yield ``(key, K)`` for ``keys`` of ``(kind, gamma)`` from the Gram matrix ``G`` (rows:
     fit then evaluation items; columns: fit items) and the rows' squared norms ``sq``.
 
@@ -193,7 +211,8 @@ def _kernels(G, sq, keys):
     kernels follow in ascending γ, where γ = 4 γ_prev is computed as ``K_prev⁴`` in place (two
     squarings instead of an exp — 14× faster here; relative error ≈ 2ⁿ ulp after n squarings,
     under 1e-12 for the grid). So two matrices are alive at a time, and each yielded ``K`` is
-    valid until the next one is asked for (``G`` is consumed).
+    valid until the next one is asked for (``G`` is consumed; ``out``, an array of ``G``'s shape,
+    receives the RBF kernels).
     """
     keys = sorted(set(keys), key=lambda k: (k[0] != "linear", k[1] or 0.0))
     if any(kind == "linear" for kind, _ in keys):
@@ -207,7 +226,7 @@ def _kernels(G, sq, keys):
     D += sq[:, None]
     D += sq[None, :n_fit]
     np.maximum(D, 0.0, out=D)
-    K, prev = None, None
+    K, prev = out, None
     for gamma in rbf:
         if prev is not None and gamma == 4.0 * prev:
             np.multiply(K, K, out=K)
@@ -333,6 +352,13 @@ def run(blocks, y, *, task=None, layers=(1, 2, 3, 4, 5), protocols=("thesis", "n
     metric = "accuracy" if task == "classification" else "r2"
     rows = []
 
+    def order(idx):
+        """Training items grouped by class, in their order within each class (classification):
+        the same SVM problems — a class pair's items are class a's then class b's in that order
+        either way — but each pair's kernel block is read from contiguous rows instead of one
+        item in n_classes (3-4x faster at 4,000 items)."""
+        return idx[np.argsort(y[idx], kind="stable")] if task == "classification" else idx
+
     def row(fs, p, result, folds):
         rows.append({"feature_set": fs.name, "kind": fs.kind, "protocol": p, "metric": metric,
                      "n_features": sum(dims[b] for b in fs.blocks), "outer_folds": folds, **result})
@@ -341,6 +367,7 @@ def run(blocks, y, *, task=None, layers=(1, 2, 3, 4, 5), protocols=("thesis", "n
         bar = tqdm(total=len(sets), desc=f"SVM grids ({p})", disable=not progress)
         if subsets is not None:  # predefined: grid on valid, refit on train+valid, score on test
             tr, va, te = (np.flatnonzero(subsets == s) for s in ("train", "valid", "test"))
+            tr, va = order(tr), order(va)
             fk_val = _kernels_for(blocks, [(tr, va)], scales=scales)
             fit = np.concatenate([tr, va])
             fk_test = _kernels_for(blocks, [(fit, te)], scales=scales)[0]
@@ -351,7 +378,7 @@ def run(blocks, y, *, task=None, layers=(1, 2, 3, 4, 5), protocols=("thesis", "n
                 row(fs, p, r, "predefined split")
                 bar.update(1)
         elif p == "thesis":
-            splits = cv_splits(y, task=task, n_folds=n_folds, groups=groups, shuffle=False)
+            splits = [(order(tr), te) for tr, te in cv_splits(y, task=task, n_folds=n_folds, groups=groups, shuffle=False)]
             fks = _kernels_for(blocks, splits, par, scales)
 
             cells = par(delayed(_thesis_cell)(fs, fks, y, task, splits, dims, solver) for fs in sets)
@@ -365,7 +392,8 @@ def run(blocks, y, *, task=None, layers=(1, 2, 3, 4, 5), protocols=("thesis", "n
             for tr, te in outer:
                 sub_groups = None if groups is None else groups[tr]
                 inner = cv_splits(y[tr], task=task, n_folds=n_folds, groups=sub_groups, shuffle=False)
-                inner_abs = [(tr[a], tr[b]) for a, b in inner]  # indices into the full arrays
+                inner_abs = [(order(tr[a]), tr[b]) for a, b in inner]  # indices into the full arrays
+                tr = order(tr)
                 fks = _kernels_for(blocks, inner_abs, par, scales)
                 fk_outer = _kernels_for(blocks, [(tr, te)], scales=scales)[0]
 
