@@ -11,7 +11,7 @@ import numpy as np
 __all__ = ["input_pipeline", "transfer_protocols", "adversary_speed", "suite", "graph_flops", "conv2d_gflops",
            "extraction_memory", "duration_scaling", "preparation_memory", "run_notebook", "notebook_times",
            "NOTEBOOK_TARGET_SECONDS", "make_audio_files", "tagging",
-           "augmentation_rate", "training_throughput", "device"]
+           "augmentation_rate", "training_throughput", "device", "transfer_scaling"]
 
 NOTEBOOK_TARGET_SECONDS = 180.0  # issue 10: every notebook top to bottom in <= 3 minutes on 2 CPU cores
 
@@ -85,6 +85,61 @@ def input_pipeline(*, model="k2c2", n_files=48, seconds=30.0, file_sr=22050, bat
     return out
 
 
+def _synthetic_layers(n_items, n_classes, layer_dim, strengths, seed, task="classification"):
+    """Layer blocks ``L1..`` of Gaussian noise plus class centres scaled by ``strengths`` (see
+    :func:`transfer_protocols`) and the targets: class ids, or for regression a real target
+    (a sum of layer-3 features plus noise)."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n_items) % n_classes
+    blocks = {f"L{k}": rng.standard_normal((n_items, layer_dim)) + s * rng.standard_normal((n_classes, layer_dim))[y]
+              for k, s in enumerate(strengths, 1)}
+    if task == "regression":
+        y = blocks[f"L{min(3, len(strengths))}"][:, :4].sum(axis=1) + 0.5 * rng.standard_normal(n_items)
+    return blocks, y
+
+
+def _transfer_run(n_items, protocol, task, max_sets, n_jobs, seed):
+    """One transfer run on synthetic 5 × 32 features in this process: seconds, peak RSS, scores."""
+    import resource
+
+    from kerasmgr import svm, transfer
+
+    svm.svc_path(np.eye(2), [0, 1], np.eye(2), [1.0])  # compile (or load numba's cache) before timing
+    blocks, y = _synthetic_layers(n_items, 10, 32, (0.2, 0.3, 0.4, 0.3, 0.25), seed, task)
+    sets = [fs.name for fs in transfer.feature_sets((1, 2, 3, 4, 5))]
+    only = None
+    if max_sets and max_sets < len(sets):  # evenly spread over the sets, small to large
+        only = [sets[i] for i in np.unique(np.linspace(0, len(sets) - 1, max_sets).round().astype(int))]
+    t = time.perf_counter()
+    rows = transfer.run(blocks, y, task=task, layers=(1, 2, 3, 4, 5), protocols=(protocol,), n_jobs=n_jobs,
+                        progress=False, only=only)
+    sec = time.perf_counter() - t
+    return {"n_items": n_items, "task": task, "protocol": protocol, "n_sets_run": len(rows),
+            "seconds": sec, "seconds_all_sets": sec * len(sets) / len(rows), "extrapolated": only is not None,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "scores": {r["feature_set"]: round(r["score"], 4) for r in rows}}
+
+
+def transfer_scaling(*, sizes=(1000, 4000, 10000), max_sets=(None, None, 6), protocol="thesis",
+                     tasks=("classification", "regression"), n_jobs=2, seed=0):
+    """Time and peak RSS of ``transfer.run`` at several sizes (issue 20's rows), each in a fresh process.
+
+    Synthetic features of 5 layers × 32 dims (160, the thesis' per-layer average-pooled k2c2
+    features); 10 classes, or a real target for regression. ``max_sets`` (per size; ``None``: all
+    31): run only that many feature sets spread from the smallest to the largest and extrapolate
+    the time to all 31 (marked ``extrapolated``); peak RSS does not depend on the number of sets.
+
+    Returns
+    -------
+    list of dict
+    """
+    out = []
+    for task in tasks:
+        for n, k in zip(sizes, max_sets):
+            out.append(_in_fresh_process(_transfer_run, n, protocol, task, k, n_jobs, seed))
+    return out
+
+
 def transfer_protocols(*, n_items=1000, n_classes=10, layer_dim=32, strengths=(0.2, 0.3, 0.4, 0.3, 0.25),
                        protocols=("thesis",), n_jobs=2, n_folds=10, seed=0, solver="smo"):
     """Seconds for the SVM transfer protocols over all layer combinations on synthetic features.
@@ -105,10 +160,7 @@ def transfer_protocols(*, n_items=1000, n_classes=10, layer_dim=32, strengths=(0
     from kerasmgr import svm, transfer
 
     svm.svc_path(np.eye(2), [0, 1], np.eye(2), [1.0])  # compile (or load numba's cache) before timing
-    rng = np.random.default_rng(seed)
-    y = np.arange(n_items) % n_classes
-    blocks = {f"L{k}": rng.standard_normal((n_items, layer_dim)) + s * rng.standard_normal((n_classes, layer_dim))[y]
-              for k, s in enumerate(strengths, 1)}
+    blocks, y = _synthetic_layers(n_items, n_classes, layer_dim, strengths, seed)
     n_layers = len(strengths)
     out = {"n_items": n_items, "dims": n_layers * layer_dim, "n_combinations": 2 ** n_layers - 1, "n_jobs": n_jobs,
            "solver": solver, "strengths": list(strengths)}

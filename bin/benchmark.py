@@ -11,6 +11,7 @@
     python bin/benchmark.py tagging [--files 64]               # bin/tag.py against the fair librosa baseline
     python bin/benchmark.py augment                            # training with augmentation against plain
     python bin/benchmark.py training [--model k2c2]            # training vs the compute limit; prints the device
+    python bin/benchmark.py transfer-scaling                   # SVM protocols at 1k/4k/10k items: time, peak RSS
 """
 
 import argparse
@@ -89,6 +90,15 @@ def main(argv=None):
     pr2.add_argument("--steps", type=int, default=6)
     pr2.add_argument("--repeats", type=int, default=3)
     pr2.add_argument("--json", help="also write the figures to this JSON file")
+    ps2 = sub.add_parser("transfer-scaling", help="issue 20: transfer protocol time and peak RSS at 1k/4k/10k items")
+    ps2.add_argument("--items", type=int, nargs="+", default=[1000, 4000, 10000])
+    ps2.add_argument("--max-sets", type=int, nargs="+", default=[31, 31, 6],
+                     help="feature sets run per size (31: all; fewer: time extrapolated to 31)")
+    ps2.add_argument("--protocol", choices=("thesis", "nested"), default="thesis")
+    ps2.add_argument("--tasks", nargs="+", choices=("classification", "regression"),
+                     default=["classification", "regression"])
+    ps2.add_argument("--n-jobs", type=int, default=2)
+    ps2.add_argument("--json", help="also write the figures to this JSON file")
     pn = sub.add_parser("notebooks", help="seconds for each notebook top to bottom (target: 3 minutes each)")
     pn.add_argument("paths", nargs="*", help="notebooks (default: notebooks/*.ipynb)")
     pn.add_argument("--fresh-cache", action="store_true",
@@ -96,7 +106,7 @@ def main(argv=None):
     pn.add_argument("--json", help="also write the figures to this JSON file")
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in ("suite", "pipeline", "transfer", "adversary", "prepare", "notebooks", "augment",
-                                   "tagging", "training",
+                                   "tagging", "training", "transfer-scaling",
                                    "-h", "--help"):
         argv = ["suite", *argv]  # the suite is the default
     a = p.parse_args(argv)
@@ -141,6 +151,21 @@ def main(argv=None):
         print(f"  plain, in memory:               {r['plain_memory']:.3f}")
         print(f"  augmented + mixup, tf.data feed: {r['augmented_pipeline']:.3f}  "
               f"({100 * r['ratio']:.0f} % of the plain in-memory rate; target >= 90 %)")
+        if a.json:
+            Path(a.json).write_text(json.dumps(r, indent=2))
+        return 0
+
+    if a.what == "transfer-scaling":
+        if len(a.max_sets) != len(a.items):
+            p.error("--max-sets needs one value per --items value")
+        r = benchmark.transfer_scaling(sizes=tuple(a.items), max_sets=tuple(a.max_sets), protocol=a.protocol,
+                                       tasks=tuple(a.tasks), n_jobs=a.n_jobs)
+        print(f"transfer.run, {a.protocol} protocol, 5 x 32 synthetic features, 10 folds, {a.n_jobs} threads; "
+              "targets: 10 min at 10,000 items, 60 s at 1,000, peak RSS <= 6 GB")
+        for e in r:
+            note = f"  (extrapolated from {e['n_sets_run']} of 31 sets)" if e["extrapolated"] else ""
+            print(f"  {e['task']:<15}{e['n_items']:>7} items {e['seconds_all_sets']:9.1f} s  "
+                  f"peak RSS {e['peak_rss_mb']:7.0f} MB{note}")
         if a.json:
             Path(a.json).write_text(json.dumps(r, indent=2))
         return 0

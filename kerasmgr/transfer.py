@@ -293,7 +293,7 @@ def _params(g):
 
 
 def run(blocks, y, *, task=None, layers=(1, 2, 3, 4, 5), protocols=("thesis", "nested"), n_folds=10, groups=None,
-        subsets=None, shuffle=False, seed=0, n_jobs=2, progress=True, solver="smo", grid="thesis"):
+        subsets=None, shuffle=False, seed=0, n_jobs=2, progress=True, solver="smo", grid="thesis", only=None):
     """Evaluate every feature set under the chosen protocols.
 
     Parameters
@@ -324,6 +324,8 @@ def run(blocks, y, *, task=None, layers=(1, 2, 3, 4, 5), protocols=("thesis", "n
     grid : {'thesis', 'extended'}
         :data:`GRIDS`: the thesis' grid on the features as they are (default), or with a standard
         scaler on/off as an extra axis (the released code's search).
+    only : iterable of str or None
+        Evaluate only these feature sets (names as in the table: '12345', 'random 3', 'mfcc', ...).
 
     Returns
     -------
@@ -347,6 +349,12 @@ def run(blocks, y, *, task=None, layers=(1, 2, 3, 4, 5), protocols=("thesis", "n
     dims = {k: int(np.asarray(v).shape[1]) for k, v in blocks.items()}
     blocks = {k: np.asarray(v, dtype=np.float64) for k, v in blocks.items()}
     sets = feature_sets(layers, random=any(k.startswith("R") for k in blocks), mfcc="MFCC" in blocks)
+    if only is not None:
+        only = [str(name) for name in only]
+        unknown = sorted(set(only) - {fs.name for fs in sets})
+        if unknown:
+            raise ValueError(f"unknown feature set(s) {unknown}; known: {[fs.name for fs in sets]}")
+        sets = [fs for fs in sets if fs.name in only]
     # threads: libsvm and numpy release the GIL, and workers share the precomputed matrices
     par = Parallel(n_jobs=n_jobs, prefer="threads")
     metric = "accuracy" if task == "classification" else "r2"

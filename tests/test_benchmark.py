@@ -57,3 +57,12 @@ def test_tagging_benchmark_parts_run(tmp_path):
     assert scores.shape == (2, model.output_shape[-1]) and np.isfinite(scores).all()
     seconds, rss = benchmark._timed_child([sys.executable, "-c", "pass"])
     assert seconds > 0 and rss > 0
+
+
+def test_training_and_transfer_scaling_benchmarks_run():
+    r = benchmark.training_throughput(model="dnn", batch_size=4, steps=1, repeats=1, variants=("float32", "bfloat16"))
+    assert r["device"].startswith(("CPU", "GPU")) and r["gflop_per_example_forward"] > 0
+    assert r["variants"]["float32"]["steps_per_s"] > 0 and r["profile"]["layers"]
+    assert r["profile"]["forward_seconds"] > 0 and r["profile"]["frontend_seconds"] > 0
+    rows = benchmark.transfer_scaling(sizes=(60,), max_sets=(3,), tasks=("classification",), n_jobs=1)
+    assert rows[0]["n_sets_run"] == 3 and rows[0]["extrapolated"] and rows[0]["peak_rss_mb"] > 0

@@ -1,6 +1,7 @@
 """SVM transfer protocols: ranking of a known informative layer subset, protocols, splits."""
 
 import numpy as np
+import pytest
 
 from conftest import run_cli
 from kerasmgr import plots, transfer
@@ -124,3 +125,13 @@ def test_fold_kernels_keep_features_only_and_make_each_sets_kernels():
         for (kind, gamma), K in fk.kernels(("L1", "L2"), scale, keys):
             expected = Z @ Z[:30].T if kind == "linear" else np.exp(-gamma * D)
             np.testing.assert_allclose(K, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_only_named_feature_sets_are_evaluated():
+    rng = np.random.default_rng(0)
+    y = np.arange(60) % 3
+    blocks = {f"L{k}": rng.standard_normal((60, 4)) + 0.8 * rng.standard_normal((3, 4))[y] for k in (1, 2)}
+    rows = transfer.run(blocks, y, layers=(1, 2), protocols=("thesis",), n_folds=3, progress=False, only=["12"])
+    assert [r["feature_set"] for r in rows] == ["12"]
+    with pytest.raises(ValueError, match="unknown feature set"):
+        transfer.run(blocks, y, layers=(1, 2), protocols=("thesis",), n_folds=3, progress=False, only=["9"])

@@ -43,11 +43,14 @@ def main(argv=None):
     p.add_argument("--shuffle", action="store_true", help="shuffle the nested protocol's outer folds (seeded)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-jobs", type=int, default=2)
+    p.add_argument("--feature-sets", nargs="+", metavar="NAME",
+                   help="evaluate only these feature sets (e.g. 12345 mfcc 'random 3'; default: all)")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
     rows, text, dropped = run_files(a.out, labels=a.labels, features=a.features, layer_files=a.layer_files,
                                     mfcc=a.mfcc, random=a.random, target=a.target, task=a.task, protocols=a.protocol,
-                                    n_folds=a.folds, grid=a.grid, shuffle=a.shuffle, seed=a.seed, n_jobs=a.n_jobs)
+                                    n_folds=a.folds, grid=a.grid, shuffle=a.shuffle, seed=a.seed, n_jobs=a.n_jobs,
+                                    only=a.feature_sets)
     for d in dropped:
         print(f"left out {d}", file=sys.stderr)
     print(text)

@@ -159,7 +159,7 @@ def write_results(rows, out, *, protocols, n_items):
 
 def run_files(out, *, labels, features=None, layer_files=None, mfcc=None, random=None, target="label", task=None,
               protocols=("thesis", "nested"), n_folds=10, grid="thesis", shuffle=False, seed=0, n_jobs=2,
-              progress=True):
+              progress=True, only=None):
     """The transfer-learning table from feature files (``bin/transfer.py``).
 
     Parameters
@@ -168,7 +168,7 @@ def run_files(out, *, labels, features=None, layer_files=None, mfcc=None, random
         Receives :func:`write_results`'s files.
     labels, features, layer_files, mfcc, random, target
         As :func:`load_inputs`.
-    task, protocols, n_folds, grid, shuffle, seed, n_jobs, progress
+    task, protocols, n_folds, grid, shuffle, seed, n_jobs, progress, only
         As :func:`kerasmgr.transfer.run`.
 
     Returns
@@ -182,5 +182,5 @@ def run_files(out, *, labels, features=None, layer_files=None, mfcc=None, random
     blocks, y, groups, subsets, layers, dropped = load_inputs(
         labels=labels, features=features, layer_files=layer_files, mfcc=mfcc, random=random, target=target)
     rows = run(blocks, y, task=task, layers=layers, protocols=protocols, n_folds=n_folds, groups=groups, grid=grid,
-               subsets=subsets, shuffle=shuffle, seed=seed, n_jobs=n_jobs, progress=progress)
+               subsets=subsets, shuffle=shuffle, seed=seed, n_jobs=n_jobs, progress=progress, only=only)
     return rows, write_results(rows, out, protocols=protocols, n_items=len(y)), dropped
