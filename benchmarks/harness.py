@@ -429,12 +429,12 @@ def tagging(*, n_files=64, seconds=30.0, file_sr=44100, repeats=3, weights="k2c2
     """
     import sys
 
-    from kerasmgr.jobs.tag import TAG_BATCH_SIZE
+    from kerasmgr.inference import INFERENCE_BATCH_SIZE
 
     root = Path(__file__).resolve().parent.parent
     workdir = Path(workdir or tempfile.mkdtemp(prefix="kerasmgr-tagging-"))
     paths = make_audio_files(n_files, seconds, file_sr, workdir)
-    batch_size = batch_size or TAG_BATCH_SIZE
+    batch_size = batch_size or INFERENCE_BATCH_SIZE
     out = {"n_files": n_files, "clip_seconds": seconds, "file_sample_rate": file_sr, "weights": weights,
            "batch_size": batch_size}
     out.update(_in_fresh_process(_tagging_in_process, paths, weights, repeats, batch_size, workers))
@@ -483,7 +483,7 @@ def _layer_times(model, x, repeats):
     import tensorflow as tf
 
     acts = {}
-    taps = keras.Model(model.inputs, [layer.output for layer in model.layers[1:]])
+    taps = keras.Model(model.input, [layer.output for layer in model.layers[1:]])
     for layer, a in zip(model.layers[1:], taps(x, training=False)):
         acts[layer.name] = a
     out = []
@@ -609,7 +609,7 @@ def _extract_rss(paths, out):
     from kerasmgr import features
     from kerasmgr.jobs.extract import extract_array
 
-    ext = features.FeatureExtractor(features.random_convnet("k2c2", seed=0), batch_size=8)
+    ext = features.FeatureExtractor(features.random_convnet("k2c2", seed=0))
     t = time.perf_counter()
     r = extract_array(paths, out, ext, progress=False)
     return {"n_files": len(paths), "n_ok": r["n_ok"], "seconds": time.perf_counter() - t,

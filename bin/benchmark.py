@@ -77,7 +77,7 @@ def main(argv=None):
     pt.add_argument("--seconds", type=float, default=30.0)
     pt.add_argument("--file-sr", type=int, default=44100)
     pt.add_argument("--weights", default="k2c2-embedded")
-    pt.add_argument("--batch-size", type=int, default=None, help="default: kerasmgr.jobs.tag.TAG_BATCH_SIZE")
+    pt.add_argument("--batch-size", type=int, default=None, help="default: kerasmgr.inference.INFERENCE_BATCH_SIZE")
     pt.add_argument("--workers", type=int, default=None, help="decoding threads (default: the CPU count)")
     pt.add_argument("--repeats", type=int, default=3)
     pt.add_argument("--json", help="also write the figures to this JSON file")

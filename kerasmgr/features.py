@@ -15,6 +15,7 @@ import numpy as np
 
 from . import models
 from .data.windows import clip_windows
+from .inference import INFERENCE_BATCH_SIZE, batch_predictor
 from .models import input_spec
 
 __all__ = ["FeatureExtractor", "random_convnet", "mfcc_features", "parse_layers", "MFCC_DIM"]
@@ -62,7 +63,8 @@ class FeatureExtractor:
         The model's input rate (Hz) and length (samples).
     """
 
-    def __init__(self, model, *, layers="12345", tap="pool", long="crop", crop="centre", batch_size=8):
+    def __init__(self, model, *, layers="12345", tap="pool", long="crop", crop="centre",
+                 batch_size=INFERENCE_BATCH_SIZE):
         import keras
 
 
@@ -119,7 +121,7 @@ class FeatureExtractor:
         if not segs:
             return np.zeros((0, self.dim), np.float32)
         segs = np.concatenate(segs)
-        out = self.model.predict(segs, batch_size=self.batch_size, verbose=0)
+        out = batch_predictor(self.model, self.batch_size)(segs)
         feats = np.concatenate(out, axis=1) if isinstance(out, list) else out
         owner = np.asarray(owner)
         return np.stack([feats[owner == i].mean(axis=0) for i in range(owner.max() + 1)]).astype(np.float32)

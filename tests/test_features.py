@@ -41,6 +41,11 @@ def test_features_do_not_depend_on_batch_size_or_company(extractor):
     c = extractor.transform(clips[2:3])
     np.testing.assert_allclose(a, b, atol=1e-5)
     np.testing.assert_allclose(a[2:3], c, atol=1e-5)
+    # the compiled batch predictor gives what Keras' predict gave before it (extraction unchanged)
+    segs = np.concatenate([extractor.windows_of(y) for y in clips])
+    ref = np.concatenate(extractor.model.predict(segs, batch_size=8, verbose=0), axis=1)
+    extractor.batch_size = 2
+    np.testing.assert_allclose(extractor.transform(clips), ref, atol=1e-6)
 
 
 def test_short_signals_are_repeated_and_long_ones_cropped_or_averaged(extractor):

@@ -20,13 +20,9 @@ from tqdm.auto import tqdm
 
 from ..data.audio import AudioError, load_audio
 from ..data.windows import clip_windows
-from ..inference import batch_predictor
+from ..inference import INFERENCE_BATCH_SIZE, batch_predictor
 
-__all__ = ["segments", "tag_file", "tag_files", "write_csv", "format_result", "TAG_BATCH_SIZE"]
-
-#: Segments per forward pass when tagging. Larger batches were no faster per segment on CPU, while
-#: each segment in flight holds the network's activations (see the README's performance section).
-TAG_BATCH_SIZE = 16
+__all__ = ["segments", "tag_file", "tag_files", "write_csv", "format_result"]
 
 
 def segments(y, sample_rate, n_samples, window=None, hop=None, short="pad"):
@@ -59,7 +55,7 @@ def segments(y, sample_rate, n_samples, window=None, hop=None, short="pad"):
     return segs
 
 
-def tag_file(model, meta, path, *, window=None, hop=None, short="pad", batch_size=8):
+def tag_file(model, meta, path, *, window=None, hop=None, short="pad", batch_size=INFERENCE_BATCH_SIZE):
     """Tag probabilities of one file.
 
     Parameters
@@ -92,7 +88,7 @@ def tag_file(model, meta, path, *, window=None, hop=None, short="pad", batch_siz
 
 
 def tag_files(model, meta, files, *, top_n=5, progress=True, window=None, hop=None, short="pad",
-              batch_size=TAG_BATCH_SIZE, workers=None):
+              batch_size=INFERENCE_BATCH_SIZE, workers=None):
     """:func:`tag_file` over many files, fast: decoding in parallel, segments of several files per batch.
 
     Files are decoded and resampled by ``workers`` threads (default: the CPU count) ahead of the
