@@ -99,7 +99,7 @@ def test_mix_down_and_resampling_equal_numpy_mean_and_librosa_bit_for_bit(tmp_pa
         y = rng.standard_normal((10007, k)).astype(np.float32)
         np.testing.assert_array_equal(mix_down(y), y.mean(axis=1))
     for orig, target in ((44100, 12000), (22050, 12000), (8000, 22050)):
-        for n in (1, 7, 4410, 44101):
+        for n in (1, 7, 4410, 11025, 44101):  # (11025 · 12000/22050 rounds up to 6001 in librosa)
             x = rng.standard_normal(n).astype(np.float32)
             np.testing.assert_array_equal(resample(x, orig, target),
                                           librosa.resample(x, orig_sr=orig, target_sr=target, res_type="soxr_hq"))
@@ -108,3 +108,12 @@ def test_mix_down_and_resampling_equal_numpy_mean_and_librosa_bit_for_bit(tmp_pa
     raw, _ = sf.read(tmp_path / "s.wav", dtype="float32", always_2d=True)
     expected = librosa.resample(raw.mean(axis=1), orig_sr=44100, target_sr=12000, res_type="soxr_hq")
     np.testing.assert_array_equal(load_audio(tmp_path / "s.wav", 12000), expected)
+    # 16-bit files are mixed in integers: still bit-equal, for any channel count, WAV or FLAC
+    for k, fmt in ((1, "wav"), (3, "flac"), (6, "wav"), (9, "wav")):
+        ints = rng.integers(-32768, 32768, size=(22050, k)).astype(np.int16)
+        path = tmp_path / f"i{k}.{fmt}"
+        sf.write(path, ints, 22050, subtype="PCM_16")
+        floats = sf.read(path, dtype="float32", always_2d=True)[0].mean(axis=1)
+        np.testing.assert_array_equal(load_audio(path, 22050), floats)
+        np.testing.assert_array_equal(load_audio(path, 12000, max_seconds=0.5),
+                                      librosa.resample(floats[:11025], orig_sr=22050, target_sr=12000, res_type="soxr_hq"))

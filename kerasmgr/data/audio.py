@@ -67,14 +67,43 @@ def load_audio(path, sample_rate, *, mono=True, max_seconds=None, min_seconds=0.
             frames = -1 if max_seconds is None else int(np.ceil(max_seconds * native_sr))
             if mono and native_sr != sample_rate and f.frames > STREAM_SECONDS * native_sr and frames < 0:
                 return _load_streamed(path, f, sample_rate, min_seconds=min_seconds, allow_silent=allow_silent)
-            y = f.read(frames=frames, dtype="float32", always_2d=True)
+            # 16-bit sources (most WAV and FLAC files) are read as integers and mixed exactly in
+            # integer arithmetic: the same float32 numbers as reading floats and averaging, at a
+            # fraction of libsndfile's float conversion (1 ms instead of 6.5 ms for 30 s of
+            # 44.1-kHz stereo here)
+            as_int = mono and f.subtype == "PCM_16"
+            y = f.read(frames=frames, dtype="int16" if as_int else "float32", always_2d=True)
     except AudioError:
         raise
     except Exception as e:  # libsndfile's messages vary by format
         raise decode_error(path, e) from None
     check_samples(path, y, native_sr, min_seconds=min_seconds, allow_silent=allow_silent)
-    y = mix_down(y) if mono else y.T
+    if as_int:
+        y = _mix_down_int16(y)
+    else:
+        y = mix_down(y) if mono else y.T
     return resample(y, native_sr, sample_rate)
+
+
+def _mix_down_int16(y):
+    """The channel mean of 16-bit samples (frames, channels) as float32 in [-1, 1), bit-equal to
+    libsndfile's float conversion (``i / 32768``) followed by ``mean(axis=1)``.
+
+    Both are exact until the division by the channel count: the integer sum of up to 512
+    channels is exact in float32, as are the float partial sums, and scaling by 2⁻¹⁵ commutes
+    with rounding; so ``(Σ i / k) · 2⁻¹⁵`` rounds once, where the float path does.
+    """
+    k = y.shape[1]
+    if k == 1:
+        total = y[:, 0].astype(np.float32)
+    else:
+        acc = y[:, 0].astype(np.int32)
+        for c in range(1, k):
+            acc += y[:, c]
+        total = acc.astype(np.float32)
+        total /= np.float32(k)
+    total *= np.float32(1.0 / 32768.0)
+    return total
 
 
 def mix_down(y):
@@ -137,7 +166,7 @@ def resample(y, orig_rate, sample_rate):
         import soxr
 
         y = np.asarray(y)
-        n_out = int(np.ceil(y.shape[-1] * float(sample_rate) / orig_rate))
+        n_out = int(np.ceil(y.shape[-1] * (float(sample_rate) / orig_rate)))  # librosa's rounding, exactly
         rows = y.reshape(-1, y.shape[-1])
         out = np.zeros((rows.shape[0], n_out), dtype=y.dtype)
         for i, row in enumerate(rows):
