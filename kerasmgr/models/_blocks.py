@@ -6,7 +6,7 @@ import keras
 
 from .. import frontends
 from ..frontends import Frontend
-from ..layers import BatchStatBN
+from ..layers import BatchStatBN, FusedBatchNormalization
 
 ACTIVATIONS = ("softmax", "sigmoid", "linear")
 
@@ -112,7 +112,7 @@ def conv_bn_elu(x, filters, kernel, index, *, padding="same", pool=None, dropout
 
         x = BatchStatBN(name=f"bn{index}")(x)
     else:
-        x = keras.layers.BatchNormalization(momentum=bn_momentum, name=f"bn{index}")(x)
+        x = FusedBatchNormalization(momentum=bn_momentum, name=f"bn{index}")(x)
     x = keras.layers.ELU(name=f"elu{index}")(x)
     if pool is not None:
         x = keras.layers.MaxPooling2D(pool, name=f"pool{index}")(x)
