@@ -429,12 +429,10 @@ def tagging(*, n_files=64, seconds=30.0, file_sr=44100, repeats=3, weights="k2c2
     """
     import sys
 
-    from kerasmgr.inference import INFERENCE_BATCH_SIZE
 
     root = Path(__file__).resolve().parent.parent
     workdir = Path(workdir or tempfile.mkdtemp(prefix="kerasmgr-tagging-"))
     paths = make_audio_files(n_files, seconds, file_sr, workdir)
-    batch_size = batch_size or INFERENCE_BATCH_SIZE
     out = {"n_files": n_files, "clip_seconds": seconds, "file_sample_rate": file_sr, "weights": weights,
            "batch_size": batch_size}
     out.update(_in_fresh_process(_tagging_in_process, paths, weights, repeats, batch_size, workers))

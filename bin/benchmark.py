@@ -77,7 +77,7 @@ def main(argv=None):
     pt.add_argument("--seconds", type=float, default=30.0)
     pt.add_argument("--file-sr", type=int, default=44100)
     pt.add_argument("--weights", default="k2c2-embedded")
-    pt.add_argument("--batch-size", type=int, default=None, help="default: kerasmgr.inference.INFERENCE_BATCH_SIZE")
+    pt.add_argument("--batch-size", type=int, default=None, help="default: about a minute of audio per pass")
     pt.add_argument("--workers", type=int, default=None, help="decoding threads (default: the CPU count)")
     pt.add_argument("--repeats", type=int, default=3)
     pt.add_argument("--json", help="also write the figures to this JSON file")
@@ -118,14 +118,17 @@ def main(argv=None):
         r = benchmark.suite(model_names=tuple(a.models or benchmark.SUITE_MODELS), n_files=a.files,
                             seconds=a.seconds, file_sr=a.file_sr, repeats=a.repeats, train_steps=a.train_steps)
         mach = r["machine"]
+        print("librosa: the fair baseline (benchmarks/librosa_baseline.py: librosa features in a thread pool, then ONE "
+              "batched predict of the network without its front-end); per-file: features and predict file by file")
         print(f"machine: {mach['cpu_cores']} CPU cores, conv2d {mach['conv2d_gflops']:.1f} GFLOP/s (compute limit)")
-        head = (f"{'model':<15}{'tag clips/s':>12}{'x realtime':>11}{'librosa':>9}{'ratio':>7}{'GFLOP/clip':>11}"
+        head = (f"{'model':<15}{'tag clips/s':>12}{'x realtime':>11}{'librosa':>9}{'ratio':>7}{'per-file':>9}{'GFLOP/clip':>11}"
                 f"{'GFLOP/s':>9}{'of limit':>9}{'train st/s':>11}{'mem st/s':>9}{'feed %':>8}{'RSS MB':>8}")
         print(head)
         print("-" * len(head))
         for m in r["models"]:
             print(f"{m['model']:<15}{m['e2e_clips_per_s']:>12.2f}{m['e2e_realtime_factor']:>11.1f}"
-                  f"{m['librosa_clips_per_s']:>9.2f}{m['speedup_vs_librosa']:>7.2f}{m['gflop_per_clip']:>11.2f}"
+                  f"{m['librosa_clips_per_s']:>9.2f}{m['speedup_vs_librosa']:>7.2f}"
+                  f"{m['librosa_per_file_clips_per_s']:>9.2f}{m['gflop_per_clip']:>11.2f}"
                   f"{m['achieved_gflops']:>9.1f}{100 * m['fraction_of_conv2d_limit']:>8.0f}%"
                   f"{m['train_steps_per_s_pipeline']:>11.3f}{m['train_steps_per_s_memory']:>9.3f}"
                   f"{100 * m['pipeline_efficiency']:>7.0f}%{m['peak_rss_mb']:>8.0f}")
@@ -197,7 +200,7 @@ def main(argv=None):
         r = benchmark.tagging(n_files=a.files, seconds=a.seconds, file_sr=a.file_sr, repeats=a.repeats,
                               weights=a.weights, batch_size=a.batch_size, workers=a.workers)
         print(f"tagging {a.files} generated {a.seconds:g}-s stereo PCM-16 WAVs at {a.file_sr} Hz with {a.weights} "
-              f"(batch {r['batch_size']}), {os.cpu_count()} CPU cores; medians of {a.repeats} runs")
+              f"(batch {r['batch_size'] or 'default'}), {os.cpu_count()} CPU cores; medians of {a.repeats} runs")
         print("  in one process (start-up excluded), clips/s:")
         print(f"    kerasmgr (bin/tag.py's tag_files)                 {r['kerasmgr_clips_per_s']:7.1f}")
         print(f"    librosa in a thread pool + one batched predict    {r['librosa_threads_clips_per_s']:7.1f}   (fair baseline)")

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import models
 from .data.windows import clip_windows
-from .inference import INFERENCE_BATCH_SIZE, batch_predictor
+from .inference import batch_predictor, inference_batch_size
 from .models import input_spec
 
 __all__ = ["FeatureExtractor", "random_convnet", "mfcc_features", "parse_layers", "MFCC_DIM"]
@@ -50,8 +50,9 @@ class FeatureExtractor:
     crop : {'centre', 'start'}
         Where ``long='crop'`` cuts: the middle (default) or the beginning ("the first 29-second",
         the thesis' Task 4, §6.3.2).
-    batch_size : int
-        Windows per forward pass.
+    batch_size : int or None
+        Windows per forward pass (default: about a minute of audio,
+        :func:`kerasmgr.inference.inference_batch_size`).
 
     Attributes
     ----------
@@ -64,7 +65,7 @@ class FeatureExtractor:
     """
 
     def __init__(self, model, *, layers="12345", tap="pool", long="crop", crop="centre",
-                 batch_size=INFERENCE_BATCH_SIZE):
+                 batch_size=None):
         import keras
 
 
@@ -88,7 +89,8 @@ class FeatureExtractor:
         self.boundaries = {int(k): [int(starts[i]), int(starts[i + 1])] for i, k in enumerate(self.layers)}
         self.dim = int(starts[-1])
         self.sample_rate, self.n_samples = input_spec(model)
-        self.tap, self.long, self.batch_size = tap, long, int(batch_size)
+        self.tap, self.long = tap, long
+        self.batch_size = int(batch_size or inference_batch_size(self.n_samples, self.sample_rate))
         self.model_name = model.name
 
     def describe(self):

@@ -12,13 +12,21 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["BatchPredictor", "batch_predictor", "INFERENCE_BATCH_SIZE"]
+__all__ = ["BatchPredictor", "batch_predictor", "INFERENCE_SECONDS", "inference_batch_size"]
 
-#: Segments per forward pass for tagging and feature extraction on CPU. On 2 cores a k2c2 batch
-#: of 2 was as fast per segment as one of 16 or faster, while each segment in flight holds ~30 MB
-#: of activations (the first block's 96 × 1366 × 32 maps), so small batches keep tagging under
-#: 1 GB; outputs are bit-identical for batch sizes 2 to 16 here. On a GPU pass a larger batch.
-INFERENCE_BATCH_SIZE = 2
+#: Audio per forward pass (seconds) for tagging and feature extraction on CPU. On 2 cores a k2c2
+#: batch of 2 × 29 s was as fast per segment as one of 16 or faster, while each 29-s segment in
+#: flight holds ~30 MB of activations (the first block's 96 × 1366 × 32 maps), so ~1 minute of
+#: audio per pass keeps tagging under 1 GB; outputs are bit-identical for k2c2 batches of 2 to 16
+#: here. Models with short inputs get proportionally more segments per pass (a frame DNN's 46-ms
+#: input one at a time would spend its time in call overhead). On a GPU pass a larger batch.
+INFERENCE_SECONDS = 60.0
+
+
+def inference_batch_size(n_samples, sample_rate):
+    """Segments per forward pass for a model input of ``n_samples`` at ``sample_rate`` Hz: about
+    :data:`INFERENCE_SECONDS` of audio, at least 2 and at most 512 segments."""
+    return int(min(512, max(2, round(INFERENCE_SECONDS * sample_rate / max(int(n_samples), 1)))))
 
 
 class BatchPredictor:

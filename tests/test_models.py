@@ -316,3 +316,33 @@ def test_mixed_precision_keeps_frontend_and_output_in_float32_and_round_trips(tm
     parser = add_dataclass_arguments(argparse.ArgumentParser(), TrainConfig)
     assert parser.parse_args(["--mixed-precision"]).mixed_precision == "bfloat16"
     assert parser.parse_args(["--mixed-precision", "float16"]).mixed_precision == "float16"
+
+
+def test_fused_batch_normalization_trains_like_keras_and_round_trips(tmp_path):
+    import tensorflow as tf
+
+    x = tf.constant(np.random.default_rng(0).standard_normal((4, 30, 12, 5)).astype(np.float32) * 3 + 1)
+    ref, fused = keras.layers.BatchNormalization(momentum=0.9), kl.FusedBatchNormalization(momentum=0.9)
+    ref.build(x.shape), fused.build(x.shape)
+    fused.set_weights(ref.get_weights())
+
+    def step(layer):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+            loss = tf.reduce_mean(tf.sin(y))
+        return np.asarray(y), [np.asarray(g) for g in tape.gradient(loss, [x, *layer.trainable_weights])]
+
+    (ya, ga), (yb, gb) = step(ref), step(fused)
+    np.testing.assert_allclose(yb, ya, atol=1e-5)
+    for a, b in zip(ga, gb):
+        np.testing.assert_allclose(b, a, atol=1e-6)
+    for a, b in zip(ref.get_weights(), fused.get_weights()):  # moving mean and (population) variance
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(fused(x)), np.asarray(ref(x)), atol=1e-5)  # inference: Keras' path
+    flat = kl.FusedBatchNormalization()  # other ranks take Keras' own path
+    assert flat(np.ones((3, 4), np.float32), training=True).shape == (3, 4)
+    m = models.build("k2c2", n_outputs=3)
+    assert isinstance(m.get_layer("bn1"), kl.FusedBatchNormalization)
+    m.save(tmp_path / "m.keras")
+    assert isinstance(keras.models.load_model(tmp_path / "m.keras").get_layer("bn1"), kl.FusedBatchNormalization)

@@ -25,7 +25,6 @@ import argparse
 import sys
 
 from ..data.selection import DataSelection
-from ..inference import INFERENCE_BATCH_SIZE
 from ..jobs.extract import extract_array, extract_files, input_files, make_extractor
 from .common import add_data_arguments, data_selection
 
@@ -56,8 +55,9 @@ def main(argv=None):
     kind.add_argument("--random", action="store_true", help="same architecture with random (He-normal) weights")
     p.add_argument("--seed", type=int, default=0, help="seed of --random")
     p.add_argument("--sample-rate", type=int, default=22050, help="decoding rate of --mfcc (Hz)")
-    p.add_argument("--batch-size", type=int, default=INFERENCE_BATCH_SIZE,
-                   help=f"segments per forward pass (default {INFERENCE_BATCH_SIZE}: fastest and leanest on CPU)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="segments per forward pass (default: about a minute of audio, "
+                        "kerasmgr.inference.inference_batch_size; fastest and leanest on CPU)")
     p.add_argument("--min-seconds", type=float, default=1.0, help="shorter files are reported, not extracted")
     a = p.parse_args(argv)
     data = data_selection(a)

@@ -22,7 +22,6 @@ from ..data.datasets import audio_files as dataset_audio_files
 from ..data.selection import open_split
 from ..data.shards import ShardLoader
 from ..features import MFCC_DIM, FeatureExtractor, mfcc_features
-from ..inference import INFERENCE_BATCH_SIZE
 
 __all__ = ["audio_files", "input_files", "make_extractor", "extract_array", "extract_files"]
 
@@ -75,7 +74,7 @@ def input_files(inputs=(), *, file_list=None, data=None, shards=None):
 
 
 def make_extractor(weights="k2c2-embedded", *, mfcc=False, random=False, seed=0, layers="12345", tap="pool",
-                   long="crop", crop="centre", batch_size=INFERENCE_BATCH_SIZE, sample_rate=22050):
+                   long="crop", crop="centre", batch_size=None, sample_rate=22050):
     """The feature extractor of ``bin/extract_features.py``.
 
     Parameters

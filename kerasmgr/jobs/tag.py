@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from ..data.audio import AudioError, load_audio
 from ..data.windows import clip_windows
-from ..inference import INFERENCE_BATCH_SIZE, batch_predictor
+from ..inference import batch_predictor, inference_batch_size
 
 __all__ = ["segments", "tag_file", "tag_files", "write_csv", "format_result"]
 
@@ -55,7 +55,7 @@ def segments(y, sample_rate, n_samples, window=None, hop=None, short="pad"):
     return segs
 
 
-def tag_file(model, meta, path, *, window=None, hop=None, short="pad", batch_size=INFERENCE_BATCH_SIZE):
+def tag_file(model, meta, path, *, window=None, hop=None, short="pad", batch_size=None):
     """Tag probabilities of one file.
 
     Parameters
@@ -84,11 +84,11 @@ def tag_file(model, meta, path, *, window=None, hop=None, short="pad", batch_siz
     sr, n = int(meta["sample_rate"]), int(meta["n_samples"])
     y = load_audio(path, sr, allow_silent=False)
     segs = segments(y, sr, n, window, hop, short)
-    return model.predict(segs, batch_size=batch_size, verbose=0).mean(axis=0)
+    return model.predict(segs, batch_size=batch_size or inference_batch_size(n, sr), verbose=0).mean(axis=0)
 
 
 def tag_files(model, meta, files, *, top_n=5, progress=True, window=None, hop=None, short="pad",
-              batch_size=INFERENCE_BATCH_SIZE, workers=None):
+              batch_size=None, workers=None):
     """:func:`tag_file` over many files, fast: decoding in parallel, segments of several files per batch.
 
     Files are decoded and resampled by ``workers`` threads (default: the CPU count) ahead of the
@@ -105,6 +105,7 @@ def tag_files(model, meta, files, *, top_n=5, progress=True, window=None, hop=No
     labels = meta.get("labels") or [f"output_{i}" for i in range(model.output_shape[-1])]
     sr, n = int(meta["sample_rate"]), int(meta["n_samples"])
     files = [str(f) for f in files]
+    batch_size = batch_size or inference_batch_size(n, sr)
     predict = batch_predictor(model, batch_size)
     out = [None] * len(files)
     pending = []  # (index, n_segments, segments) waiting for a full batch
