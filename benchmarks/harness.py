@@ -11,9 +11,29 @@ import numpy as np
 __all__ = ["input_pipeline", "transfer_protocols", "adversary_speed", "suite", "graph_flops", "conv2d_gflops",
            "extraction_memory", "duration_scaling", "preparation_memory", "run_notebook", "notebook_times",
            "NOTEBOOK_TARGET_SECONDS", "make_audio_files", "tagging",
-           "augmentation_rate", "training_throughput", "device", "transfer_scaling"]
+           "augmentation_rate", "training_throughput", "device", "transfer_scaling", "peak_rss_mb"]
 
 NOTEBOOK_TARGET_SECONDS = 180.0  # issue 10: every notebook top to bottom in <= 3 minutes on 2 CPU cores
+
+
+def peak_rss_mb():
+    """This process's peak resident memory (MB), from Linux's ``VmHWM``.
+
+    ``getrusage``'s ``ru_maxrss`` survives ``exec``: a process started by fork + exec (as
+    multiprocessing's spawn and subprocess do) reports at least the parent's resident memory at
+    the fork, so a worker forked from a process holding TensorFlow could never show less than
+    that (the extraction figure read 1.7 GB this way; the extraction itself peaks below 1 GB).
+    ``VmHWM`` belongs to the process's own address space. Elsewhere: ``ru_maxrss``.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _median_rate(fn, repeats):
@@ -100,7 +120,6 @@ def _synthetic_layers(n_items, n_classes, layer_dim, strengths, seed, task="clas
 
 def _transfer_run(n_items, protocol, task, max_sets, n_jobs, seed):
     """One transfer run on synthetic 5 × 32 features in this process: seconds, peak RSS, scores."""
-    import resource
 
     from kerasmgr import svm, transfer
 
@@ -116,7 +135,7 @@ def _transfer_run(n_items, protocol, task, max_sets, n_jobs, seed):
     sec = time.perf_counter() - t
     return {"n_items": n_items, "task": task, "protocol": protocol, "n_sets_run": len(rows),
             "seconds": sec, "seconds_all_sets": sec * len(sets) / len(rows), "extrapolated": only is not None,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak_rss_mb": peak_rss_mb(),
             "scores": {r["feature_set"]: round(r["score"], 4) for r in rows}}
 
 
@@ -286,7 +305,6 @@ def _steady_steps_per_s(model, dataset, steps, repeats, warmup=2):
 
 def _bench_model(name, paths, seconds, repeats, train_steps, batch_size):
     """All figures of one model (run in a fresh process so peak RSS is the model's own)."""
-    import resource
 
     import keras
     import tensorflow as tf
@@ -359,7 +377,7 @@ def _bench_model(name, paths, seconds, repeats, train_steps, batch_size):
     out["train_steps_per_s_pipeline"] = rates["pipeline"]
     out["train_clips_per_s_pipeline"] = rates["pipeline"] * bs
     out["pipeline_efficiency"] = rates["pipeline"] / rates["memory"]
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["peak_rss_mb"] = peak_rss_mb()
     return out
 
 
@@ -384,7 +402,6 @@ def _in_fresh_process(fn, *args):
 
 def _tagging_in_process(paths, weights, repeats, batch_size, workers):
     """Clips/s of kerasmgr's tagging and of the librosa baselines in one process (no start-up)."""
-    import resource
 
     from kerasmgr import pretrained
     from kerasmgr.jobs import tag as tagging
@@ -399,7 +416,7 @@ def _tagging_in_process(paths, weights, repeats, batch_size, workers):
         return len(paths)
 
     out = {"kerasmgr_clips_per_s": _median_rate(ours, repeats),
-           "kerasmgr_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+           "kerasmgr_peak_rss_mb": peak_rss_mb()}
     tail, fe = librosa_baseline.network_without_frontend(model)
     for key, kw in (("librosa_threads", {"workers": workers}), ("librosa_serial", {"workers": 1}),
                     ("librosa_per_file", {"batched": False})):
@@ -602,7 +619,6 @@ def suite(*, model_names=SUITE_MODELS, n_files=12, seconds=30.0, file_sr=44100, 
 
 def _extract_rss(paths, out):
     """Run a feature extraction over ``paths`` in this process; its peak RSS (MB) and seconds."""
-    import resource
 
     from kerasmgr import features
     from kerasmgr.jobs.extract import extract_array
@@ -611,7 +627,7 @@ def _extract_rss(paths, out):
     t = time.perf_counter()
     r = extract_array(paths, out, ext, progress=False)
     return {"n_files": len(paths), "n_ok": r["n_ok"], "seconds": time.perf_counter() - t,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mb": peak_rss_mb()}
 
 
 def _tone_files(n, seconds, sample_rate, workdir):
@@ -633,7 +649,6 @@ def _tone_files(n, seconds, sample_rate, workdir):
 
 def _prepare_rss(root, out, sample_rate, train_batches):
     """Prepare shards of a folder dataset, then stream training batches from them; peak RSS (MB)."""
-    import resource
 
     from kerasmgr.data.selection import DataSelection
     from kerasmgr.data.shards import ShardedSplit, sharded_training_dataset
@@ -649,7 +664,7 @@ def _prepare_rss(root, out, sample_rate, train_batches):
         pass
     return {"n_files": sum(v["n_items"] for v in m["splits"].values()) + len(m["errors"]),
             "prepare_seconds": prep, "stream_batches_per_s": train_batches / (time.perf_counter() - t),
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mb": peak_rss_mb()}
 
 
 def preparation_memory(*, sizes=(1000, 10000), seconds=1.0, sample_rate=12000, train_batches=200, workdir=None):

@@ -24,6 +24,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
+def _finish(result, json_path):
+    """Write the figures to ``json_path`` if one was given; the exit code."""
+    if json_path:
+        Path(json_path).write_text(json.dumps(result, indent=2))
+    return 0
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="what")
@@ -143,9 +150,7 @@ def main(argv=None):
             print("feature extraction (k2c2 random-convnet features, 1-s files repeated to the input length)")
             for e in r["extraction_memory"]:
                 print(f"  {e['n_files']:6d} files: {e['seconds']:6.1f} s, peak RSS {e['peak_rss_mb']:.0f} MB")
-        if a.json:
-            Path(a.json).write_text(json.dumps(r, indent=2))
-        return 0
+        return _finish(r, a.json)
 
     if a.what == "augment":
         r = benchmark.augmentation_rate(model=a.model, n_files=a.files, batch_size=a.batch_size, steps=a.steps,
@@ -154,9 +159,7 @@ def main(argv=None):
         print(f"  plain, in memory:               {r['plain_memory']:.3f}")
         print(f"  augmented + mixup, tf.data feed: {r['augmented_pipeline']:.3f}  "
               f"({100 * r['ratio']:.0f} % of the plain in-memory rate; target >= 90 %)")
-        if a.json:
-            Path(a.json).write_text(json.dumps(r, indent=2))
-        return 0
+        return _finish(r, a.json)
 
     if a.what == "transfer-scaling":
         if len(a.max_sets) != len(a.items):
@@ -169,9 +172,7 @@ def main(argv=None):
             note = f"  (extrapolated from {e['n_sets_run']} of 31 sets)" if e["extrapolated"] else ""
             print(f"  {e['task']:<15}{e['n_items']:>7} items {e['seconds_all_sets']:9.1f} s  "
                   f"peak RSS {e['peak_rss_mb']:7.0f} MB{note}")
-        if a.json:
-            Path(a.json).write_text(json.dumps(r, indent=2))
-        return 0
+        return _finish(r, a.json)
 
     if a.what == "training":
         r = benchmark.training_throughput(model=a.model, batch_size=a.batch_size, steps=a.steps, repeats=a.repeats,
@@ -192,9 +193,7 @@ def main(argv=None):
         print("  forward by layer (s, output MB):")
         for e in pf["layers"]:
             print(f"    {e['layer']:<24}{e['seconds']:8.4f}{e['output_mb']:9.1f}")
-        if a.json:
-            Path(a.json).write_text(json.dumps(r, indent=2))
-        return 0
+        return _finish(r, a.json)
 
     if a.what == "tagging":
         r = benchmark.tagging(n_files=a.files, seconds=a.seconds, file_sr=a.file_sr, repeats=a.repeats,
@@ -216,9 +215,7 @@ def main(argv=None):
         print(f"  kerasmgr in-process peak RSS {r['kerasmgr_peak_rss_mb']:.0f} MB")
         for goal, met in r["goals"].items():
             print(f"  goal {goal}: {'met' if met else 'NOT met'}")
-        if a.json:
-            Path(a.json).write_text(json.dumps(r, indent=2))
-        return 0
+        return _finish(r, a.json)
 
     if a.what == "notebooks":
         import tempfile
@@ -244,9 +241,7 @@ def main(argv=None):
         for e in r:
             print(f"  {e['n_files']:6d} files: prepare {e['prepare_seconds']:6.1f} s, stream "
                   f"{e['stream_batches_per_s']:6.1f} batches/s, peak RSS {e['peak_rss_mb']:.0f} MB")
-        if a.json:
-            Path(a.json).write_text(json.dumps(r, indent=2))
-        return 0
+        return _finish(r, a.json)
 
     if a.what == "adversary":
         r = benchmark.adversary_speed(model_names=a.models, seconds=a.seconds, iterations=a.iterations,
@@ -255,9 +250,7 @@ def main(argv=None):
         print(f"{'model':<8}{'s/example':>11}{'s/iteration':>13}{'frames':>8}{'segments':>10}")
         for name, v in r.items():
             print(f"{name:<8}{v['seconds']:>11.2f}{v['seconds_per_iteration']:>13.4f}{v['frames']:>8}{v['segments']:>10}")
-        if a.json:
-            Path(a.json).write_text(json.dumps(r, indent=2))
-        return 0
+        return _finish(r, a.json)
 
     if a.what == "transfer":
         r = benchmark.transfer_protocols(n_items=a.items, protocols=a.protocol, n_jobs=a.n_jobs, n_folds=a.folds,
@@ -266,9 +259,7 @@ def main(argv=None):
               f"{r['n_combinations']} layer combinations, {a.folds}-fold, {r['n_jobs']} jobs, solver {r['solver']}")
         for proto in a.protocol:
             print(f"  {proto:<8} {r[proto]:8.1f} s   best/worst: {r[proto + '_scores']}")
-        if a.json:
-            Path(a.json).write_text(json.dumps(r, indent=2))
-        return 0
+        return _finish(r, a.json)
 
     r = benchmark.input_pipeline(model=a.model, n_files=a.files, batch_size=a.batch_size, steps=a.steps,
                                  repeats=a.repeats)
