@@ -11,7 +11,8 @@ import numpy as np
 __all__ = ["input_pipeline", "transfer_protocols", "adversary_speed", "suite", "graph_flops", "conv2d_gflops",
            "extraction_memory", "duration_scaling", "preparation_memory", "run_notebook", "notebook_times",
            "NOTEBOOK_TARGET_SECONDS", "make_audio_files", "tagging",
-           "augmentation_rate", "training_throughput", "device", "transfer_scaling", "peak_rss_mb"]
+           "augmentation_rate", "training_throughput", "device", "transfer_scaling", "peak_rss_mb",
+           "goals"]
 
 NOTEBOOK_TARGET_SECONDS = 180.0  # issue 10: every notebook top to bottom in <= 3 minutes on 2 CPU cores
 
@@ -574,6 +575,51 @@ def training_throughput(*, model="k2c2", batch_size=None, steps=6, repeats=3, va
         "layers": _layer_times(ref, x, repeats),
     }
     return out
+
+
+def goals(*, tag_files=64, transfer_sizes=(1000, 10000), transfer_max_sets=(None, 3), extraction_files=1000,
+          svr_sizes=(1000,), repeats=3, training_model="k2c2", training_variants=("float32", "bfloat16", "jit")):
+    """Every measurable goal of issue 20 in one run: tagging speed, ratio and memory, extraction
+    memory, training against the compute limit (float32, bfloat16, XLA), the transfer protocol's
+    time and memory with SVC at ``transfer_sizes`` (``transfer_max_sets`` as in
+    :func:`transfer_scaling`) and with SVR at ``svr_sizes`` (all sets; SVR at 10,000 items would
+    take hours here).
+
+    Returns
+    -------
+    dict
+        ``rows``: ``(goal, measured, met)`` with ``met`` None for figures without a target, and
+        every component's full result.
+    """
+    t = tagging(n_files=tag_files, repeats=repeats)
+    ex = extraction_memory(sizes=(extraction_files,))[0]
+    tr = training_throughput(model=training_model, repeats=repeats, variants=tuple(training_variants))
+    sc = transfer_scaling(sizes=tuple(transfer_sizes), max_sets=tuple(transfer_max_sets), tasks=("classification",))
+    sc += transfer_scaling(sizes=tuple(svr_sizes), max_sets=(None,) * len(svr_sizes), tasks=("regression",))
+    by = {(e["task"], e["n_items"]): e for e in sc}
+    rows = [("tagging >= 50 clips/s", f"{t['kerasmgr_clips_per_s']:.1f} clips/s", t["kerasmgr_clips_per_s"] >= 50),
+            (">= 3x the fair librosa baseline", f"{t['speedup_vs_fair_baseline']:.2f}x",
+             t["speedup_vs_fair_baseline"] >= 3),
+            ("with start-up (no target)", f"{t['speedup_with_startup']:.2f}x", None),
+            ("bin/tag.py peak RSS <= 1 GB", f"{t['tag_process_peak_rss_mb']:.0f} MB",
+             t["tag_process_peak_rss_mb"] * 2 ** 20 <= 1e9),
+            (f"extraction peak RSS <= 1 GB ({ex['n_files']} files)", f"{ex['peak_rss_mb']:.0f} MB",
+             ex["peak_rss_mb"] * 2 ** 20 <= 1e9)]
+    for v, f in tr["variants"].items():
+        rows.append((f"training {v}: fraction of the compute limit (no target)",
+                     f.get("error") or f"{100 * f['fraction_of_conv2d_limit']:.1f} %", None))
+    for (task, n), e in sorted(by.items()):
+        est = " (extrapolated)" if e["extrapolated"] else ""
+        rows.append((f"transfer {task} {n} items: peak RSS <= 6 GB", f"{e['peak_rss_mb']:.0f} MB",
+                     e["peak_rss_mb"] * 2 ** 20 <= 6e9))
+        limit = {1000: 60.0, 10000: 600.0}.get(n)
+        rows.append((f"transfer {task} {n} items" + (f" <= {limit:.0f} s" if limit else " (no target)"),
+                     f"{e['seconds_all_sets']:.0f} s{est}", None if limit is None else e["seconds_all_sets"] <= limit))
+    for n in sorted(set(transfer_sizes) | set(svr_sizes)):
+        if ("classification", n) in by and ("regression", n) in by:
+            svc, svr = by["classification", n]["seconds_all_sets"], by["regression", n]["seconds_all_sets"]
+            rows.append((f"SVR as fast as SVC at {n} items", f"{svr:.0f} s vs {svc:.0f} s", svr <= 1.1 * svc))
+    return {"rows": rows, "tagging": t, "extraction": ex, "training": tr, "transfer": sc}
 
 
 def suite(*, model_names=SUITE_MODELS, n_files=12, seconds=30.0, file_sr=44100, repeats=3, train_steps=4,

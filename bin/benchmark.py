@@ -12,6 +12,7 @@
     python bin/benchmark.py augment                            # training with augmentation against plain
     python bin/benchmark.py training [--model k2c2]            # training vs the compute limit; prints the device
     python bin/benchmark.py transfer-scaling                   # SVM protocols at 1k/4k/10k items: time, peak RSS
+    python bin/benchmark.py goals                              # issue 20's goals in one run, met or not
 """
 
 import argparse
@@ -106,6 +107,13 @@ def main(argv=None):
                      default=["classification", "regression"])
     ps2.add_argument("--n-jobs", type=int, default=2)
     ps2.add_argument("--json", help="also write the figures to this JSON file")
+    pgo = sub.add_parser("goals", help="issue 20: every goal measured in one run, and whether each is met "
+                                        "(~30 minutes on 2 cores)")
+    pgo.add_argument("--tag-files", type=int, default=64)
+    pgo.add_argument("--transfer-items", type=int, nargs="+", default=[1000, 10000])
+    pgo.add_argument("--transfer-max-sets", type=int, nargs="+", default=[31, 3])
+    pgo.add_argument("--repeats", type=int, default=3)
+    pgo.add_argument("--json", help="also write the figures to this JSON file")
     pn = sub.add_parser("notebooks", help="seconds for each notebook top to bottom (target: 3 minutes each)")
     pn.add_argument("paths", nargs="*", help="notebooks (default: notebooks/*.ipynb)")
     pn.add_argument("--fresh-cache", action="store_true",
@@ -113,7 +121,7 @@ def main(argv=None):
     pn.add_argument("--json", help="also write the figures to this JSON file")
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in ("suite", "pipeline", "transfer", "adversary", "prepare", "notebooks", "augment",
-                                   "tagging", "training", "transfer-scaling",
+                                   "tagging", "training", "transfer-scaling", "goals",
                                    "-h", "--help"):
         argv = ["suite", *argv]  # the suite is the default
     a = p.parse_args(argv)
@@ -159,6 +167,17 @@ def main(argv=None):
         print(f"  plain, in memory:               {r['plain_memory']:.3f}")
         print(f"  augmented + mixup, tf.data feed: {r['augmented_pipeline']:.3f}  "
               f"({100 * r['ratio']:.0f} % of the plain in-memory rate; target >= 90 %)")
+        return _finish(r, a.json)
+
+    if a.what == "goals":
+        if len(a.transfer_max_sets) != len(a.transfer_items):
+            p.error("--transfer-max-sets needs one value per --transfer-items value")
+        r = benchmark.goals(tag_files=a.tag_files, transfer_sizes=tuple(a.transfer_items),
+                            transfer_max_sets=tuple(a.transfer_max_sets), repeats=a.repeats)
+        print(f"issue 20 goals on {benchmark.device()}")
+        for goal, measured, met in r["rows"]:
+            verdict = "" if met is None else ("met" if met else "NOT met")
+            print(f"  {goal:<62}{measured:>26}  {verdict}")
         return _finish(r, a.json)
 
     if a.what == "transfer-scaling":
