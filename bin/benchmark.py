@@ -25,6 +25,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
+def _print_goals(rows):
+    """One line per ``(goal, measured, met)``: met / NOT met, nothing for figures without a target."""
+    for goal, measured, met in rows:
+        verdict = "" if met is None else ("met" if met else "NOT met")
+        print(f"  {goal:<62}{measured:>26}  {verdict}")
+
+
 def _finish(result, json_path):
     """Write the figures to ``json_path`` if one was given; the exit code."""
     if json_path:
@@ -175,9 +182,7 @@ def main(argv=None):
         r = benchmark.goals(tag_files=a.tag_files, transfer_sizes=tuple(a.transfer_items),
                             transfer_max_sets=tuple(a.transfer_max_sets), repeats=a.repeats)
         print(f"issue 20 goals on {benchmark.device()}")
-        for goal, measured, met in r["rows"]:
-            verdict = "" if met is None else ("met" if met else "NOT met")
-            print(f"  {goal:<62}{measured:>26}  {verdict}")
+        _print_goals(r["rows"])
         return _finish(r, a.json)
 
     if a.what == "transfer-scaling":
@@ -232,8 +237,7 @@ def main(argv=None):
               f"peak RSS {r['librosa_process_peak_rss_mb']:6.0f} MB")
         print(f"    ratio                           {r['speedup_with_startup']:6.2f}x")
         print(f"  kerasmgr in-process peak RSS {r['kerasmgr_peak_rss_mb']:.0f} MB")
-        for goal, met in r["goals"].items():
-            print(f"  goal {goal}: {'met' if met else 'NOT met'}")
+        _print_goals(r["goals"])
         return _finish(r, a.json)
 
     if a.what == "notebooks":

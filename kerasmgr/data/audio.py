@@ -94,16 +94,19 @@ def _mix_down_int16(y):
     with rounding; so ``(Σ i / k) · 2⁻¹⁵`` rounds once, where the float path does.
     """
     k = y.shape[1]
-    if k == 1:
-        total = y[:, 0].astype(np.float32)
-    else:
-        acc = y[:, 0].astype(np.int32)
-        for c in range(1, k):
-            acc += y[:, c]
-        total = acc.astype(np.float32)
+    total = _column_sum(y, np.int32).astype(np.float32)
+    if k > 1:
         total /= np.float32(k)
     total *= np.float32(1.0 / 32768.0)
     return total
+
+
+def _column_sum(y, dtype):
+    """The channels of ``y`` (frames, channels) added column by column in order, in ``dtype``."""
+    acc = y[:, 0].astype(dtype)
+    for c in range(1, y.shape[1]):
+        acc += y[:, c]
+    return acc
 
 
 def mix_down(y):
@@ -120,9 +123,7 @@ def mix_down(y):
         return np.ascontiguousarray(y[:, 0])
     if k >= 8:  # numpy sums 8 or more elements pairwise: leave it to numpy
         return y.mean(axis=1)
-    out = y[:, 0] + y[:, 1]
-    for c in range(2, k):
-        out += y[:, c]
+    out = _column_sum(y, y.dtype)
     out /= y.dtype.type(k)
     return out
 
