@@ -123,7 +123,7 @@ class FeatureExtractor:
         if not segs:
             return np.zeros((0, self.dim), np.float32)
         segs = np.concatenate(segs)
-        out = batch_predictor(self.model, self.batch_size)(segs)
+        out = batch_predictor(self.model, self.batch_size, fold=False)(segs)  # bit-identical features
         feats = np.concatenate(out, axis=1) if isinstance(out, list) else out
         owner = np.asarray(owner)
         return np.stack([feats[owner == i].mean(axis=0) for i in range(owner.max() + 1)]).astype(np.float32)

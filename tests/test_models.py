@@ -346,3 +346,40 @@ def test_fused_batch_normalization_trains_like_keras_and_round_trips(tmp_path):
     assert isinstance(m.get_layer("bn1"), kl.FusedBatchNormalization)
     m.save(tmp_path / "m.keras")
     assert isinstance(keras.models.load_model(tmp_path / "m.keras").get_layer("bn1"), kl.FusedBatchNormalization)
+
+
+def test_inference_folds_batch_norm_into_convolutions_and_stays_live():
+    from kerasmgr.inference import batch_predictor, fold_batch_norm
+
+    keras.utils.set_random_seed(0)
+    m = models.build("k2c2", n_outputs=5)
+    x = np.random.default_rng(0).standard_normal((4, m.input_shape[1])).astype("float32") * 0.1
+    rng = np.random.default_rng(1)
+    for layer in m.layers:  # statistics and affine parameters away from their initial values
+        if isinstance(layer, keras.layers.BatchNormalization):
+            n = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 2, n), rng.normal(0, 0.5, n), rng.normal(0, 0.5, n),
+                               rng.uniform(0.5, 2, n)])
+    view = fold_batch_norm(m)
+    names = [layer.name for layer in view.layers]
+    assert not any(n.startswith("bn") for n in names) and "conv1_bn1_folded" in names
+    np.testing.assert_allclose(view(x, training=False), m(x, training=False), atol=1e-5)
+    predict = batch_predictor(m, 2)
+    np.testing.assert_allclose(predict(x), m.predict(x, verbose=0), atol=1e-5)
+    # the view reads the live variables: a later change of the model's statistics shows up
+    bn = m.get_layer("bn2")
+    bn.moving_mean.assign(bn.moving_mean + 0.5)
+    np.testing.assert_allclose(predict(x), m.predict(x, verbose=0), atol=1e-5)
+
+
+def test_batch_norm_is_not_folded_where_it_would_change_the_outputs():
+    from kerasmgr.inference import fold_batch_norm
+
+    inp = keras.Input((8, 8, 1))
+    c = keras.layers.Conv2D(4, 3, padding="same", name="c")(inp)
+    shared = keras.layers.BatchNormalization(name="bn_shared")(c)  # conv output also used below
+    both = keras.layers.Add()([shared, c])
+    relu_conv = keras.layers.Conv2D(4, 3, activation="relu", name="c2")(both)  # activation before BN
+    out = kl.BatchStatBN(name="batch_stats")(keras.layers.BatchNormalization(name="bn2")(relu_conv))
+    m = keras.Model(inp, out)
+    assert fold_batch_norm(m) is m

@@ -94,7 +94,9 @@ def _mix_down_int16(y):
     with rounding; so ``(Σ i / k) · 2⁻¹⁵`` rounds once, where the float path does.
     """
     k = y.shape[1]
-    total = _column_sum(y, np.int32).astype(np.float32)
+    # integer sums below 2^24 are exact in float32; converting the contiguous array first is 2×
+    # faster than numpy's casting add on the strided columns
+    total = _column_sum(y.astype(np.float32), np.float32)
     if k > 1:
         total /= np.float32(k)
     total *= np.float32(1.0 / 32768.0)
@@ -103,9 +105,11 @@ def _mix_down_int16(y):
 
 def _column_sum(y, dtype):
     """The channels of ``y`` (frames, channels) added column by column in order, in ``dtype``."""
-    acc = y[:, 0].astype(dtype)
-    for c in range(1, y.shape[1]):
-        acc += y[:, c]
+    if y.shape[1] == 1:
+        return y[:, 0].astype(dtype)
+    acc = np.add(y[:, 0], y[:, 1], dtype=dtype)  # one pass: no converted copy of the first column
+    for c in range(2, y.shape[1]):
+        np.add(acc, y[:, c], out=acc, dtype=dtype)
     return acc
 
 
@@ -147,7 +151,7 @@ def check_samples(path, y, sample_rate, *, min_seconds=0.0, allow_silent=True):
     allowed) silent."""
     if y.shape[0] == 0:
         raise AudioError(path, "contains no samples")
-    if not np.isfinite(y).all():
+    if y.dtype.kind == "f" and not np.isfinite(y).all():  # integer samples are always finite
         raise AudioError(path, "contains NaN or infinite samples")
     if y.shape[0] < min_seconds * sample_rate:
         raise AudioError(path, f"too short ({y.shape[0] / sample_rate:.2f} s < {min_seconds:.2f} s)")

@@ -318,6 +318,23 @@ class Frontend(keras.layers.Layer):
         return np.asarray(self._mel.filterbank)
 
     # ----------------------------------------------------------------------------------------
+    def analysis_window(self):
+        """The STFT's analysis window (Kapre's, a periodic Hann by default), float64, shape (win_length,)."""
+        win = self.win_length or self.n_fft
+        return np.asarray(self._stft.window_fn(win, dtype=tf.float32), np.float64)
+
+    def framed_input(self, x):
+        """The waveform as the STFT frames it: ``(batch, n, 1)`` padded for the framing
+        convention, and the number of frames to keep (``None`` for an unknown length). Frames
+        are ``win_length`` samples every ``hop_length`` from the start of the padded signal."""
+        x = as_waveform3d(x)
+        if self.precision == "float64":
+            x = tf.cast(x, tf.float64)
+        n_frames = None if x.shape[1] is None else self.n_frames(int(x.shape[1]))
+        if self.framing != "valid":
+            x = self._pad(x)
+        return x, n_frames
+
     def stft(self, x):
         """Complex STFT of the front-end's framing, shape ``(batch, n_frames, n_fft // 2 + 1)``.
 
@@ -325,12 +342,7 @@ class Frontend(keras.layers.Layer):
         """
         if self.kind == "cqt":
             raise ValueError("a constant-Q front-end has no STFT magnitude to work on")
-        x = as_waveform3d(x)
-        if self.precision == "float64":
-            x = tf.cast(x, tf.float64)
-        n_frames = None if x.shape[1] is None else self.n_frames(int(x.shape[1]))
-        if self.framing != "valid":
-            x = self._pad(x)
+        x, n_frames = self.framed_input(x)
         z = self._stft(x)[..., 0]  # (b, t, f)
         if self.framing in ("tf_same", "theano") and n_frames is not None:
             z = z[:, :n_frames]
@@ -378,6 +390,10 @@ class Frontend(keras.layers.Layer):
             s = tf.cast(s, tf.float64)
         if self.power != 1.0:
             s = tf.pow(s, self.power)
+        return self._filterbank(s)
+
+    def _filterbank(self, s):
+        """The mel filterbank applied to ``s`` (b, t, n_fft // 2 + 1) for kind 'mel'; ``s`` otherwise."""
         if self.kind == "mel":
             if self.precision == "float64":
                 return tf.tensordot(s, tf.cast(self._mel.filterbank, tf.float64), axes=[[2], [0]])
@@ -392,7 +408,16 @@ class Frontend(keras.layers.Layer):
                 x = tf.cast(x, tf.float64)
             s = self._cqt(x)
             return tf.pow(s, self.power) if self.power != 1.0 else s
+        if self.power == 2.0 and self.precision != "float64":
+            # |X|² as re² + im²: no square root to square again (half the cost of |X| then pow)
+            z = self.stft(x)
+            return self._filterbank(tf.math.square(tf.math.real(z)) + tf.math.square(tf.math.imag(z)))
         return self._power_filterbank(self.magnitude(x))
+
+    def finish(self, s, training=False):
+        """The front-end's output from ``|X| ** power`` after the filterbank, shape (b, t, n_freq):
+        magnitude scaling, weighting, standardisation, a channel axis -> (b, t, n_freq, 1)."""
+        return self._finish(s, training=training)
 
     def _finish(self, s, training=False):
         if self.magnitude_scale != "linear":
