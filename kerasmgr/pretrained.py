@@ -1,15 +1,19 @@
 """Released weights with sidecar metadata: the project's own (``weights/``) and converted ones.
 
 A released model is a Keras file (``.h5`` and/or ``.keras``) plus a JSON sidecar with the same
-stem: model name, ``task``, ``labels`` (classes or tags in output order), ``sample_rate`` (Hz),
-``n_samples`` (input length), ``frontend`` settings, ``training_data``, ``metrics`` and
-``kerasmgr_version``.
+stem: model name, ``version``, ``task``, ``labels`` (classes or tags in output order),
+``sample_rate`` (Hz), ``n_samples`` (input length), ``frontend`` settings, ``training_data``,
+``metrics``, ``kerasmgr_version`` and ``sha256`` ({file name: digest}); or a preset folder
+(:mod:`kerasmgr.presets`) in :func:`weights_dir`. Files whose sidecar records a digest are
+verified before they are loaded: an altered or truncated file raises
+:class:`kerasmgr.presets.PresetError` and is never deserialised.
 
 >>> from kerasmgr import pretrained
->>> pretrained.available()                                # doctest: +SKIP
+>>> [r.name for r in pretrained.available()]              # doctest: +SKIP
 ['crnn-embedded', 'k2c2-embedded']
 >>> model, meta = pretrained.load("k2c2-embedded")        # doctest: +SKIP
 >>> model, meta = pretrained.load("converted/compact.h5") # any kerasmgr model file
+>>> model, meta = pretrained.load("presets/compact")      # a preset folder
 
 Plain ``keras.models.load_model(path)`` after ``import kerasmgr`` loads the same files.
 """
@@ -22,46 +26,9 @@ import os
 from pathlib import Path
 
 from . import models
+from .presets import PresetError, Release, available, load_released, read_metadata, sha256, weights_dir
 
-__all__ = ["weights_dir", "available", "load", "save", "read_metadata"]
-
-FORMATS = ("h5", "keras")
-
-
-def weights_dir():
-    """``$KERASMGR_WEIGHTS`` or the repository's ``weights/`` folder."""
-    env = os.environ.get("KERASMGR_WEIGHTS")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "weights"
-
-
-def available():
-    """Names of the released models in :func:`weights_dir` (stems with a sidecar and a model file)."""
-    d = weights_dir()
-    if not d.is_dir():
-        return []
-    return sorted(p.stem for p in d.glob("*.json") if any(p.with_suffix(f".{e}").is_file() for e in FORMATS))
-
-
-def _model_file(name_or_path):
-    p = Path(name_or_path)
-    if p.suffix in (".h5", ".keras") and p.is_file():
-        return p
-    if p.suffix == ".json" and p.is_file():
-        p = p.with_suffix("")
-    for base in ([weights_dir() / str(name_or_path)] if not p.parent.parts or str(p.parent) == "." else []) + [p]:
-        for ext in FORMATS:
-            cand = Path(f"{base}.{ext}")
-            if cand.is_file():
-                return cand
-    raise FileNotFoundError(f"no released model {name_or_path!r} (available: {', '.join(available()) or 'none'}; "
-                            f"or give a .h5/.keras path)")
-
-
-def read_metadata(model_path):
-    """The JSON sidecar of a model file, or ``None``."""
-    side = Path(model_path).with_suffix(".json")
-    return json.loads(side.read_text()) if side.is_file() else None
-
+__all__ = ["weights_dir", "available", "load", "save", "read_metadata", "Release", "PresetError"]
 
 def load(name_or_path, *, compile=False):
     """Load a released model and its metadata.
@@ -69,7 +36,8 @@ def load(name_or_path, *, compile=False):
     Parameters
     ----------
     name_or_path : str or Path
-        A name from :func:`available`, or a ``.h5``/``.keras`` file (with or without sidecar).
+        A name from :func:`available`, a ``.h5``/``.keras`` file (with or without sidecar) or a
+        preset folder.
     compile : bool
         Restore the training configuration too.
 
@@ -79,17 +47,18 @@ def load(name_or_path, *, compile=False):
     meta : dict
         The sidecar; without one, ``sample_rate``, ``n_samples`` and ``labels`` (``None``) are
         filled in from the model.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such name, file or folder.
+    PresetError
+        A file whose sha256 differs from the one its metadata records (it is not loaded).
     """
-    import keras
-
-
-    path = _model_file(name_or_path)
-    model = keras.models.load_model(path, compile=compile)
-    meta = read_metadata(path)
-    if meta is None:
+    model, meta = load_released(name_or_path, compile=compile)
+    if set(meta) == {"path"}:  # no sidecar: what the model itself says
         sr, n = models.input_spec(model)
-        meta = {"model": model.name, "labels": None, "sample_rate": sr, "n_samples": n}
-    meta["path"] = str(path)
+        meta.update({"model": model.name, "labels": None, "sample_rate": sr, "n_samples": n})
     return model, meta
 
 
@@ -125,6 +94,8 @@ def save(model, stem, metadata=None, *, formats=("keras", "h5")):
         if kept is not None:
             compile_config.config.update(kept)
     if metadata is not None:
+        metadata = {**metadata, "sha256": {p.name: sha256(p) for p in paths.values()}}
+        metadata.setdefault("version", "1")
         paths["json"] = Path(f"{stem}.json")
         paths["json"].write_text(json.dumps(metadata, indent=2))
     return paths

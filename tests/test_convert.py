@@ -183,3 +183,24 @@ def test_convert_writes_loadable_files_with_a_sidecar(tmp_path):
     a = keras.models.load_model(paths["keras"]).predict(x, verbose=0)
     b = keras.models.load_model(paths["h5"]).predict(x, verbose=0)
     np.testing.assert_array_equal(a, b)
+
+
+@needs_2017
+def test_convert_weights_writes_a_verified_preset_with_a_model_card(tmp_path):
+    from conftest import run_cli
+    from kerasmgr import models, pretrained
+
+    r = run_cli("convert_weights.py", "choi2017-keras2", CHOI2017 / "keras2_model_best.hdf5", "--preset",
+                tmp_path / "choi-compact")
+    assert r.returncode == 0, r.stderr
+    folder = tmp_path / "choi-compact"
+    meta = json.loads((folder / "metadata.json").read_text())
+    assert set(meta["sha256"]) == {"config.json", "model.weights.h5"} and len(meta["labels"]) == 50
+    card = (folder / "README.md").read_text()
+    for section in ("## Intended use", "## Training data", "## Metrics", "## Limitations"):
+        assert section in card
+    assert "Million Song Dataset" in card
+    x = inputs(348000)[:2]
+    ref_model, _ = build_converted("choi2017-keras2", CHOI2017 / "keras2_model_best.hdf5")
+    np.testing.assert_array_equal(models.from_preset(folder).predict(x, verbose=0), ref_model.predict(x, verbose=0))
+    assert pretrained.load(folder)[1]["labels"] == list(MSD_TAGS)

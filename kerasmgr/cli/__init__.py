@@ -33,6 +33,7 @@ COMMANDS = {
     "dnn-features": ("dnn_features", "seed 000's DNN-feature experiment"),
     "reproduce": ("reproduce", "re-run a seed table as the seed ran it"),
     "convert-weights": ("convert_weights", "convert Choi's released weights"),
+    "export": ("export", "export a model as SavedModel, TFLite or ONNX"),
     "models": ("models", "list the model zoo"),
 }
 

@@ -4,7 +4,7 @@
     python bin/tag.py *.wav --weights converted/compact.h5 --top-n 10 --save tags.csv
     python bin/tag.py long.flac --window 29 --hop 10           # average over overlapping windows
 
---weights takes a name from kerasmgr.pretrained.available() or a .h5/.keras path (its JSON
+--weights takes a name from kerasmgr.pretrained.available(), a preset folder or a .h5/.keras path (its JSON
 sidecar names the tags). Files longer than the model input are cut into windows whose
 probabilities are averaged; shorter ones are zero-padded (--short repeat to loop them). Any
 sample rate and channel count. Unreadable files are reported and skipped; the exit code is 1 if

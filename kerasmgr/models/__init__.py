@@ -23,11 +23,12 @@ import numpy as np
 
 from ..frontends import find_frontend
 from ..frontends.base import dtype_policy
+from ..presets import load_released
 from . import choi, kereliuk, schindler
 from ._blocks import resolve_frontend
 
-__all__ = ["available", "build", "info", "contract", "input_spec", "ModelInfo", "InputContract", "training_defaults",
-           "count_trainable",
+__all__ = ["available", "build", "from_preset", "info", "contract", "input_spec", "ModelInfo", "InputContract",
+           "training_defaults", "count_trainable",
            "summary_table", "markdown_table", "MIXED_PRECISIONS"]
 
 #: Training defaults of the tagging convnets (fast, good settings for the embedded dataset on a CPU;
@@ -115,6 +116,27 @@ _REGISTRY = {
 def available():
     """Names of the models :func:`build` knows, in the order of the README table."""
     return list(_REGISTRY)
+
+
+def from_preset(name_or_dir):
+    """A model from a preset, keras-hub style: a preset folder (:mod:`kerasmgr.presets`) or the name
+    of a released model or preset in ``weights/`` (``kerasmgr.pretrained.available()``).
+
+    Every file is checked against the sha256 its metadata records before it is read; a modified
+    or truncated file raises :class:`kerasmgr.presets.PresetError` and is never loaded.
+
+    Parameters
+    ----------
+    name_or_dir : str or Path
+
+    Returns
+    -------
+    keras.Model
+        Waveform in (batch, n_samples) at the preset's ``sample_rate`` (Hz). The metadata
+        (labels, sample rate, metrics, model card fields) comes with
+        ``kerasmgr.pretrained.load(name_or_dir)``.
+    """
+    return load_released(name_or_dir)[0]
 
 
 def info(name):
