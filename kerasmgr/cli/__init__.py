@@ -34,6 +34,7 @@ COMMANDS = {
     "reproduce": ("reproduce", "re-run a seed table as the seed ran it"),
     "convert-weights": ("convert_weights", "convert Choi's released weights"),
     "export": ("export", "export a model as SavedModel, TFLite or ONNX"),
+    "validate-dataset": ("validate_dataset", "check a dataset copy: missing, broken, duplicate files, checksums"),
     "models": ("models", "list the model zoo"),
 }
 

@@ -2,7 +2,8 @@
 
 ``load_dataset(name, root, subset=..., split=...)`` serves the embedded dataset and real datasets in their
 published layouts: GTZAN (with dnn-mgr split lists), any folder-per-class dataset, a CSV,
-MagnaTagATune, the MSD (Choi's split) and Extended Ballroom.
+MagnaTagATune (hex-digit or Won et al. 2020 split), the MSD (Choi's split), Extended Ballroom,
+LMD and MTG-Jamendo (official autotagging splits).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from .splits import (
 )
 
 __all__ = ["Item", "Dataset", "load_dataset", "load_waveforms", "write_split_lists", "read_artist_table",
-           "gtzan_base", "audio_files", "DATASETS", "TASKS", "MSD_TAGS", "AUDIO_EXTENSIONS"]
+           "gtzan_base", "audio_files", "DATASETS", "TASKS", "MSD_TAGS", "AUDIO_EXTENSIONS", "MTAT_SPLITS",
+           "JAMENDO_SUBSETS"]
 
 TASKS = ("genre", "tags")
 
@@ -60,6 +62,7 @@ class Dataset:
     tags: list = field(default_factory=list)
     sample_rate: int | None = None  # native rate when the dataset fixes one
     max_seconds: float | None = None  # the protocol reads only the first max_seconds of each file (LMD: 30)
+    durations: dict | None = None  # expected seconds per path, where the dataset's index gives them (MTG-Jamendo)
 
     def __len__(self):
         return len(self.items)
@@ -332,15 +335,55 @@ def _mtat_group(mp3_path):
     return parts[0] if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit() else stem
 
 
-def _load_mtat(root, subset, *, n_tags=50, annotations=None, audio_dir=None):
+#: MagnaTagATune splits selectable by name: the first hex digit of the clip's folder (Choi and
+#: the thesis: 0-b train, c valid, d-f test) or Won et al. (2020)'s benchmark split.
+MTAT_SPLITS = ("hex", "won2020")
+
+
+def _mtat_won2020(split_dir, subset, ann_rows, top, audio_dir, where):
+    """Items of Won et al. (2020)'s MagnaTagATune split: ``{train,valid,test}.npy`` (arrays of
+    ``"index\tpath"`` strings, the sota-music-tagging-models files) with ``binary.npy`` (index ->
+    50-d multi-hot) and ``tags.npy`` (the 50 names) when present, else the tags of
+    ``annotations_final.csv``."""
+    sdir = Path(split_dir)
+    name = {"train": "train", "valid": "valid", "test": "test"}[subset]
+    listfile = sdir / f"{name}.npy"
+    if not listfile.is_file():
+        raise DatasetError(f"{listfile}: Won et al. (2020) split file not found; give --split-dir the folder with "
+                           f"train.npy, valid.npy and test.npy (sota-music-tagging-models split/mtat)")
+    entries = [str(e) for e in np.load(listfile, allow_pickle=False)]
+    tags = [str(t) for t in np.load(sdir / "tags.npy", allow_pickle=False)] if (sdir / "tags.npy").is_file() else top
+    binary = np.load(sdir / "binary.npy", allow_pickle=False) if (sdir / "binary.npy").is_file() else None
+    by_path = {r["mp3_path"]: r for r in ann_rows}
+    items = []
+    for ln, e in enumerate(entries):
+        ix, _, rel = e.partition("\t")
+        if not rel or not ix.strip().isdigit():
+            raise DatasetError(f"{listfile}[{ln}]: {e!r} is not an 'index<TAB>path' entry")
+        if binary is not None:
+            row = binary[int(ix)]
+            labels = tuple(t for t, v in zip(tags, row) if v > 0)
+        elif rel in by_path:
+            labels = tuple(t for t in tags if by_path[rel].get(t) == "1")
+        else:
+            raise DatasetError(f"{listfile}[{ln}]: {rel} is not in {where} (and no binary.npy beside the split)")
+        items.append(Item(str(_inside(audio_dir, rel, where=f"{listfile}[{ln}]")), None, labels, _mtat_group(rel)))
+    return items, tags
+
+
+def _load_mtat(root, subset, *, n_tags=50, annotations=None, audio_dir=None, split="hex", split_dir=None):
     """MagnaTagATune: ``annotations_final.csv`` (tab-separated: clip_id, 188 tags, mp3_path).
 
-    Tags: the ``n_tags`` most frequent. Split by the first hex digit of the clip's folder:
-    0-b train, c valid, d-f test. Group: the song (clip names minus the segment suffix), so the
-    clips of one song share a group id. Audio under ``audio_dir`` (default ``root`` or
-    ``root/mp3``) at ``mp3_path``.
+    Tags: the ``n_tags`` most frequent. ``split='hex'`` (default): by the first hex digit of the
+    clip's folder, 0-b train, c valid, d-f test (Choi's thesis). ``split='won2020'``: Won et al.
+    (2020)'s split files in ``split_dir`` (default ``root/split``; see :func:`_mtat_won2020`),
+    the split of today's tagging benchmarks. Group: the song (clip names minus the segment
+    suffix), so the clips of one song share a group id. Audio under ``audio_dir`` (default
+    ``root`` or ``root/mp3``) at ``mp3_path``.
     """
     root = Path(root)
+    if split not in MTAT_SPLITS:
+        raise DatasetError(f"unknown MagnaTagATune split {split!r}; choose one of {', '.join(MTAT_SPLITS)}")
     ann = Path(annotations) if annotations else root / "annotations_final.csv"
     if not ann.is_file():
         raise DatasetError(f"{ann}: MagnaTagATune annotations_final.csv not found")
@@ -353,6 +396,9 @@ def _load_mtat(root, subset, *, n_tags=50, annotations=None, audio_dir=None):
     top = sorted(tag_cols, key=lambda t: (-counts[t], tag_cols.index(t)))[:n_tags]
     if audio_dir is None:
         audio_dir = root / "mp3" if (root / "mp3").is_dir() else root
+    if split == "won2020":
+        items, tags = _mtat_won2020(split_dir or root / "split", subset, rows, top, audio_dir, ann)
+        return Dataset("mtat", str(root), subset, items, [], tags, sample_rate=16000)
     digits = {"train": "0123456789ab", "valid": "c", "test": "def"}[subset]
     items = []
     for ln, r in enumerate(rows, start=2):
@@ -361,7 +407,68 @@ def _load_mtat(root, subset, *, n_tags=50, annotations=None, audio_dir=None):
             continue
         items.append(Item(str(_inside(audio_dir, rel, where=f"{ann}:{ln}")), None,
                           tuple(t for t in top if r[t] == "1"), _mtat_group(rel)))
-    return Dataset("mtat", str(root), subset, items, [], top)
+    return Dataset("mtat", str(root), subset, items, [], top, sample_rate=16000)
+
+
+#: MTG-Jamendo autotagging subsets (the official ``autotagging_<subset>-<part>.tsv`` files).
+JAMENDO_SUBSETS = ("top50tags", "genre", "instrument", "moodtheme")
+_JAMENDO_PARTS = {"train": "train", "valid": "validation", "test": "test"}
+
+
+def _read_jamendo_tsv(path):
+    """Rows of an MTG-Jamendo split file: TRACK_ID, ARTIST_ID, ALBUM_ID, PATH, DURATION, then one
+    tag per remaining tab-separated column (``genre---rock``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: MTG-Jamendo split file not found; give --split-dir the folder of the official "
+                           f"split (e.g. mtg-jamendo-dataset/data/splits/split-0)")
+    lines = path.read_text().splitlines()
+    if not lines or not lines[0].startswith("TRACK_ID\tARTIST_ID\tALBUM_ID\tPATH\tDURATION"):
+        raise DatasetError(f"{path}: not an MTG-Jamendo split file (expected the header "
+                           f"TRACK_ID, ARTIST_ID, ALBUM_ID, PATH, DURATION, TAGS)")
+    rows = []
+    for ln, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        cols = line.split("\t")
+        if len(cols) < 6:
+            raise DatasetError(f"{path}:{ln}: expected at least 6 tab-separated columns, found {len(cols)}")
+        try:
+            duration = float(cols[4])
+        except ValueError:
+            raise DatasetError(f"{path}:{ln}: DURATION {cols[4]!r} is not a number") from None
+        rows.append((ln, cols[0], cols[1], cols[3], duration, tuple(t for t in cols[5:] if t)))
+    return rows
+
+
+def _load_jamendo(root, subset, *, tag_subset="top50tags", split="split-0", split_dir=None, audio_dir=None,
+                  low_quality=False):
+    """MTG-Jamendo autotagging (Bogdanov et al. 2019) from the official split files.
+
+    ``split_dir`` (default ``root/splits/<split>``) holds ``autotagging_<tag_subset>-{train,
+    validation,test}.tsv``; ``tag_subset`` is one of :data:`JAMENDO_SUBSETS`. Audio is
+    ``audio_dir`` (default ``root/audio`` if present, else ``root``) / PATH (``14/214.mp3``);
+    ``low_quality`` reads the ``.low.mp3`` previews instead. Tags keep their category prefix
+    (``genre---rock``), in sorted order over the three parts; the group is the artist (the official
+    splits keep artists apart). Each item's expected duration is the file's DURATION column.
+    """
+    if tag_subset not in JAMENDO_SUBSETS:
+        raise DatasetError(f"unknown MTG-Jamendo subset {tag_subset!r}; choose one of {', '.join(JAMENDO_SUBSETS)}")
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: MTG-Jamendo folder not found")
+    sdir = Path(split_dir) if split_dir else root / "splits" / split
+    files = {s: sdir / f"autotagging_{tag_subset}-{part}.tsv" for s, part in _JAMENDO_PARTS.items()}
+    vocabulary = sorted({t for f in files.values() if f.is_file() for row in _read_jamendo_tsv(f) for t in row[5]})
+    base = Path(audio_dir) if audio_dir else (root / "audio" if (root / "audio").is_dir() else root)
+    items, durations = [], {}
+    for ln, _track, artist, rel, duration, tags in _read_jamendo_tsv(files[subset]):
+        if low_quality:
+            rel = rel[: -len(".mp3")] + ".low.mp3" if rel.endswith(".mp3") else rel
+        path = _inside(base, rel, where=f"{files[subset]}:{ln}")
+        items.append(Item(str(path), None, tags, artist))
+        durations[str(path)] = duration
+    return Dataset("jamendo", str(root), subset, items, [], vocabulary, durations=durations)
 
 
 def _load_msd(root, subset, *, split_dir=None, audio_suffix=".clip.mp3", tags=MSD_TAGS):
@@ -417,6 +524,7 @@ DATASETS = {
     "msd": _load_msd,
     "ballroom": _load_ballroom,
     "lmd": _load_lmd,
+    "jamendo": _load_jamendo,
 }
 
 
@@ -434,7 +542,7 @@ def load_dataset(name, root=None, *, subset="train", **kwargs):
     ----------
     name : str
         One of :data:`DATASETS`: 'embedded' (generated default), 'gtzan', 'folder', 'csv',
-        'mtat', 'msd', 'ballroom', 'lmd', 'shards' (a folder written by ``bin/prepare_dataset.py``;
+        'mtat', 'msd', 'ballroom', 'lmd', 'jamendo', 'shards' (a folder written by ``bin/prepare_dataset.py``;
         returns a :class:`kerasmgr.data.shards.ShardedSplit`).
     root : str or Path or None
         Dataset folder ('csv': the CSV file; 'embedded': the cache root, default
@@ -445,7 +553,9 @@ def load_dataset(name, root=None, *, subset="train", **kwargs):
         Loader options. gtzan/folder/ballroom/lmd: ``split`` (the name of the split lists
         ``{train,valid,test}_<split>.txt``), ``split_dir`` (default ``<root>/splits``), else
         ``seed`` and ``proportions`` for a seeded stratified split. csv: column names, ``seed``,
-        ``proportions``. mtat: ``n_tags``, ``annotations``, ``audio_dir``. msd: ``split_dir``,
+        ``proportions``. mtat: ``n_tags``, ``annotations``, ``audio_dir``, ``split`` ('hex' or
+        'won2020'), ``split_dir``. jamendo: ``tag_subset``, ``split`` ('split-0'...),
+        ``split_dir``, ``audio_dir``, ``low_quality``. msd: ``split_dir``,
         ``audio_suffix``. embedded: ``sample_rate`` (Hz), ``seed``, ``clips_per_genre``,
         ``duration`` (s), ``progress``, ``split`` (default ``'default'``), ``split_dir``.
 
@@ -468,7 +578,9 @@ def load_dataset(name, root=None, *, subset="train", **kwargs):
     if name == "shards":
         raise ValueError("subset 'all' is not available with sharded datasets; open each subset")
     loaded = [DATASETS[name](root, s, **kwargs) for s in parts]
-    return dataclasses.replace(loaded[0], subset="all", items=[it for d in loaded for it in d.items])
+    durations = {k: v for d in loaded for k, v in (d.durations or {}).items()} or None
+    return dataclasses.replace(loaded[0], subset="all", items=[it for d in loaded for it in d.items],
+                               durations=durations)
 
 
 def load_waveforms(items, sample_rate, *, n_samples=None, progress=True, desc="loading audio"):
