@@ -197,7 +197,8 @@ def model_card(meta):
         f"({', '.join(labels[:12])}{', …' if len(labels) > 12 else ''}).", "",
         "## Intended use", "", intended, "",
         "## Training data", "", data + (f" (`{td['command']}`)" if td.get("command") else ""), "",
-        "## Metrics", "", "On the held-out test subset of the training data.", "", "| metric | value |", "|---|---|", rows or "| (none recorded) | |", "",
+        "## Metrics", "", "On the held-out test subset of the training data.", "",
+        "| metric | value |", "|---|---|", rows or "| (none recorded) | |", "",
         "## Limitations", "", limitations, "",
         "## Files", "",
         f"`{CONFIG}`, `{WEIGHTS}`, `{METADATA}` (sha256 of each file, checked on loading). "

@@ -13,14 +13,15 @@ from kerasmgr import layers as kl
 from kerasmgr import models
 from kerasmgr.models import choi, kereliuk
 
-NAMES = ["k2c2", "k1c2", "k2c1", "crnn", "choi_genre", "schindler_shallow", "schindler_deep", "dnn", "cdnn"]
+NAMES = ["k2c2", "k1c2", "k2c1", "crnn", "choi_genre", "schindler_shallow", "schindler_deep", "dnn", "cdnn",
+         "short_chunk_cnn", "short_chunk_resnet", "musicnn"]
 
 
 def n_trainable(model):
     return int(sum(np.prod(w.shape) for w in model.trainable_weights))
 
 
-def test_registry_lists_the_nine_models():
+def test_registry_lists_the_twelve_models():
     assert models.available() == NAMES
     with pytest.raises(ValueError, match="unknown model"):
         models.build("vggish")
@@ -37,6 +38,10 @@ EXPECTED = {
     "schindler_deep": ((None, 21388), 1279522),
     "dnn": ((None, 1024), 763010),
     "cdnn": ((None, 51712), 1303440),
+    # comparison points: the reference implementations' counts (Won et al. 2020: 3.7M, 12.1M)
+    "short_chunk_cnn": ((None, 59049), 3687348),
+    "short_chunk_resnet": ((None, 59049), 12104244),
+    "musicnn": ((None, 48000), 784300),
 }
 
 
@@ -45,7 +50,8 @@ def test_default_shapes_and_counts(name):
     m = models.build(name)
     shape, count = EXPECTED[name]
     assert m.input_shape == shape
-    assert m.output_shape == (None, {"k2c2": 50, "k1c2": 50, "k2c1": 50, "crnn": 50, "choi_genre": 3}.get(name, 10))
+    fifty = ("k2c2", "k1c2", "k2c1", "crnn", "short_chunk_cnn", "short_chunk_resnet", "musicnn")
+    assert m.output_shape == (None, 50 if name in fifty else {"choi_genre": 3}.get(name, 10))
     assert n_trainable(m) == count
     assert m.get_layer("frontend") is not None
     assert not any(isinstance(l, keras.layers.Lambda) for l in m.layers)
@@ -383,3 +389,21 @@ def test_batch_norm_is_not_folded_where_it_would_change_the_outputs():
     out = kl.BatchStatBN(name="batch_stats")(keras.layers.BatchNormalization(name="bn2")(relu_conv))
     m = keras.Model(inp, out)
     assert fold_batch_norm(m) is m
+
+
+@pytest.mark.parametrize("name", ["musicnn", "short_chunk_cnn"])
+def test_comparison_models_train_and_evaluate_with_the_seed_commands(name, tmp_path):
+    import json
+
+    from conftest import run_cli
+
+    data = json.dumps({"clips_per_genre": 3, "duration": 4.0})
+    r = run_cli("train.py", "--model", name, "--epochs", "1", "--segments-per-clip", "1", "--dataset-kwargs", data,
+                "--out", tmp_path, "--name", name, "--verbose", "0")
+    assert r.returncode == 0, r.stderr[-3000:]
+    metrics = json.loads((tmp_path / name / "metrics.json").read_text())
+    assert metrics["task"] == "tags" and 0 <= metrics["macro_roc_auc"] <= 1
+    r = run_cli("evaluate.py", "--model", tmp_path / name / "model.keras", "--dataset-kwargs", data,
+                "--out", tmp_path / "eval")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 0 <= json.loads((tmp_path / "eval" / "metrics.json").read_text())["track"]["macro_roc_auc"] <= 1

@@ -115,7 +115,6 @@ def test_mtg_jamendo_loader_and_validation(tmp_path):
 
 def test_mtat_won2020_split_beside_the_hex_split(tmp_path):
     root = tmp_path / "mtat"
-    tags = ["guitar", "classical", "slow"]
     rows = []
     for i, folder in enumerate("0cf"):
         rel = f"{folder}/artist_{i}-album-{i}-title-0-29.mp3"

@@ -24,7 +24,7 @@ import numpy as np
 from ..frontends import find_frontend
 from ..frontends.base import dtype_policy
 from ..presets import load_released
-from . import choi, kereliuk, schindler
+from . import choi, kereliuk, pons, schindler, won
 from ._blocks import resolve_frontend
 
 __all__ = ["available", "build", "from_preset", "info", "contract", "input_spec", "ModelInfo", "InputContract",
@@ -34,6 +34,9 @@ __all__ = ["available", "build", "from_preset", "info", "contract", "input_spec"
 #: Training defaults of the tagging convnets (fast, good settings for the embedded dataset on a CPU;
 #: ``configs/<model>.yaml`` hold the seeds' own settings).
 _CHOI_TRAINING = dict(epochs=20, batch_size=16, segments_per_clip=1, learning_rate=2e-3, early_stopping=6)
+#: Won et al. (2020) trained on 3.69-s chunks with batch 16 (Adam 1e-4, then SGD with decays); CPU
+#: defaults for the embedded dataset: several chunks per 30-s clip.
+_WON_TRAINING = dict(epochs=15, batch_size=16, segments_per_clip=4, learning_rate=1e-3, early_stopping=5)
 _SCHINDLER_TRAINING = dict(epochs=15, batch_size=32, segments_per_clip=15, learning_rate=1e-4, early_stopping=5)
 
 
@@ -109,6 +112,15 @@ _REGISTRY = {
                   "2 conv layers on 100 x 513 magnitude patches", "genre",
                   kereliuk.FRONTEND, kereliuk.default_n_samples,
                   dict(epochs=15, batch_size=20, segments_per_clip=12, learning_rate=1e-4, early_stopping=5)),
+        ModelInfo("short_chunk_cnn", won.short_chunk_cnn, "Won et al. 2020 (comparison point)",
+                  "7 x conv 3x3 + max-pool 2x2 on 3.69-s 128-mel chunks at 16 kHz", "tags",
+                  won.FRONTEND, won.N_SAMPLES, _WON_TRAINING),
+        ModelInfo("short_chunk_resnet", won.short_chunk_resnet, "Won et al. 2020 (comparison point)",
+                  "7 residual blocks (stride 2) on 3.69-s 128-mel chunks at 16 kHz", "tags",
+                  won.FRONTEND, won.N_SAMPLES, _WON_TRAINING),
+        ModelInfo("musicnn", pons.musicnn, "Pons et al. 2018 (comparison point)",
+                  "timbral + temporal filters, residual 1-D back-end, 3-s 96-mel chunks at 16 kHz", "tags",
+                  pons.FRONTEND, pons.N_SAMPLES, _WON_TRAINING),
     ]
 }
 
