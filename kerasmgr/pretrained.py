@@ -30,6 +30,7 @@ from .presets import PresetError, Release, available, load_released, read_metada
 
 __all__ = ["weights_dir", "available", "load", "save", "read_metadata", "Release", "PresetError"]
 
+
 def load(name_or_path, *, compile=False):
     """Load a released model and its metadata.
 
@@ -50,10 +51,8 @@ def load(name_or_path, *, compile=False):
 
     Raises
     ------
-    FileNotFoundError
-        No such name, file or folder.
-    PresetError
-        A file whose sha256 differs from the one its metadata records (it is not loaded).
+    FileNotFoundError, PresetError
+        As :func:`kerasmgr.presets.load_released` (a file that fails its sha256 is not loaded).
     """
     model, meta = load_released(name_or_path, compile=compile)
     if set(meta) == {"path"}:  # no sidecar: what the model itself says

@@ -10,6 +10,27 @@ from ..layers import BatchStatBN, FusedBatchNormalization
 
 ACTIVATIONS = ("softmax", "sigmoid", "linear")
 
+#: The front-end of the PyTorch reference models of Won et al. (2020) (torchaudio's
+#: ``MelSpectrogram`` + ``AmplitudeToDB``): 16 kHz, 512-point FFT, hop 256, centred frames with
+#: reflection padding, HTK mel bands up to 8 kHz without area normalisation, power 2, 10·log10 with
+#: a 1e-10 floor and no top-dB clipping, no per-clip standardisation. Set ``n_mels``.
+TORCHAUDIO_MEL = dict(
+    kind="mel",
+    sample_rate=16000,
+    n_fft=512,
+    hop_length=256,
+    fmin=0.0,
+    fmax=8000.0,
+    htk=True,
+    mel_norm=None,
+    pad_mode="reflect",
+    power=2.0,
+    magnitude_scale="db",
+    db_amin=1e-10,
+    top_db=None,
+    sample_standardization=False,
+)
+
 
 def resolve_frontend(defaults, frontend):
     """Merge a model's default front-end settings with a user's choice.

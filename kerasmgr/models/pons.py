@@ -24,27 +24,11 @@ from __future__ import annotations
 import keras
 
 from ..layers import FusedBatchNormalization
-from ._blocks import output_layer, resolve_frontend, waveform_frontend
+from ._blocks import TORCHAUDIO_MEL, output_layer, resolve_frontend, waveform_frontend
 
-SAMPLE_RATE = 16000
+SAMPLE_RATE = TORCHAUDIO_MEL["sample_rate"]
 N_SAMPLES = 48000  # 3 s
-FRONTEND = dict(
-    kind="mel",
-    sample_rate=SAMPLE_RATE,
-    n_fft=512,
-    hop_length=256,
-    n_mels=96,
-    fmin=0.0,
-    fmax=8000.0,
-    htk=True,
-    mel_norm=None,
-    pad_mode="reflect",
-    power=2.0,
-    magnitude_scale="db",
-    db_amin=1e-10,
-    top_db=None,
-    sample_standardization=False,
-)
+FRONTEND = {**TORCHAUDIO_MEL, "n_mels": 96}
 #: Trainable parameters of the MagnaTagATune musicnn with 50 outputs.
 PARAMETERS = {"musicnn": 784_300}
 CITATION = ("J. Pons, O. Nieto, M. Prockup, E. M. Schmidt, A. F. Ehmann and X. Serra, \"End-to-end learning for "

@@ -26,28 +26,12 @@ from __future__ import annotations
 import keras
 
 from ..layers import FusedBatchNormalization
-from ._blocks import output_layer, resolve_frontend, waveform_frontend
+from ._blocks import TORCHAUDIO_MEL, output_layer, resolve_frontend, waveform_frontend
 
-SAMPLE_RATE = 16000
+SAMPLE_RATE = TORCHAUDIO_MEL["sample_rate"]
 #: 3^10 samples = 3.69 s at 16 kHz, the paper's chunk
 N_SAMPLES = 59049
-FRONTEND = dict(
-    kind="mel",
-    sample_rate=SAMPLE_RATE,
-    n_fft=512,
-    hop_length=256,
-    n_mels=128,
-    fmin=0.0,
-    fmax=8000.0,
-    htk=True,
-    mel_norm=None,
-    pad_mode="reflect",
-    power=2.0,
-    magnitude_scale="db",
-    db_amin=1e-10,
-    top_db=None,
-    sample_standardization=False,
-)
+FRONTEND = {**TORCHAUDIO_MEL, "n_mels": 128}
 CHANNELS = (128, 128, 256, 256, 256, 256, 512)
 #: Trainable parameters with 50 outputs (Won et al. 2020: 3.7M and 12.1M).
 PARAMETERS = {"short_chunk_cnn": 3_687_348, "short_chunk_resnet": 12_104_244}
