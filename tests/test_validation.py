@@ -73,6 +73,9 @@ def test_cli_exit_codes_and_layout_errors(gtzan, tmp_path):
     assert r.returncode == 0 and "no problems" in r.stdout and (tmp_path / "i.json").is_file()
     r = run_cli("validate_dataset.py", "mtat", "--data-root", tmp_path / "nothing-here")
     assert r.returncode == 2 and r.stderr.startswith("error:") and "annotations_final.csv" in r.stderr
+    assert "--data-root" in r.stderr  # what to fix
+    r = run_cli("validate_dataset.py", "gtzan", "--data-root", tmp_path / "nothing-here")
+    assert r.returncode == 2 and "GTZAN folder not found" in r.stderr and "genres/<genre>" in r.stderr
 
 
 def jamendo_fixture(root):

@@ -27,7 +27,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="kerasmgr export", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="released model name or .h5/.keras path")
-    p.add_argument("--format", required=True, choices=export.FORMATS, help="export format")
+    p.add_argument("--format", required=True, help=f"export format: {', '.join(export.FORMATS)}")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--name", help="file stem (default: the model's name)")
     p.add_argument("--no-check", action="store_true", help="skip running the exported file against the Keras model")

@@ -137,7 +137,8 @@ def _class_folders(base):
     classes = sorted(d.name for d in Path(base).iterdir() if d.is_dir() and not d.name.startswith(".")
                      and audio_files(d))
     if not classes:
-        raise DatasetError(f"{base}: no class folders with audio files")
+        raise DatasetError(f"{base}: no class folders with audio files (expected one folder per class, e.g. "
+                           f"{Path(base) / 'blues' / 'blues.00000.wav'}); check --data-root")
     return classes
 
 
@@ -254,7 +255,8 @@ def _load_gtzan(root, subset, **kw):
     root = Path(root)
     base = gtzan_base(root)
     if not base.is_dir():
-        raise DatasetError(f"{root}: GTZAN folder not found")
+        raise DatasetError(f"{root}: GTZAN folder not found (expected {root}/genres/<genre>/<genre>.000NN.au, or "
+                           f"the genre folders directly in it); check --data-root")
     return _from_folders("gtzan", root, subset, base=base, **kw)
 
 
@@ -263,14 +265,14 @@ def _load_lmd(root, subset, *, seconds=LMD_SECONDS, **kw):
     first 30 s of each recording: the split's ``max_seconds`` (``seconds``) tells the audio stores."""
     root = Path(root)
     if not root.is_dir():
-        raise DatasetError(f"{root}: LMD folder not found")
+        raise DatasetError(f"{root}: LMD folder not found (expected {root}/<genre>/*.mp3); check --data-root")
     return dataclasses.replace(_from_folders("lmd", root, subset, base=root, **kw), max_seconds=seconds)
 
 
 def _load_folder(root, subset, **kw):
     """Any folder-per-class dataset: classes are the sub-folder names of ``root``."""
     if not Path(root).is_dir():
-        raise DatasetError(f"{root}: folder not found")
+        raise DatasetError(f"{root}: folder not found (expected {root}/<class>/<audio files>); check --data-root")
     return _from_folders("folder", root, subset, base=Path(root), **kw)
 
 
@@ -279,7 +281,8 @@ def _load_ballroom(root, subset, **kw):
     root = Path(root)
     base = root / "Audio" if (root / "Audio").is_dir() else root
     if not base.is_dir():
-        raise DatasetError(f"{root}: Ballroom folder not found")
+        raise DatasetError(f"{root}: Ballroom folder not found (expected {root}/<Style>/*.mp3 or {root}/Audio/<Style>/); "
+                           f"check --data-root")
     return _from_folders("ballroom", root, subset, base=base, **kw)
 
 
@@ -386,7 +389,8 @@ def _load_mtat(root, subset, *, n_tags=50, annotations=None, audio_dir=None, spl
         raise DatasetError(f"unknown MagnaTagATune split {split!r}; choose one of {', '.join(MTAT_SPLITS)}")
     ann = Path(annotations) if annotations else root / "annotations_final.csv"
     if not ann.is_file():
-        raise DatasetError(f"{ann}: MagnaTagATune annotations_final.csv not found")
+        raise DatasetError(f"{ann}: MagnaTagATune annotations_final.csv not found (expected it in --data-root with the "
+                           f"mp3 folders 0/ ... f/ beside it or in mp3/; or pass --dataset-kwargs '{{annotations: FILE}}')")
     with open(ann, newline="") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     if not rows or "mp3_path" not in rows[0]:
@@ -456,7 +460,8 @@ def _load_jamendo(root, subset, *, tag_subset="top50tags", split="split-0", spli
         raise DatasetError(f"unknown MTG-Jamendo subset {tag_subset!r}; choose one of {', '.join(JAMENDO_SUBSETS)}")
     root = Path(root)
     if not root.is_dir():
-        raise DatasetError(f"{root}: MTG-Jamendo folder not found")
+        raise DatasetError(f"{root}: MTG-Jamendo folder not found (expected the audio folders 00/ ... 99/ in "
+                           f"{root}/audio or {root}); check --data-root")
     sdir = Path(split_dir) if split_dir else root / "splits" / split
     files = {s: sdir / f"autotagging_{tag_subset}-{part}.tsv" for s, part in _JAMENDO_PARTS.items()}
     vocabulary = sorted({t for f in files.values() if f.is_file() for row in _read_jamendo_tsv(f) for t in row[5]})
