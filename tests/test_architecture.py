@@ -23,7 +23,7 @@ LAYERS = {
     "kerasmgr.transfer": 3, "kerasmgr.features": 3, "kerasmgr.dnn_features": 3, "kerasmgr.svm": 3,
     "kerasmgr.convert": 3, "kerasmgr.pretrained": 3, "kerasmgr.inference": 3, "kerasmgr.metrics": 3,
     "kerasmgr.plots": 3, "kerasmgr.optimizers": 3, "kerasmgr.audit": 3, "kerasmgr.export": 3, "kerasmgr.hear": 3,
-    "kerasmgr.models": 2, "kerasmgr.presets": 2,
+    "kerasmgr.models": 2, "kerasmgr.presets": 2, "kerasmgr.parts": 2,
     "kerasmgr.frontends": 1, "kerasmgr.layers": 1, "kerasmgr.data": 1,
     "kerasmgr": 0,  # the package itself: version and layer registration
 }

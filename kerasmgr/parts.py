@@ -1,0 +1,164 @@
+"""Job-array parts: a deterministic share of a batch job's inputs, and the checks a merge needs.
+
+A batch job over a large corpus (extraction, tagging, evaluation) runs as ``N`` parts on a
+cluster's own array engine — Slurm job arrays, Kubernetes Indexed Jobs — each part taking
+``--part K/N`` (``K`` = 1..N) or ``--part auto/N`` (``K`` from ``SLURM_ARRAY_TASK_ID`` or
+``JOB_COMPLETION_INDEX``). Part ``K`` takes the ``K``-th contiguous block of the input list in its
+given order (sorted paths, or a split list's order), so the same listing gives the same parts on
+every machine and the parts, concatenated in order, are the single run's list.
+
+Each part records :func:`part_metadata`: which part it is, the digest of the *whole* input list
+and of the settings (model, options). :func:`check_parts` is what a merge runs first: every
+part present exactly once, all made from the same list and settings, each complete.
+
+>>> from kerasmgr.parts import parse_part, select
+>>> k, n = parse_part("2/4")
+>>> select(["a", "b", "c", "d", "e"], k, n)
+['b', 'c']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+__all__ = ["PartError", "parse_part", "part_bounds", "select", "digest", "part_metadata", "check_parts"]
+
+#: Environment variables that carry an array task's index (Slurm; Kubernetes Indexed Jobs).
+ARRAY_INDEX_VARIABLES = ("SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX")
+
+
+class PartError(ValueError):
+    """A bad ``--part`` value, or parts that cannot be merged (missing, overlapping, mismatched)."""
+
+
+def _array_index(env):
+    """1-based part number from the array engine's environment, or None."""
+    if env.get("SLURM_ARRAY_TASK_ID") not in (None, ""):
+        task = int(env["SLURM_ARRAY_TASK_ID"])
+        first = int(env.get("SLURM_ARRAY_TASK_MIN") or 0)  # arrays may start at 0 or 1
+        return task - first + 1
+    if env.get("JOB_COMPLETION_INDEX") not in (None, ""):
+        return int(env["JOB_COMPLETION_INDEX"]) + 1  # Kubernetes: 0-based
+    return None
+
+
+def parse_part(spec, env=None):
+    """``'K/N'`` or ``'auto/N'`` -> ``(K, N)`` with ``1 <= K <= N``.
+
+    Parameters
+    ----------
+    spec : str
+        ``K/N`` (``K`` from 1 to ``N``) or ``auto/N``.
+    env : mapping or None
+        Where ``auto`` reads the array index (default ``os.environ``): ``SLURM_ARRAY_TASK_ID``
+        (minus ``SLURM_ARRAY_TASK_MIN``, so 0- and 1-based arrays both work) or Kubernetes'
+        0-based ``JOB_COMPLETION_INDEX``.
+
+    Raises
+    ------
+    PartError
+        Malformed, ``K`` outside 1..N, or ``auto`` without an array index.
+    """
+    env = os.environ if env is None else env
+    k_text, sep, n_text = str(spec).partition("/")
+    try:
+        n = int(n_text)
+    except ValueError:
+        n = 0
+    if not sep or n < 1:
+        raise PartError(f"--part {spec!r}: expected K/N or auto/N with N >= 1, e.g. --part 2/8")
+    if k_text.strip().lower() == "auto":
+        k = _array_index(env)
+        if k is None:
+            raise PartError(f"--part {spec!r}: 'auto' needs SLURM_ARRAY_TASK_ID (a Slurm job array) or "
+                            f"JOB_COMPLETION_INDEX (a Kubernetes Indexed Job) in the environment")
+    else:
+        try:
+            k = int(k_text)
+        except ValueError:
+            raise PartError(f"--part {spec!r}: K must be a number from 1 to {n} or 'auto'") from None
+    if not 1 <= k <= n:
+        raise PartError(f"--part {spec!r}: part {k} does not exist; parts are numbered 1 to {n}")
+    return k, n
+
+
+def part_bounds(n_items, k, n):
+    """``[start, stop)`` of part ``k`` of ``n`` over ``n_items`` items (sizes differ by at most one)."""
+    return (k - 1) * n_items // n, k * n_items // n
+
+
+def select(items, k, n):
+    """The ``k``-th of ``n`` contiguous blocks of ``items`` (in their given order)."""
+    items = list(items)
+    start, stop = part_bounds(len(items), k, n)
+    return items[start:stop]
+
+
+def digest(obj):
+    """sha256 of a JSON-serialisable object (keys sorted): the identity of an input list or settings."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def part_metadata(items, k, n, settings):
+    """What a part records about itself for the merge.
+
+    Parameters
+    ----------
+    items : sequence of str
+        The whole input list (every part's), in order.
+    k, n : int
+        This part.
+    settings : dict
+        Everything that must be equal across parts (model name and digest, options).
+
+    Returns
+    -------
+    dict
+        ``part``, ``n_parts``, ``n_items`` (whole list), ``start``, ``stop``, ``items_digest``,
+        ``settings_digest``, ``settings``, ``complete`` (False until the part's job sets it).
+    """
+    start, stop = part_bounds(len(items), k, n)
+    return {"part": k, "n_parts": n, "n_items": len(items), "start": start, "stop": stop,
+            "items_digest": digest(list(items)), "settings_digest": digest(settings), "settings": settings,
+            "complete": False}
+
+
+def check_parts(metas):
+    """Check that part metadata can be merged; return them in part order.
+
+    Parameters
+    ----------
+    metas : sequence of (name, dict)
+        Each part's label (its file) and :func:`part_metadata` (with ``complete`` set by its job).
+
+    Raises
+    ------
+    PartError
+        Naming the part: different part counts, input lists or settings; a part given twice;
+        missing parts; an incomplete part.
+    """
+    if not metas:
+        raise PartError("no parts given")
+    first_name, first = metas[0]
+    seen = {}
+    for name, m in metas:
+        for key, what in (("n_parts", "a different number of parts"), ("items_digest", "a different input list"),
+                          ("settings_digest", "different settings (model or options)")):
+            if m.get(key) != first.get(key):
+                raise PartError(f"{name}: made with {what} than {first_name} ({key} {m.get(key)!r} vs "
+                                f"{first.get(key)!r}); re-run it with the same inputs and options")
+        k = m.get("part")
+        if k in seen:
+            raise PartError(f"{name}: part {k} overlaps {seen[k]} (the same part given twice)")
+        seen[k] = name
+    n = int(first["n_parts"])
+    missing = [k for k in range(1, n + 1) if k not in seen]
+    if missing:
+        raise PartError(f"missing part(s) {', '.join(f'{k}/{n}' for k in missing)}: run them (or re-run the "
+                        f"failed array tasks) before merging")
+    unfinished = [name for name, m in metas if not m.get("complete")]
+    if unfinished:
+        raise PartError(f"{unfinished[0]}: the part did not finish; re-run it (it resumes) before merging")
+    return [m for _, m in sorted(metas, key=lambda nm: nm[1]["part"])]
