@@ -1,6 +1,16 @@
-"""Job-array parts (issue 22, first piece): --part parsing, deterministic shares, merge checks."""
+"""Job-array parts (issue 22, first pieces): --part parsing, deterministic shares, merge checks, and
+feature extraction as parts merged to exactly the single run."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+import soundfile as sf
+
+from conftest import make_signal, run_cli
 
 from kerasmgr.parts import PartError, check_parts, parse_part, part_metadata, select
 
@@ -47,3 +57,69 @@ def test_merge_checks_name_the_bad_part():
     unfinished = ("p2.json", {**metas[1][1], "complete": False})
     with pytest.raises(PartError, match="p2.json: the part did not finish"):
         check_parts([metas[0], unfinished, metas[2]])
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    d = tmp_path_factory.mktemp("corpus")
+    for i in range(11):
+        sf.write(d / f"clip{i:02d}.wav", make_signal(("mix", "chirp", "noise")[i % 3], 12000, 1.5, seed=i), 12000)
+    (d / "clip05.wav").write_bytes(b"not audio")  # a failure row, to merge too
+    return d
+
+
+def _bytes(stem):
+    return [Path(f"{stem}.{e}").read_bytes() for e in ("npy", "csv", "json")]
+
+
+def test_extraction_in_four_parts_merges_to_the_single_run(corpus, tmp_path):
+    # parts run one clip per forward pass; within a batch a clip's features depend on its neighbours
+    # (~3e-6: BLAS tiles), so the reference single run uses --batch-size 1 too
+    assert run_cli("extract_features.py", corpus, "--out", tmp_path / "single", "--batch-size", "1").returncode == 0
+    for k in (1, 2, 3, 4):
+        r = run_cli("extract_features.py", corpus, "--out", tmp_path / "parts", "--part", f"{k}/4")
+        assert r.returncode == 0, r.stderr[-2000:]
+    meta = json.loads((tmp_path / "parts.part-3-of-4.part.json").read_text())
+    assert meta["complete"] and (meta["start"], meta["stop"]) == (5, 8) and meta["n_items"] == 11
+    r = run_cli("merge_parts.py", "extract", tmp_path / "parts")
+    assert r.returncode == 0, r.stderr
+    assert _bytes(tmp_path / "parts") == _bytes(tmp_path / "single")
+    # a part killed mid-way (its index cut after the first rows, metadata not complete) resumes
+    stem = tmp_path / "parts.part-2-of-4"
+    lines = Path(f"{stem}.csv").read_text().splitlines(keepends=True)
+    Path(f"{stem}.csv").write_text("".join(lines[:2]))
+    meta = json.loads(Path(f"{stem}.part.json").read_text())
+    Path(f"{stem}.part.json").write_text(json.dumps({**meta, "complete": False}))
+    r = run_cli("merge_parts.py", "extract", tmp_path / "parts")
+    assert r.returncode == 2 and "parts.part-2-of-4.part.json: the part did not finish" in r.stderr
+    assert run_cli("extract_features.py", corpus, "--out", tmp_path / "parts", "--part", "2/4").returncode == 0
+    assert run_cli("merge_parts.py", "extract", tmp_path / "parts").returncode == 0
+    assert _bytes(tmp_path / "parts") == _bytes(tmp_path / "single")
+
+
+def test_two_parts_at_once_as_processes(corpus, tmp_path):
+    cmd = [sys.executable, str(ROOT / "bin" / "extract_features.py"), str(corpus), "--out", str(tmp_path / "p")]
+    procs = [subprocess.Popen([*cmd, "--part", "auto/2"], env={**os.environ, "JOB_COMPLETION_INDEX": str(i)},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for i in (0, 1)]
+    assert all(p.wait(timeout=300) == 0 for p in procs), [p.stderr.read()[-1000:] for p in procs]
+    assert run_cli("merge_parts.py", "extract", tmp_path / "p").returncode == 0
+    assert run_cli("extract_features.py", corpus, "--out", tmp_path / "single", "--batch-size", "1").returncode == 0
+    assert _bytes(tmp_path / "p") == _bytes(tmp_path / "single")
+
+
+def test_bad_parts_are_errors_naming_the_part(corpus, tmp_path):
+    r = run_cli("extract_features.py", corpus, "--out", tmp_path / "x", "--part", "5/4")
+    assert r.returncode == 2 and r.stderr.startswith("error: --part '5/4': part 5 does not exist")
+    for k in (1, 3):
+        assert run_cli("extract_features.py", corpus, "--out", tmp_path / "x", "--part", f"{k}/3").returncode == 0
+    r = run_cli("merge_parts.py", "extract", tmp_path / "x")
+    assert r.returncode == 2 and "missing part(s) 2/3" in r.stderr
+    r = run_cli("extract_features.py", corpus, "--out", tmp_path / "x", "--part", "2/3", "--layers", "123")
+    assert r.returncode == 0
+    r = run_cli("merge_parts.py", "extract", tmp_path / "x")
+    assert r.returncode == 2 and "x.part-2-of-3.part.json: made with different settings" in r.stderr
+    r = run_cli("merge_parts.py", "extract", tmp_path / "nothing")
+    assert r.returncode == 2 and "no parts to merge" in r.stderr

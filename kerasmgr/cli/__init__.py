@@ -34,6 +34,7 @@ COMMANDS = {
     "reproduce": ("reproduce", "re-run a seed table as the seed ran it"),
     "convert-weights": ("convert_weights", "convert Choi's released weights"),
     "export": ("export", "export a model as SavedModel, TFLite or ONNX"),
+    "merge-parts": ("merge_parts", "merge job-array parts (--part K/N) into the single run's outputs"),
     "validate-dataset": ("validate_dataset", "check a dataset copy: missing, broken, duplicate files, checksums"),
     "models": ("models", "list the model zoo"),
 }

@@ -25,7 +25,8 @@ import argparse
 import sys
 
 from ..data.selection import DataSelection
-from ..jobs.extract import extract_array, extract_files, input_files, make_extractor
+from ..jobs.extract import extract_array, extract_files, extract_part, input_files, make_extractor
+from ..parts import parse_part
 from .common import add_data_arguments, data_selection
 
 
@@ -59,7 +60,16 @@ def main(argv=None):
                    help="segments per forward pass (default: about a minute of audio, "
                         "kerasmgr.inference.inference_batch_size; fastest and leanest on CPU)")
     p.add_argument("--min-seconds", type=float, default=1.0, help="shorter files are reported, not extracted")
+    p.add_argument("--part", help="K/N or auto/N (Slurm array / Kubernetes Indexed Job index): extract the K-th of "
+                                  "N shares of the inputs into OUT.part-K-of-N.*; merge with bin/merge_parts.py "
+                                  "extract OUT (needs --out). Parts run one clip per forward pass (unless "
+                                  "--batch-size says otherwise), so the merge is byte-identical to a single "
+                                  "run with --batch-size 1; within a batch a clip's features move by ~1e-6 "
+                                  "with its neighbours")
     a = p.parse_args(argv)
+    part = parse_part(a.part) if a.part else None
+    if part and not a.out:
+        p.error("--part needs --out (the array output the parts merge into)")
     data = data_selection(a)
     if data is None and a.shards:
         data = DataSelection(subset=a.subset)  # only its subset matters: which shards to read
@@ -69,9 +79,18 @@ def main(argv=None):
     if loader is not None and a.output_dir:
         p.error("--shards writes one array file: use --out")
     extractor, meta, sr = make_extractor(a.weights, mfcc=a.mfcc, random=a.random, seed=a.seed, layers=a.layers,
-                                         tap=a.tap, long=a.long, crop=a.crop, batch_size=a.batch_size,
+                                         tap=a.tap, long=a.long, crop=a.crop,
+                                         batch_size=a.batch_size or (1 if part else None),
                                          sample_rate=a.sample_rate)
-    if a.out:
+    if a.out and part:
+        settings = {"weights": a.weights, "mfcc": a.mfcc, "random": a.random, "seed": a.seed, "layers": a.layers,
+                    "tap": a.tap, "long": a.long, "crop": a.crop, "sample_rate": sr, "min_seconds": a.min_seconds,
+                    "extractor": meta}
+        r = extract_part(files, a.out, extractor, part, settings=settings, sample_rate=sr, metadata=meta,
+                         overwrite=a.overwrite, min_seconds=a.min_seconds, loader=loader)
+        print(f"part {part[0]}/{part[1]}: {r['n_ok']} of {r['n']} files -> {r['paths']['npy']} "
+              f"(part metadata {r['part_json']})")
+    elif a.out:
         r = extract_array(files, a.out, extractor, sample_rate=sr, metadata=meta, overwrite=a.overwrite,
                           min_seconds=a.min_seconds, loader=loader)
         print(f"{r['n_ok']} of {r['n']} files -> {r['paths']['npy']} (index {r['paths']['csv']}, "

@@ -22,8 +22,10 @@ from ..data.datasets import audio_files as dataset_audio_files
 from ..data.selection import open_split
 from ..data.shards import ShardLoader
 from ..features import MFCC_DIM, FeatureExtractor, mfcc_features
+from ..parts import PartError, check_parts, part_metadata, select
 
-__all__ = ["audio_files", "input_files", "make_extractor", "extract_array", "extract_files"]
+__all__ = ["audio_files", "input_files", "make_extractor", "extract_array", "extract_files", "extract_part",
+           "merge_extraction", "part_stem"]
 
 def audio_files(inputs):
     """Audio files from paths: files as given, directories searched recursively (sorted)."""
@@ -224,6 +226,120 @@ def extract_array(files, out, computer_or_extractor, *, sample_rate=None, metada
     failed = [(r["path"], r["error"]) for r in rows if r["status"] != "ok"]
     return {"n": len(files), "n_ok": len(files) - len(failed), "n_failed": len(failed), "failed": failed,
             "paths": {"npy": str(npy), "csv": str(index), "json": str(meta_path)}}
+
+
+def _stem(out):
+    stem = Path(out)
+    return stem.with_suffix("") if stem.suffix == ".npy" else stem
+
+
+def part_stem(out, k, n):
+    """Output stem of part ``k`` of ``n`` of an array extraction to ``out``: ``OUT.part-K-of-N``."""
+    return Path(f"{_stem(out)}.part-{k}-of-{n}")
+
+
+def extract_part(files, out, computer_or_extractor, part, *, settings, overwrite=False, **kwargs):
+    """Part ``K`` of ``N`` of :func:`extract_array` over ``files`` (a job-array task).
+
+    Writes ``OUT.part-K-of-N.{npy,csv,json}`` for the ``K``-th contiguous block of ``files``
+    (:func:`kerasmgr.parts.select`) and ``OUT.part-K-of-N.part.json`` (:func:`kerasmgr.parts.part_metadata`
+    of the whole list and ``settings``; ``complete`` once every row is written). Re-running the
+    same part resumes it, like :func:`extract_array`.
+
+    Parameters
+    ----------
+    files : list of str
+        The whole input list, identical (and in the same order) for every part.
+    out : str or Path
+        The single run's output stem.
+    computer_or_extractor : FeatureExtractor or 'mfcc'
+    part : (int, int)
+        ``(K, N)`` from :func:`kerasmgr.parts.parse_part`.
+    settings : dict
+        What must be equal across parts (model, layers, options), recorded and checked by the merge.
+    overwrite : bool
+    **kwargs
+        :func:`extract_array` options.
+
+    Returns
+    -------
+    dict
+        :func:`extract_array`'s result plus ``part_json``.
+    """
+    k, n = part
+    files = [str(f) for f in files]
+    stem = part_stem(out, k, n)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    meta_file = Path(f"{stem}.part.json")
+    meta = part_metadata(files, k, n, settings)
+    if meta_file.is_file() and not overwrite:
+        old = json.loads(meta_file.read_text())
+        for key in ("items_digest", "settings_digest"):
+            if old.get(key) != meta[key]:
+                raise PartError(f"{meta_file}: an earlier run of part {k}/{n} used other inputs or settings; "
+                                f"pass --overwrite or another --out")
+    _write_json(meta_file, meta)
+    r = extract_array(select(files, k, n), stem, computer_or_extractor, overwrite=overwrite, **kwargs)
+    _write_json(meta_file, {**meta, "complete": True})
+    return {**r, "part_json": str(meta_file)}
+
+
+def _write_json(path, obj):
+    tmp = Path(f"{path}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2))
+    os.replace(tmp, path)
+
+
+def _part_metas(stem, suffix):
+    found = sorted(Path(stem).parent.glob(f"{Path(stem).name}.part-*-of-*{suffix}"))
+    if not found:
+        raise PartError(f"{stem}: no parts to merge (expected {stem}.part-K-of-N{suffix} files from --part runs)")
+    metas = []
+    for f in found:
+        try:
+            metas.append((str(f), json.loads(f.read_text())))
+        except ValueError as e:
+            raise PartError(f"{f}: unreadable part metadata ({e}); re-run that part") from None
+    return check_parts(metas)
+
+
+def merge_extraction(out):
+    """Merge the parts of an array extraction into the single run's ``OUT.npy``, ``OUT.csv`` and
+    ``OUT.json`` (byte-identical to one run over the whole list).
+
+    Raises
+    ------
+    PartError
+        Missing, overlapping, unfinished or mismatched parts (named).
+
+    Returns
+    -------
+    dict
+        ``paths`` of the merged outputs, ``n``, ``n_parts``.
+    """
+    stem = _stem(out)
+    ordered = _part_metas(stem, ".part.json")
+    n, total = ordered[0]["n_parts"], ordered[0]["n_items"]
+    stems = [part_stem(stem, m["part"], n) for m in ordered]
+    arrays = [np.load(f"{s}.npy", mmap_mode="r") for s in stems]
+    for s, a, m in zip(stems, arrays, ordered):
+        if a.shape[0] != m["stop"] - m["start"]:
+            raise PartError(f"{s}.npy: {a.shape[0]} rows, part {m['part']}/{n} should have {m['stop'] - m['start']}")
+    npy, index, meta_path = (Path(f"{stem}.{e}") for e in ("npy", "csv", "json"))
+    merged = np.lib.format.open_memmap(npy, mode="w+", dtype=np.float32, shape=(total, arrays[0].shape[1]))
+    with open(index, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["row", "path", "status", "error"])
+        for s, a, m in zip(stems, arrays, ordered):
+            merged[m["start"]:m["stop"]] = a
+            with open(f"{s}.csv", newline="") as g:
+                for r in csv.DictReader(g):
+                    w.writerow([int(r["row"]) + m["start"], r["path"], r["status"], r["error"]])
+    merged.flush()
+    meta = json.loads(Path(f"{stems[0]}.json").read_text())
+    meta["n_files"] = total
+    meta_path.write_text(json.dumps(meta, indent=2))
+    return {"n": total, "n_parts": n, "paths": {"npy": str(npy), "csv": str(index), "json": str(meta_path)}}
 
 
 def extract_files(files, output_dir, computer_or_extractor, *, sample_rate=None, suffix="", overwrite=False,
