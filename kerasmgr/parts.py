@@ -22,8 +22,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from pathlib import Path
 
-__all__ = ["PartError", "parse_part", "part_bounds", "select", "digest", "part_metadata", "check_parts"]
+__all__ = ["PartError", "parse_part", "part_bounds", "select", "digest", "part_metadata", "check_parts", "part_stem",
+           "start_part", "finish_part", "load_parts"]
 
 #: Environment variables that carry an array task's index (Slurm; Kubernetes Indexed Jobs).
 ARRAY_INDEX_VARIABLES = ("SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX")
@@ -162,3 +164,59 @@ def check_parts(metas):
     if unfinished:
         raise PartError(f"{unfinished[0]}: the part did not finish; re-run it (it resumes) before merging")
     return [m for _, m in sorted(metas, key=lambda nm: nm[1]["part"])]
+
+
+def part_stem(stem, k, n):
+    """Output stem of part ``k`` of ``n`` of a job whose single-run output stem is ``stem``:
+    ``STEM.part-K-of-N`` (its metadata is ``STEM.part-K-of-N.part.json``)."""
+    return Path(f"{stem}.part-{k}-of-{n}")
+
+
+def _write(path, obj):
+    tmp = Path(f"{path}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2))
+    os.replace(tmp, path)
+
+
+def start_part(stem, items, k, n, settings, *, overwrite=False):
+    """Record that part ``k``/``n`` of ``stem`` starts (or resumes): writes its metadata with
+    ``complete: False``. A previous run of the same part with another input list or other settings
+    is refused unless ``overwrite``.
+
+    Returns
+    -------
+    (Path, dict)
+        The part's output stem and its metadata (pass both to :func:`finish_part`).
+    """
+    out = part_stem(stem, k, n)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta_file = Path(f"{out}.part.json")
+    meta = part_metadata(items, k, n, settings)
+    if meta_file.is_file() and not overwrite:
+        old = json.loads(meta_file.read_text())
+        if any(old.get(key) != meta[key] for key in ("items_digest", "settings_digest")):
+            raise PartError(f"{meta_file}: an earlier run of part {k}/{n} used other inputs or settings; "
+                            f"pass --overwrite or another output")
+    _write(meta_file, meta)
+    return out, meta
+
+
+def finish_part(out, meta):
+    """Mark a part complete (its outputs are all on disk)."""
+    _write(Path(f"{out}.part.json"), {**meta, "complete": True})
+
+
+def load_parts(stem):
+    """The metadata of every part of ``stem`` found on disk, checked by :func:`check_parts`, in
+    part order, each with ``stem`` (its output stem)."""
+    stem = Path(stem)
+    found = sorted(stem.parent.glob(f"{stem.name}.part-*-of-*.part.json"))
+    if not found:
+        raise PartError(f"{stem}: no parts to merge (expected {stem}.part-K-of-N.part.json files from --part runs)")
+    metas = []
+    for f in found:
+        try:
+            metas.append((str(f), {**json.loads(f.read_text()), "stem": str(f)[: -len(".part.json")]}))
+        except ValueError as e:
+            raise PartError(f"{f}: unreadable part metadata ({e}); re-run that part") from None
+    return check_parts(metas)

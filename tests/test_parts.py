@@ -123,3 +123,26 @@ def test_bad_parts_are_errors_naming_the_part(corpus, tmp_path):
     assert r.returncode == 2 and "x.part-2-of-3.part.json: made with different settings" in r.stderr
     r = run_cli("merge_parts.py", "extract", tmp_path / "nothing")
     assert r.returncode == 2 and "no parts to merge" in r.stderr
+
+
+def test_tagging_in_four_parts_merges_to_the_single_run(corpus, tmp_path):
+    files = sorted(str(p) for p in corpus.glob("*.wav"))
+    assert run_cli("tag.py", *files, "--save", tmp_path / "single.csv", "--batch-size", "1").returncode == 1  # clip05
+    for k in (1, 2, 3, 4):
+        r = run_cli("tag.py", *files, "--save", tmp_path / "tags.csv", "--part", f"{k}/4")
+        assert r.returncode == 0, r.stderr[-2000:]
+    assert run_cli("merge_parts.py", "tag", tmp_path / "tags.csv").returncode == 0
+    assert (tmp_path / "tags.csv").read_bytes() == (tmp_path / "single.csv").read_bytes()
+    # kill part 3 mid-way: a torn last line, metadata not complete; re-running resumes and repairs
+    part = tmp_path / "tags.part-3-of-4.csv"
+    text = part.read_text()
+    part.write_text(text[: text.index("\n", text.index("\n") + 1) + 25])
+    meta = json.loads((tmp_path / "tags.part-3-of-4.part.json").read_text())
+    (tmp_path / "tags.part-3-of-4.part.json").write_text(json.dumps({**meta, "complete": False}))
+    assert run_cli("merge_parts.py", "tag", tmp_path / "tags.csv").returncode == 2
+    assert run_cli("tag.py", *files, "--save", tmp_path / "tags.csv", "--part", "3/4").returncode == 0
+    assert part.read_text() == text
+    assert run_cli("merge_parts.py", "tag", tmp_path / "tags.csv").returncode == 0
+    assert (tmp_path / "tags.csv").read_bytes() == (tmp_path / "single.csv").read_bytes()
+    r = run_cli("tag.py", *files, "--save", tmp_path / "tags.csv", "--part", "2/4", "--window", "10")
+    assert r.returncode == 2 and "tags.part-2-of-4.part.json: an earlier run of part 2/4 used other" in r.stderr

@@ -1,11 +1,12 @@
 """Merge the parts of a job run as a job array (``--part K/N``) into the single run's outputs.
 
     python bin/merge_parts.py extract feats/msd          # feats/msd.part-K-of-N.* -> feats/msd.{npy,csv,json}
+    python bin/merge_parts.py tag tags.csv               # tags.part-K-of-N.csv -> tags.csv
 
 The merge first checks the parts' metadata: every part 1..N present once, all made from the same
 input list and the same settings, each finished; a problem is reported as ``error: ...`` naming
 the part (exit code 2) and nothing is written. The merged files are byte-identical to a single
-run over the whole list. (Tagging and evaluation parts: not yet — see issue 22.)
+run over the whole list (with --batch-size 1). Evaluation parts: not yet (issue 22).
 """
 
 from __future__ import annotations
@@ -13,14 +14,19 @@ from __future__ import annotations
 import argparse
 
 from ..jobs.extract import merge_extraction
+from ..jobs.tag import merge_tags
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="kerasmgr merge-parts", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("job", choices=("extract",), help="which job's parts")
+    p.add_argument("job", choices=("extract", "tag"), help="which job's parts")
     p.add_argument("out", help="the --out the parts were run with")
     a = p.parse_args(argv)
+    if a.job == "tag":
+        r = merge_tags(a.out)
+        print(f"merged {r['n_parts']} parts, {r['n']} files -> {r['csv']}")
+        return 0
     r = merge_extraction(a.out)
     print(f"merged {r['n_parts']} parts, {r['n']} rows -> {r['paths']['npy']} (index {r['paths']['csv']}, "
           f"metadata {r['paths']['json']})")

@@ -17,7 +17,8 @@ import argparse
 import sys
 
 from .. import pretrained
-from ..jobs.tag import format_result, tag_files, write_csv
+from ..jobs.tag import format_result, tag_files, tag_part, write_csv
+from ..parts import parse_part
 
 
 def main(argv=None):
@@ -30,14 +31,31 @@ def main(argv=None):
     p.add_argument("--window", type=float, help="window length in seconds (default: the model input)")
     p.add_argument("--hop", type=float, help="hop between windows in seconds (default: the window)")
     p.add_argument("--short", choices=("pad", "repeat"), default="pad", help="files shorter than a window")
+    p.add_argument("--batch-size", type=int, help="segments per forward pass (default: about a minute of audio; "
+                                                  "1 with --part)")
+    p.add_argument("--part", help="K/N or auto/N (Slurm array / Kubernetes Indexed Job index): tag the K-th of N "
+                                  "shares of the files into SAVE.part-K-of-N.csv, resumable; merge with "
+                                  "bin/merge_parts.py tag SAVE (needs --save). Parts run one segment per pass, "
+                                  "so the merge equals a single run with --batch-size 1 byte for byte")
     a = p.parse_args(argv)
+    part = parse_part(a.part) if a.part else None
+    if part and not a.save:
+        p.error("--part needs --save (the CSV the parts merge into)")
     try:
         model, meta = pretrained.load(a.weights)
     except (FileNotFoundError, OSError, ValueError) as e:
         print(f"error: cannot load weights {a.weights!r}: {e}", file=sys.stderr)
         return 2
+    if part:
+        batch = a.batch_size or 1
+        settings = {"weights": a.weights, "window": a.window, "hop": a.hop, "short": a.short, "batch_size": batch,
+                    "sha256": meta.get("sha256")}
+        r = tag_part(model, meta, a.files, a.save, part, settings=settings, window=a.window, hop=a.hop,
+                     short=a.short, batch_size=batch, progress=False)
+        print(f"part {part[0]}/{part[1]}: {r['n']} files -> {r['csv']} ({r['n_failed']} failed)")
+        return 0
     results = tag_files(model, meta, a.files, top_n=a.top_n, window=a.window, hop=a.hop, short=a.short,
-                        progress=False)
+                        batch_size=a.batch_size, progress=False)
     for r in results:
         print(format_result(r))
     if a.save:

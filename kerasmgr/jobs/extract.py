@@ -22,10 +22,10 @@ from ..data.datasets import audio_files as dataset_audio_files
 from ..data.selection import open_split
 from ..data.shards import ShardLoader
 from ..features import MFCC_DIM, FeatureExtractor, mfcc_features
-from ..parts import PartError, check_parts, part_metadata, select
+from ..parts import PartError, finish_part, load_parts, select, start_part
 
 __all__ = ["audio_files", "input_files", "make_extractor", "extract_array", "extract_files", "extract_part",
-           "merge_extraction", "part_stem"]
+           "merge_extraction"]
 
 def audio_files(inputs):
     """Audio files from paths: files as given, directories searched recursively (sorted)."""
@@ -233,18 +233,13 @@ def _stem(out):
     return stem.with_suffix("") if stem.suffix == ".npy" else stem
 
 
-def part_stem(out, k, n):
-    """Output stem of part ``k`` of ``n`` of an array extraction to ``out``: ``OUT.part-K-of-N``."""
-    return Path(f"{_stem(out)}.part-{k}-of-{n}")
-
-
 def extract_part(files, out, computer_or_extractor, part, *, settings, overwrite=False, **kwargs):
     """Part ``K`` of ``N`` of :func:`extract_array` over ``files`` (a job-array task).
 
     Writes ``OUT.part-K-of-N.{npy,csv,json}`` for the ``K``-th contiguous block of ``files``
-    (:func:`kerasmgr.parts.select`) and ``OUT.part-K-of-N.part.json`` (:func:`kerasmgr.parts.part_metadata`
-    of the whole list and ``settings``; ``complete`` once every row is written). Re-running the
-    same part resumes it, like :func:`extract_array`.
+    (:func:`kerasmgr.parts.select`) and ``OUT.part-K-of-N.part.json`` (the whole list's and the
+    settings' digests; ``complete`` once every row is written). Re-running the same part resumes
+    it, like :func:`extract_array`.
 
     Parameters
     ----------
@@ -266,41 +261,11 @@ def extract_part(files, out, computer_or_extractor, part, *, settings, overwrite
     dict
         :func:`extract_array`'s result plus ``part_json``.
     """
-    k, n = part
     files = [str(f) for f in files]
-    stem = part_stem(out, k, n)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    meta_file = Path(f"{stem}.part.json")
-    meta = part_metadata(files, k, n, settings)
-    if meta_file.is_file() and not overwrite:
-        old = json.loads(meta_file.read_text())
-        for key in ("items_digest", "settings_digest"):
-            if old.get(key) != meta[key]:
-                raise PartError(f"{meta_file}: an earlier run of part {k}/{n} used other inputs or settings; "
-                                f"pass --overwrite or another --out")
-    _write_json(meta_file, meta)
-    r = extract_array(select(files, k, n), stem, computer_or_extractor, overwrite=overwrite, **kwargs)
-    _write_json(meta_file, {**meta, "complete": True})
-    return {**r, "part_json": str(meta_file)}
-
-
-def _write_json(path, obj):
-    tmp = Path(f"{path}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2))
-    os.replace(tmp, path)
-
-
-def _part_metas(stem, suffix):
-    found = sorted(Path(stem).parent.glob(f"{Path(stem).name}.part-*-of-*{suffix}"))
-    if not found:
-        raise PartError(f"{stem}: no parts to merge (expected {stem}.part-K-of-N{suffix} files from --part runs)")
-    metas = []
-    for f in found:
-        try:
-            metas.append((str(f), json.loads(f.read_text())))
-        except ValueError as e:
-            raise PartError(f"{f}: unreadable part metadata ({e}); re-run that part") from None
-    return check_parts(metas)
+    stem, meta = start_part(_stem(out), files, *part, settings, overwrite=overwrite)
+    r = extract_array(select(files, *part), stem, computer_or_extractor, overwrite=overwrite, **kwargs)
+    finish_part(stem, meta)
+    return {**r, "part_json": f"{stem}.part.json"}
 
 
 def merge_extraction(out):
@@ -318,9 +283,9 @@ def merge_extraction(out):
         ``paths`` of the merged outputs, ``n``, ``n_parts``.
     """
     stem = _stem(out)
-    ordered = _part_metas(stem, ".part.json")
+    ordered = load_parts(stem)
     n, total = ordered[0]["n_parts"], ordered[0]["n_items"]
-    stems = [part_stem(stem, m["part"], n) for m in ordered]
+    stems = [m["stem"] for m in ordered]
     arrays = [np.load(f"{s}.npy", mmap_mode="r") for s in stems]
     for s, a, m in zip(stems, arrays, ordered):
         if a.shape[0] != m["stop"] - m["start"]:

@@ -20,8 +20,10 @@ from tqdm.auto import tqdm
 from ..data.audio import AudioError, load_audio
 from ..data.windows import clip_windows
 from ..inference import batch_predictor, inference_batch_size
+from ..parts import PartError, finish_part, load_parts, select, start_part
 
-__all__ = ["segments", "tag_file", "tag_files", "write_csv", "format_result", "CHUNK_FILES_PER_WORKER"]
+__all__ = ["segments", "tag_file", "tag_files", "write_csv", "format_result", "CHUNK_FILES_PER_WORKER", "tag_part",
+           "merge_tags"]
 
 #: Files decoded per decoding thread before the network runs on them. Decoding and the forward
 #: pass take turns on all cores instead of overlapping: on 2 cores, TensorFlow's intra-op threads
@@ -163,6 +165,11 @@ def format_result(r):
     return "\n".join([r["path"]] + [f"  - {t}: {s:.3f}" for t, s in r["top"]])
 
 
+def _row(r):
+    scores = [] if r["scores"] is None else [f"{s:.6f}" for s in r["scores"]]
+    return [r["path"], r["status"], r["error"], *scores]
+
+
 def write_csv(results, labels, path):
     """One row per file: path, status, error, then every label's score."""
     path = Path(path)
@@ -170,6 +177,92 @@ def write_csv(results, labels, path):
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["path", "status", "error", *labels])
-        for r in results:
-            scores = [] if r["scores"] is None else [f"{s:.6f}" for s in r["scores"]]
-            w.writerow([r["path"], r["status"], r["error"], *scores])
+        w.writerows(_row(r) for r in results)
+
+
+def _csv_stem(out):
+    out = Path(out)
+    return out.with_suffix("") if out.suffix == ".csv" else out
+
+
+def tag_part(model, meta, files, out, part, *, settings, block=256, overwrite=False, progress=True, **kwargs):
+    """Part ``K`` of ``N`` of tagging ``files`` into the CSV ``out`` (a job-array task), resumable.
+
+    Tags the ``K``-th contiguous block of ``files`` (:func:`kerasmgr.parts.select`) into
+    ``OUT.part-K-of-N.csv`` (the rows :func:`write_csv` writes, appended ``block`` files at a
+    time) with ``OUT.part-K-of-N.part.json``. Re-running a killed part keeps the rows already
+    written (a torn last line is dropped) and continues.
+
+    Parameters
+    ----------
+    model, meta
+        As :func:`tag_files`.
+    files : list of str
+        The whole input list, the same (in the same order) for every part.
+    out : str or Path
+        The single run's CSV.
+    part : (int, int)
+    settings : dict
+        What must be equal across parts (weights, window, hop, short, batch size).
+    block : int
+        Files per append.
+    overwrite : bool
+    **kwargs
+        :func:`tag_files` options (``window``, ``hop``, ``short``, ``batch_size``, ``workers``).
+
+    Returns
+    -------
+    dict
+        ``n`` (files in this part), ``n_failed``, ``csv``, ``part_json``.
+    """
+    files = [str(f) for f in files]
+    labels = meta.get("labels") or [f"output_{i}" for i in range(model.output_shape[-1])]
+    stem, pmeta = start_part(_csv_stem(out), files, *part, settings, overwrite=overwrite)
+    mine = select(files, *part)
+    path = Path(f"{stem}.csv")
+    header = ["path", "status", "error", *labels]
+    rows = []
+    if path.is_file() and not overwrite:
+        with open(path, newline="") as f:
+            found = list(csv.reader(f))
+        if found and found[0] != header:
+            raise PartError(f"{path}: written for other labels; pass --overwrite")
+        for i, r in enumerate(found[1:]):  # keep whole rows of the right files; a torn last line goes
+            if i >= len(mine) or r[:1] != [mine[i]] or len(r) not in (3, len(header)):
+                break
+            rows.append(r)
+    with open(path, "w", newline="") as f:
+        csv.writer(f).writerows([header, *rows])
+    failed = sum(r[1] != "ok" for r in rows)
+    with tqdm(total=len(mine), initial=len(rows), desc=f"tagging part {part[0]}/{part[1]}", unit="file",
+              disable=not progress) as bar:
+        for start in range(len(rows), len(mine), block):
+            results = tag_files(model, meta, mine[start:start + block], progress=False, **kwargs)
+            with open(path, "a", newline="") as f:
+                csv.writer(f).writerows(_row(r) for r in results)
+            failed += sum(r["status"] != "ok" for r in results)
+            bar.update(len(results))
+    finish_part(stem, pmeta)
+    return {"n": len(mine), "n_failed": failed, "csv": str(path), "part_json": f"{stem}.part.json"}
+
+
+def merge_tags(out):
+    """Merge the parts of a tagging run into the single run's CSV (byte-identical to it).
+
+    Raises
+    ------
+    PartError
+        Missing, overlapping, unfinished or mismatched parts (named).
+    """
+    stem = _csv_stem(out)
+    ordered = load_parts(stem)
+    path = Path(f"{stem}.csv")
+    with open(path, "w", newline="") as f:
+        for i, m in enumerate(ordered):
+            with open(f"{m['stem']}.csv", newline="") as g:
+                lines = g.read().splitlines(keepends=True)
+            if len(lines) - 1 != m["stop"] - m["start"]:
+                raise PartError(f"{m['stem']}.csv: {len(lines) - 1} rows, part {m['part']}/{m['n_parts']} should have "
+                                f"{m['stop'] - m['start']}; re-run it")
+            f.writelines(lines if i == 0 else lines[1:])
+    return {"n": ordered[0]["n_items"], "n_parts": ordered[0]["n_parts"], "csv": str(path)}
