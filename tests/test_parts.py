@@ -146,3 +146,21 @@ def test_tagging_in_four_parts_merges_to_the_single_run(corpus, tmp_path):
     assert (tmp_path / "tags.csv").read_bytes() == (tmp_path / "single.csv").read_bytes()
     r = run_cli("tag.py", *files, "--save", tmp_path / "tags.csv", "--part", "2/4", "--window", "10")
     assert r.returncode == 2 and "tags.part-2-of-4.part.json: an earlier run of part 2/4 used other" in r.stderr
+
+
+def test_evaluation_in_four_parts_gives_exactly_the_single_run_metrics(tmp_path):
+    model = ROOT / "weights" / "k2c2-embedded.h5"
+    data = json.dumps({"clips_per_genre": 5, "duration": 4.0})
+    common = ["--model", model, "--dataset-kwargs", data, "--subset", "train"]
+    assert run_cli("evaluate.py", *common, "--batch-size", "1", "--out", tmp_path / "single").returncode == 0
+    for k in (1, 2, 3, 4):
+        r = run_cli("evaluate.py", *common, "--out", tmp_path / "parts", "--part", f"{k}/4")
+        assert r.returncode == 0, r.stderr[-2000:]
+    r = run_cli("merge_parts.py", "evaluate", tmp_path / "parts")
+    assert r.returncode == 0, r.stderr[-2000:]
+    single = json.loads((tmp_path / "single" / "metrics.json").read_text())
+    merged = json.loads((tmp_path / "parts" / "metrics.json").read_text())
+    assert merged == single and merged["n_items"] == 24  # computed once over all clips, not averaged per part
+    (tmp_path / "parts" / "evaluation.part-4-of-4.part.json").unlink()
+    r = run_cli("merge_parts.py", "evaluate", tmp_path / "parts")
+    assert r.returncode == 2 and "missing part(s) 4/4" in r.stderr

@@ -2,11 +2,13 @@
 
     python bin/merge_parts.py extract feats/msd          # feats/msd.part-K-of-N.* -> feats/msd.{npy,csv,json}
     python bin/merge_parts.py tag tags.csv               # tags.part-K-of-N.csv -> tags.csv
+    python bin/merge_parts.py evaluate eval              # eval/evaluation.part-K-of-N.* -> eval/metrics.json ...
 
 The merge first checks the parts' metadata: every part 1..N present once, all made from the same
 input list and the same settings, each finished; a problem is reported as ``error: ...`` naming
 the part (exit code 2) and nothing is written. The merged files are byte-identical to a single
-run over the whole list (with --batch-size 1). Evaluation parts: not yet (issue 22).
+run over the whole list (with --batch-size 1); evaluation metrics are computed once over all the
+parts' per-clip posteriors (equal to a single run with --batch-size 1).
 """
 
 from __future__ import annotations
@@ -14,15 +16,21 @@ from __future__ import annotations
 import argparse
 
 from ..jobs.extract import merge_extraction
+from ..jobs.evaluate import merge_evaluation
 from ..jobs.tag import merge_tags
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="kerasmgr merge-parts", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("job", choices=("extract", "tag"), help="which job's parts")
+    p.add_argument("job", choices=("extract", "tag", "evaluate"), help="which job's parts")
     p.add_argument("out", help="the --out the parts were run with")
     a = p.parse_args(argv)
+    if a.job == "evaluate":
+        result, text = merge_evaluation(a.out)
+        print(text)
+        print(f"\nmerged {a.out}/evaluation.part-*; wrote {a.out}/metrics.json, table.txt")
+        return 0
     if a.job == "tag":
         r = merge_tags(a.out)
         print(f"merged {r['n_parts']} parts, {r['n']} files -> {r['csv']}")

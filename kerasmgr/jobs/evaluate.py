@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from .. import plots
 from ..data.pipeline import ClipStore
@@ -26,10 +27,12 @@ from ..evaluation import (
     summarise_headlines,
 )
 from ..models import input_spec
+from ..parts import finish_part, load_parts, part_metadata, part_stem, select, start_part
 from ..pretrained import read_metadata
 from .train import train_repeated
 
-__all__ = ["evaluate_model", "write_report", "evaluate_to_folder", "compare_splits"]
+__all__ = ["evaluate_model", "write_report", "evaluate_to_folder", "compare_splits", "evaluate_part",
+           "merge_evaluation"]
 
 
 def evaluate_model(model, data=None, *, task=None, labels=None, hop=None, hop_seconds=None, batch_size=32,
@@ -57,7 +60,13 @@ def evaluate_model(model, data=None, *, task=None, labels=None, hop=None, hop_se
     dict
         :func:`evaluate_segments` output plus ``task``, ``dataset``, ``subset``, ``skipped``.
     """
-    data = data or DataSelection()
+    setup = _setup(model, data or DataSelection(), task, labels, hop, hop_seconds, progress)
+    post, index, skipped = _posteriors(setup, setup["items"], batch_size, max_segments, progress)
+    return _result(setup, post, setup["targets"][index], skipped)
+
+
+def _setup(model, data, task, labels, hop, hop_seconds, progress):
+    """Model, task, labels, the subset's items and targets: what every evaluation (or part) needs."""
     sidecar = None
     if not hasattr(model, "predict"):
         sidecar = read_metadata(model)
@@ -76,15 +85,109 @@ def evaluate_model(model, data=None, *, task=None, labels=None, hop=None, hop_se
         missing = sorted(set(ds_labels) - set(labels))
         if missing:
             raise ValueError(f"dataset labels not among the model's outputs: {missing[:5]}")
-    targets_full = ds.targets(task, labels)
-    # clips keep their own lengths (no padding to the longest file), as in training's validation
-    store = ClipStore([it.path for it in ds.items], sr, progress=progress, desc=f"loading {data.subset}",
-                      max_seconds=ds.max_seconds)
-    post = segment_posteriors(model, store, hop=hop, batch_size=batch_size, max_segments=max_segments)
-    result = evaluate_segments(task, post, targets_full[store.index], labels)
-    result.update({"task": task, "dataset": data.dataset, "split": data.split, "subset": data.subset, "n_items": len(ds),
-                   "skipped": [{"path": p, "reason": r} for p, r in store.errors]})
+    return {"model": model, "task": task, "labels": labels, "sr": sr, "hop": hop, "data": data,
+            "items": [it.path for it in ds.items], "targets": ds.targets(task, labels), "max_seconds": ds.max_seconds}
+
+
+def _posteriors(setup, paths, batch_size, max_segments, progress):
+    """Segment posteriors of the clips at ``paths`` (clips keep their own lengths, as in
+    training's validation); the indices (into ``paths``) of the clips read and the skipped ones."""
+    store = ClipStore(paths, setup["sr"], progress=progress, desc=f"loading {setup['data'].subset}",
+                      max_seconds=setup["max_seconds"])
+    post = segment_posteriors(setup["model"], store, hop=setup["hop"], batch_size=batch_size,
+                              max_segments=max_segments)
+    return post, list(store.index), [{"path": p, "reason": r} for p, r in store.errors]
+
+
+def _result(setup, post, targets, skipped):
+    data = setup["data"]
+    result = evaluate_segments(setup["task"], post, targets, setup["labels"])
+    result.update({"task": setup["task"], "dataset": data.dataset, "split": data.split, "subset": data.subset,
+                   "n_items": len(setup["items"]), "skipped": skipped})
     return result
+
+
+def evaluate_part(model, out, data, part, *, settings, task=None, hop_seconds=None, batch_size=1, progress=True,
+                  overwrite=False):
+    """Part ``K`` of ``N`` of an evaluation (a job-array task): the segment posteriors of the
+    ``K``-th contiguous block of the subset's items, saved for :func:`merge_evaluation`.
+
+    Writes ``OUT/evaluation.part-K-of-N.npz`` (posteriors of every segment, segments per clip,
+    the clips' targets and indices) and ``.part.json``. A finished part is not recomputed; an
+    unfinished one is run again.
+
+    Parameters
+    ----------
+    model, data, task, hop_seconds, batch_size, progress
+        As :func:`evaluate_model` (``batch_size`` 1: each segment alone, so posteriors do not
+        depend on the partition and the merged metrics equal a single run's with the same size).
+    out : str or Path
+        The evaluation's output folder.
+    part : (int, int)
+    settings : dict
+        What must be equal across parts (model, task, hop, batch size, data selection).
+
+    Returns
+    -------
+    dict
+        ``n`` clips in this part, ``skipped``, ``npz``, ``part_json``.
+    """
+    setup = _setup(model, data or DataSelection(), task, None, None, hop_seconds, progress)
+    settings = {**settings, "task": setup["task"], "labels": setup["labels"]}
+    stem = part_stem(Path(out) / "evaluation", *part)
+    npz, meta_file = Path(f"{stem}.npz"), Path(f"{stem}.part.json")
+    if not overwrite and npz.is_file() and meta_file.is_file():
+        done = json.loads(meta_file.read_text())
+        fresh = part_metadata(setup["items"], *part, settings)
+        if done.get("complete") and all(done.get(k) == fresh[k] for k in ("items_digest", "settings_digest")):
+            info = json.loads(Path(f"{stem}.skipped.json").read_text())
+            return {"n": done["stop"] - done["start"], "skipped": info["skipped"], "npz": str(npz),
+                    "part_json": str(meta_file)}  # finished earlier: nothing to redo
+    stem, meta = start_part(Path(out) / "evaluation", setup["items"], *part, settings, overwrite=overwrite)
+    mine = select(setup["items"], *part)
+    post, index, skipped = _posteriors(setup, mine, batch_size, None, progress)
+    counts = np.array([len(p) for p in post], np.int64)
+    rows = np.asarray(index, np.int64) + meta["start"]
+    tmp = Path(f"{stem}.tmp.npz")
+    np.savez(tmp, posteriors=np.concatenate(post) if post else np.zeros((0, len(setup["labels"])), np.float32),
+             counts=counts, rows=rows, targets=setup["targets"][rows])
+    npz.parent.mkdir(parents=True, exist_ok=True)
+    tmp.replace(npz)
+    (Path(f"{stem}.skipped.json")).write_text(json.dumps({"skipped": skipped, "task": setup["task"],
+                                                          "labels": setup["labels"],
+                                                          "data": dataclasses.asdict(setup["data"])}))
+    finish_part(stem, meta)
+    return {"n": len(mine), "skipped": skipped, "npz": str(npz), "part_json": f"{stem}.part.json"}
+
+
+def merge_evaluation(out, *, title=""):
+    """Metrics computed once over the merged per-clip posteriors of an evaluation's parts (never
+    averaged across parts), written as :func:`write_report` does.
+
+    Raises
+    ------
+    PartError
+        Missing, overlapping, unfinished or mismatched parts (named).
+
+    Returns
+    -------
+    result : dict
+    text : str
+    """
+    ordered = load_parts(Path(out) / "evaluation")
+    post, targets, skipped = [], [], []
+    info = None
+    for m in ordered:
+        with np.load(f"{m['stem']}.npz", allow_pickle=False) as z:
+            bounds = np.cumsum([0, *z["counts"]])
+            post += [z["posteriors"][a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+            targets.append(z["targets"])
+        info = json.loads(Path(f"{m['stem']}.skipped.json").read_text())
+        skipped += info["skipped"]
+    data = DataSelection(**info["data"])
+    setup = {"task": info["task"], "labels": info["labels"], "data": data, "items": range(ordered[0]["n_items"])}
+    result = _result(setup, post, np.concatenate(targets), skipped)
+    return result, write_report(result, out, title=title or data.describe())
 
 
 def write_report(result, out_dir, *, title=""):
