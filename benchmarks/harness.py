@@ -737,6 +737,51 @@ def extraction_memory(*, sizes=(1000, 10000), seconds=1.0, sample_rate=12000, wo
     return out
 
 
+def part_overhead(*, sizes=(1000, 10000), n_parts=4, seconds=1.0, sample_rate=12000, workdir=None):
+    """Issue 22: what splitting an extraction into job-array parts costs against one run.
+
+    For each size: ``bin/extract_features.py`` over ``n`` generated files as one process
+    (``--batch-size 1``, the setting the parts use), then as ``n_parts`` processes with
+    ``--part K/N`` run one after another, then ``bin/merge_parts.py extract``. Reports the wall
+    seconds of each, the per-part overhead ((sum of parts − single) / parts: mostly start-up —
+    importing TensorFlow, loading the model, tracing), the merge time, and whether the merged files
+    are byte-identical to the single run's.
+
+    Returns
+    -------
+    list of dict
+    """
+    import filecmp
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="kerasmgr-parts-"))
+    paths = _tone_files(max(sizes), seconds, sample_rate, workdir)
+    extract = [sys.executable, str(root / "bin" / "extract_features.py")]
+
+    def timed(cmd):
+        t = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return time.perf_counter() - t
+
+    out = []
+    for n in sizes:
+        listing = workdir / f"files_{n}.txt"
+        listing.write_text("\n".join(paths[:n]) + "\n")
+        single = timed([*extract, "--file-list", str(listing), "--out", str(workdir / f"single_{n}"),
+                        "--batch-size", "1"])
+        parts = [timed([*extract, "--file-list", str(listing), "--out", str(workdir / f"parts_{n}"),
+                        "--part", f"{k}/{n_parts}"]) for k in range(1, n_parts + 1)]
+        merge = timed([sys.executable, str(root / "bin" / "merge_parts.py"), "extract", str(workdir / f"parts_{n}")])
+        same = all(filecmp.cmp(workdir / f"single_{n}.{e}", workdir / f"parts_{n}.{e}", shallow=False)
+                   for e in ("npy", "csv", "json"))
+        out.append({"n_files": n, "n_parts": n_parts, "single_seconds": single, "part_seconds": parts,
+                    "per_part_overhead_seconds": (sum(parts) - single) / n_parts, "merge_seconds": merge,
+                    "byte_identical": same})
+    return out
+
+
 def duration_scaling(*, model="k2c2", durations=(10.0, 30.0, 60.0, 120.0), repeats=3, file_sr=44100, workdir=None):
     """Seconds to tag one file of each duration (decode + resample + windows + network).
 

@@ -79,6 +79,11 @@ def main(argv=None):
     pr = sub.add_parser("prepare", help="peak RSS of bin/prepare_dataset.py + streaming from the shards, 1k vs 10k files")
     pr.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     pr.add_argument("--json", help="also write the figures to this JSON file")
+    pq = sub.add_parser("parts", help="issue 22: extraction as job-array parts against one run (per-part overhead, "
+                                      "merge time), 1k vs 10k files")
+    pq.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    pq.add_argument("--parts", type=int, default=4)
+    pq.add_argument("--json", help="also write the figures to this JSON file")
     pg = sub.add_parser("augment", help="training steps/s with augmentation (tf.data feed) against the plain in-memory rate")
     pg.add_argument("--model", default="k2c2")
     pg.add_argument("--files", type=int, default=24)
@@ -127,7 +132,7 @@ def main(argv=None):
                     help="synthesise the datasets again in a temporary cache, as on a new machine")
     pn.add_argument("--json", help="also write the figures to this JSON file")
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ("suite", "pipeline", "transfer", "adversary", "prepare", "notebooks", "augment",
+    if not argv or argv[0] not in ("suite", "pipeline", "transfer", "adversary", "prepare", "notebooks", "augment", "parts",
                                    "tagging", "training", "transfer-scaling", "goals",
                                    "-h", "--help"):
         argv = ["suite", *argv]  # the suite is the default
@@ -257,6 +262,16 @@ def main(argv=None):
         if a.json:
             Path(a.json).write_text(json.dumps(r, indent=2))
         return 0 if all(e["ok"] for e in r) else 1
+
+    if a.what == "parts":
+        r = benchmark.part_overhead(sizes=tuple(a.sizes), n_parts=a.parts)
+        print("feature extraction (k2c2, 1-s 12 kHz files) as one process vs job-array parts run one after another")
+        for e in r:
+            print(f"  {e['n_files']:6d} files: single {e['single_seconds']:7.1f} s; {e['n_parts']} parts "
+                  f"{sum(e['part_seconds']):7.1f} s ({', '.join(f'{t:.1f}' for t in e['part_seconds'])}); "
+                  f"per-part overhead {e['per_part_overhead_seconds']:5.1f} s; merge {e['merge_seconds']:5.1f} s; "
+                  f"byte-identical {e['byte_identical']}")
+        return _finish(r, a.json)
 
     if a.what == "prepare":
         r = benchmark.preparation_memory(sizes=tuple(a.sizes))

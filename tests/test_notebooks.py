@@ -82,8 +82,11 @@ def test_private_use_check_can_fail():
 
 #: The longest notebooks run with ``-m slow`` only (suite time); cheaper tests cover their code paths:
 #: 01 training and evaluation (test_training, test_evaluation), 02 compare_splits on a GTZAN layout
-#: (test_gtzan_end_to_end), 04 the adversaries and their dataset job (test_adversary, test_audit).
-SLOW_NOTEBOOKS = ("01_train_evaluate_k2c2", "02_fault_filtered_vs_stratified", "04_adversaries")
+#: (test_gtzan_end_to_end), 03 features and the transfer protocols (test_transfer's end-to-end run on the
+#: embedded dataset, test_features), 04 the adversaries and their dataset job (test_adversary, test_audit),
+#: 08 the audit report and training with augmentation (test_audit, test_augment).
+SLOW_NOTEBOOKS = ("01_train_evaluate_k2c2", "02_fault_filtered_vs_stratified", "03_transfer_learning", "04_adversaries",
+                  "08_audit")
 RUNS = [pytest.param(p, marks=pytest.mark.slow) if p.stem in SLOW_NOTEBOOKS else p for p in NOTEBOOKS]
 
 
