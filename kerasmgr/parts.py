@@ -25,7 +25,7 @@ import os
 from pathlib import Path
 
 __all__ = ["PartError", "parse_part", "part_bounds", "select", "digest", "part_metadata", "check_parts", "part_stem",
-           "start_part", "finish_part", "load_parts"]
+           "start_part", "finish_part", "finished_part", "load_parts", "output_stem"]
 
 #: Environment variables that carry an array task's index (Slurm; Kubernetes Indexed Jobs).
 ARRAY_INDEX_VARIABLES = ("SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX")
@@ -166,6 +166,12 @@ def check_parts(metas):
     return [m for _, m in sorted(metas, key=lambda nm: nm[1]["part"])]
 
 
+def output_stem(out, ext):
+    """``out`` without the extension ``ext`` (e.g. ``'.npy'``, ``'.csv'``) if it has it: the stem parts are named after."""
+    out = Path(out)
+    return out.with_suffix("") if out.suffix == ext else out
+
+
 def part_stem(stem, k, n):
     """Output stem of part ``k`` of ``n`` of a job whose single-run output stem is ``stem``:
     ``STEM.part-K-of-N`` (its metadata is ``STEM.part-K-of-N.part.json``)."""
@@ -176,6 +182,20 @@ def _write(path, obj):
     tmp = Path(f"{path}.tmp")
     tmp.write_text(json.dumps(obj, indent=2))
     os.replace(tmp, path)
+
+
+def _same_run(old, meta):
+    return all(old.get(key) == meta[key] for key in ("items_digest", "settings_digest"))
+
+
+def finished_part(stem, items, k, n, settings):
+    """The metadata of part ``k``/``n`` of ``stem`` if an earlier run with the same inputs and
+    settings finished it, else ``None``."""
+    meta_file = Path(f"{part_stem(stem, k, n)}.part.json")
+    if not meta_file.is_file():
+        return None
+    old = json.loads(meta_file.read_text())
+    return old if old.get("complete") and _same_run(old, part_metadata(items, k, n, settings)) else None
 
 
 def start_part(stem, items, k, n, settings, *, overwrite=False):
@@ -193,8 +213,7 @@ def start_part(stem, items, k, n, settings, *, overwrite=False):
     meta_file = Path(f"{out}.part.json")
     meta = part_metadata(items, k, n, settings)
     if meta_file.is_file() and not overwrite:
-        old = json.loads(meta_file.read_text())
-        if any(old.get(key) != meta[key] for key in ("items_digest", "settings_digest")):
+        if not _same_run(json.loads(meta_file.read_text()), meta):
             raise PartError(f"{meta_file}: an earlier run of part {k}/{n} used other inputs or settings; "
                             f"pass --overwrite or another output")
     _write(meta_file, meta)

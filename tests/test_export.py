@@ -1,7 +1,6 @@
 """Export for deployment (issue 21, item 1): SavedModel, TFLite and ONNX files give the Keras
 model's outputs on the embedded dataset's test clips, for k2c2, crnn and dnn."""
 
-import importlib.util
 import json
 
 import keras
@@ -11,8 +10,6 @@ import pytest
 from conftest import run_cli
 from kerasmgr import export, models, pretrained
 from kerasmgr.data import embedded
-
-HAVE_ONNX = all(importlib.util.find_spec(m) for m in ("tf2onnx", "onnxruntime"))
 
 
 def _test_clips(sample_rate, n_samples, genres=("rock", "jazz", "techno")):
@@ -33,8 +30,6 @@ def zoo():
 @pytest.mark.parametrize("fmt", export.FORMATS)
 @pytest.mark.parametrize("name", ["k2c2", "crnn", "dnn"])
 def test_exported_models_match_keras_on_embedded_test_clips(zoo, name, fmt, tmp_path):
-    if fmt == "onnx" and not HAVE_ONNX:
-        pytest.skip("tf2onnx/onnxruntime not installed (pip install 'kerasmgr[export]')")
     model, meta = zoo[name]
     x = _test_clips(meta["sample_rate"], meta["n_samples"])
     paths = export.export(model, tmp_path, fmt, metadata=meta, name=name)

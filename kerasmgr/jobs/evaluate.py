@@ -27,7 +27,7 @@ from ..evaluation import (
     summarise_headlines,
 )
 from ..models import input_spec
-from ..parts import finish_part, load_parts, part_metadata, part_stem, select, start_part
+from ..parts import finish_part, finished_part, load_parts, part_stem, select, start_part
 from ..pretrained import read_metadata
 from .train import train_repeated
 
@@ -134,16 +134,14 @@ def evaluate_part(model, out, data, part, *, settings, task=None, hop_seconds=No
     """
     setup = _setup(model, data or DataSelection(), task, None, None, hop_seconds, progress)
     settings = {**settings, "task": setup["task"], "labels": setup["labels"]}
-    stem = part_stem(Path(out) / "evaluation", *part)
-    npz, meta_file = Path(f"{stem}.npz"), Path(f"{stem}.part.json")
-    if not overwrite and npz.is_file() and meta_file.is_file():
-        done = json.loads(meta_file.read_text())
-        fresh = part_metadata(setup["items"], *part, settings)
-        if done.get("complete") and all(done.get(k) == fresh[k] for k in ("items_digest", "settings_digest")):
-            info = json.loads(Path(f"{stem}.skipped.json").read_text())
-            return {"n": done["stop"] - done["start"], "skipped": info["skipped"], "npz": str(npz),
-                    "part_json": str(meta_file)}  # finished earlier: nothing to redo
+    done = None if overwrite else finished_part(Path(out) / "evaluation", setup["items"], *part, settings)
+    if done is not None:  # finished earlier: nothing to redo
+        stem = part_stem(Path(out) / "evaluation", *part)
+        info = json.loads(Path(f"{stem}.skipped.json").read_text())
+        return {"n": done["stop"] - done["start"], "skipped": info["skipped"], "npz": f"{stem}.npz",
+                "part_json": f"{stem}.part.json"}
     stem, meta = start_part(Path(out) / "evaluation", setup["items"], *part, settings, overwrite=overwrite)
+    npz = Path(f"{stem}.npz")
     mine = select(setup["items"], *part)
     post, index, skipped = _posteriors(setup, mine, batch_size, None, progress)
     counts = np.array([len(p) for p in post], np.int64)
@@ -151,7 +149,6 @@ def evaluate_part(model, out, data, part, *, settings, task=None, hop_seconds=No
     tmp = Path(f"{stem}.tmp.npz")
     np.savez(tmp, posteriors=np.concatenate(post) if post else np.zeros((0, len(setup["labels"])), np.float32),
              counts=counts, rows=rows, targets=setup["targets"][rows])
-    npz.parent.mkdir(parents=True, exist_ok=True)
     tmp.replace(npz)
     (Path(f"{stem}.skipped.json")).write_text(json.dumps({"skipped": skipped, "task": setup["task"],
                                                           "labels": setup["labels"],

@@ -22,7 +22,7 @@ from ..data.datasets import audio_files as dataset_audio_files
 from ..data.selection import open_split
 from ..data.shards import ShardLoader
 from ..features import MFCC_DIM, FeatureExtractor, mfcc_features
-from ..parts import PartError, finish_part, load_parts, select, start_part
+from ..parts import PartError, finish_part, load_parts, output_stem, select, start_part
 
 __all__ = ["audio_files", "input_files", "make_extractor", "extract_array", "extract_files", "extract_part",
            "merge_extraction"]
@@ -181,9 +181,7 @@ def extract_array(files, out, computer_or_extractor, *, sample_rate=None, metada
     ext = computer_or_extractor
     sr = sample_rate or (22050 if ext == "mfcc" else ext.sample_rate)
     comp = _Computer(ext, sr, min_seconds, loader)
-    stem = Path(out)
-    if stem.suffix == ".npy":
-        stem = stem.with_suffix("")
+    stem = output_stem(out, ".npy")
     stem.parent.mkdir(parents=True, exist_ok=True)
     npy, index, meta_path = (Path(f"{stem}.{e}") for e in ("npy", "csv", "json"))
     files = [str(f) for f in files]
@@ -228,11 +226,6 @@ def extract_array(files, out, computer_or_extractor, *, sample_rate=None, metada
             "paths": {"npy": str(npy), "csv": str(index), "json": str(meta_path)}}
 
 
-def _stem(out):
-    stem = Path(out)
-    return stem.with_suffix("") if stem.suffix == ".npy" else stem
-
-
 def extract_part(files, out, computer_or_extractor, part, *, settings, overwrite=False, **kwargs):
     """Part ``K`` of ``N`` of :func:`extract_array` over ``files`` (a job-array task).
 
@@ -262,7 +255,7 @@ def extract_part(files, out, computer_or_extractor, part, *, settings, overwrite
         :func:`extract_array`'s result plus ``part_json``.
     """
     files = [str(f) for f in files]
-    stem, meta = start_part(_stem(out), files, *part, settings, overwrite=overwrite)
+    stem, meta = start_part(output_stem(out, ".npy"), files, *part, settings, overwrite=overwrite)
     r = extract_array(select(files, *part), stem, computer_or_extractor, overwrite=overwrite, **kwargs)
     finish_part(stem, meta)
     return {**r, "part_json": f"{stem}.part.json"}
@@ -282,7 +275,7 @@ def merge_extraction(out):
     dict
         ``paths`` of the merged outputs, ``n``, ``n_parts``.
     """
-    stem = _stem(out)
+    stem = output_stem(out, ".npy")
     ordered = load_parts(stem)
     n, total = ordered[0]["n_parts"], ordered[0]["n_items"]
     stems = [m["stem"] for m in ordered]

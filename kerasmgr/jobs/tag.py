@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from ..data.audio import AudioError, load_audio
 from ..data.windows import clip_windows
 from ..inference import batch_predictor, inference_batch_size
-from ..parts import PartError, finish_part, load_parts, select, start_part
+from ..parts import PartError, finish_part, load_parts, output_stem, select, start_part
 
 __all__ = ["segments", "tag_file", "tag_files", "write_csv", "format_result", "CHUNK_FILES_PER_WORKER", "tag_part",
            "merge_tags"]
@@ -180,11 +180,6 @@ def write_csv(results, labels, path):
         w.writerows(_row(r) for r in results)
 
 
-def _csv_stem(out):
-    out = Path(out)
-    return out.with_suffix("") if out.suffix == ".csv" else out
-
-
 def tag_part(model, meta, files, out, part, *, settings, block=256, overwrite=False, progress=True, **kwargs):
     """Part ``K`` of ``N`` of tagging ``files`` into the CSV ``out`` (a job-array task), resumable.
 
@@ -217,7 +212,7 @@ def tag_part(model, meta, files, out, part, *, settings, block=256, overwrite=Fa
     """
     files = [str(f) for f in files]
     labels = meta.get("labels") or [f"output_{i}" for i in range(model.output_shape[-1])]
-    stem, pmeta = start_part(_csv_stem(out), files, *part, settings, overwrite=overwrite)
+    stem, pmeta = start_part(output_stem(out, ".csv"), files, *part, settings, overwrite=overwrite)
     mine = select(files, *part)
     path = Path(f"{stem}.csv")
     header = ["path", "status", "error", *labels]
@@ -254,7 +249,7 @@ def merge_tags(out):
     PartError
         Missing, overlapping, unfinished or mismatched parts (named).
     """
-    stem = _csv_stem(out)
+    stem = output_stem(out, ".csv")
     ordered = load_parts(stem)
     path = Path(f"{stem}.csv")
     with open(path, "w", newline="") as f:
