@@ -5,7 +5,10 @@ cluster's own array engine — Slurm job arrays, Kubernetes Indexed Jobs — eac
 ``--part K/N`` (``K`` = 1..N) or ``--part auto/N`` (``K`` from ``SLURM_ARRAY_TASK_ID`` or
 ``JOB_COMPLETION_INDEX``). Part ``K`` takes the ``K``-th contiguous block of the input list in its
 given order (sorted paths, or a split list's order), so the same listing gives the same parts on
-every machine and the parts, concatenated in order, are the single run's list.
+every machine and the parts, concatenated in order, are the single run's list. Block boundaries
+fall on a job's *grid* (e.g. every 16 files for extraction): the groups of files a job computes
+together (their segments share forward passes) are then the same in a part as in the single run,
+which is what makes a merge byte-identical to it.
 
 Each part records :func:`part_metadata`: which part it is, the digest of the *whole* input list
 and of the settings (model, options). :func:`check_parts` is what a merge runs first: every
@@ -86,15 +89,26 @@ def parse_part(spec, env=None):
     return k, n
 
 
-def part_bounds(n_items, k, n):
-    """``[start, stop)`` of part ``k`` of ``n`` over ``n_items`` items (sizes differ by at most one)."""
-    return (k - 1) * n_items // n, k * n_items // n
+def part_bounds(n_items, k, n, grid=1):
+    """``[start, stop)`` of part ``k`` of ``n`` over ``n_items`` items.
+
+    Parameters
+    ----------
+    n_items, k, n : int
+    grid : int
+        Boundaries are multiples of ``grid`` (the job's group of items computed together); parts
+        get whole groups, their sizes differing by at most one group (a part may be empty when
+        there are fewer groups than parts).
+    """
+    grid = max(1, int(grid))
+    groups = -(-n_items // grid)
+    return min(n_items, (k - 1) * groups // n * grid), min(n_items, k * groups // n * grid)
 
 
-def select(items, k, n):
-    """The ``k``-th of ``n`` contiguous blocks of ``items`` (in their given order)."""
+def select(items, k, n, grid=1):
+    """The ``k``-th of ``n`` contiguous blocks of ``items`` (in their given order), on ``grid``."""
     items = list(items)
-    start, stop = part_bounds(len(items), k, n)
+    start, stop = part_bounds(len(items), k, n, grid)
     return items[start:stop]
 
 
@@ -103,7 +117,7 @@ def digest(obj):
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def part_metadata(items, k, n, settings):
+def part_metadata(items, k, n, settings, grid=1):
     """What a part records about itself for the merge.
 
     Parameters
@@ -114,15 +128,18 @@ def part_metadata(items, k, n, settings):
         This part.
     settings : dict
         Everything that must be equal across parts (model name and digest, options).
+    grid : int
+        The job's grid (:func:`part_bounds`).
 
     Returns
     -------
     dict
-        ``part``, ``n_parts``, ``n_items`` (whole list), ``start``, ``stop``, ``items_digest``,
-        ``settings_digest``, ``settings``, ``complete`` (False until the part's job sets it).
+        ``part``, ``n_parts``, ``n_items`` (whole list), ``grid``, ``start``, ``stop``,
+        ``items_digest``, ``settings_digest``, ``settings``, ``complete`` (False until the part's
+        job sets it).
     """
-    start, stop = part_bounds(len(items), k, n)
-    return {"part": k, "n_parts": n, "n_items": len(items), "start": start, "stop": stop,
+    start, stop = part_bounds(len(items), k, n, grid)
+    return {"part": k, "n_parts": n, "n_items": len(items), "grid": int(grid), "start": start, "stop": stop,
             "items_digest": digest(list(items)), "settings_digest": digest(settings), "settings": settings,
             "complete": False}
 
@@ -147,6 +164,7 @@ def check_parts(metas):
     seen = {}
     for name, m in metas:
         for key, what in (("n_parts", "a different number of parts"), ("items_digest", "a different input list"),
+                          ("grid", "a different grouping of the inputs (kerasmgr version)"),
                           ("settings_digest", "different settings (model or options)")):
             if m.get(key) != first.get(key):
                 raise PartError(f"{name}: made with {what} than {first_name} ({key} {m.get(key)!r} vs "
@@ -185,23 +203,23 @@ def _write(path, obj):
 
 
 def _same_run(old, meta):
-    return all(old.get(key) == meta[key] for key in ("items_digest", "settings_digest"))
+    return all(old.get(key) == meta[key] for key in ("items_digest", "settings_digest", "grid"))
 
 
-def finished_part(stem, items, k, n, settings):
+def finished_part(stem, items, k, n, settings, grid=1):
     """The metadata of part ``k``/``n`` of ``stem`` if an earlier run with the same inputs and
     settings finished it, else ``None``."""
     meta_file = Path(f"{part_stem(stem, k, n)}.part.json")
     if not meta_file.is_file():
         return None
     old = json.loads(meta_file.read_text())
-    return old if old.get("complete") and _same_run(old, part_metadata(items, k, n, settings)) else None
+    return old if old.get("complete") and _same_run(old, part_metadata(items, k, n, settings, grid)) else None
 
 
-def start_part(stem, items, k, n, settings, *, overwrite=False):
+def start_part(stem, items, k, n, settings, *, grid=1, overwrite=False):
     """Record that part ``k``/``n`` of ``stem`` starts (or resumes): writes its metadata with
     ``complete: False``. A previous run of the same part with another input list or other settings
-    is refused unless ``overwrite``.
+    is refused unless ``overwrite``. ``grid``: the job's (:func:`part_bounds`).
 
     Returns
     -------
@@ -211,7 +229,7 @@ def start_part(stem, items, k, n, settings, *, overwrite=False):
     out = part_stem(stem, k, n)
     out.parent.mkdir(parents=True, exist_ok=True)
     meta_file = Path(f"{out}.part.json")
-    meta = part_metadata(items, k, n, settings)
+    meta = part_metadata(items, k, n, settings, grid)
     if meta_file.is_file() and not overwrite:
         if not _same_run(json.loads(meta_file.read_text()), meta):
             raise PartError(f"{meta_file}: an earlier run of part {k}/{n} used other inputs or settings; "

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from ..jobs.evaluate import compare_splits, evaluate_part, evaluate_to_folder
 from ..parts import parse_part
+from ..presets import sha256
 from .common import add_data_arguments, data_selection
 
 
@@ -37,7 +38,7 @@ def main(argv=None):
     add_data_arguments(p, subset="test")
     p.add_argument("--task", choices=("genre", "tags"), help="default: from the sidecar or the output layer")
     p.add_argument("--hop", type=float, help="hop between segments in seconds (default: no overlap)")
-    p.add_argument("--batch-size", type=int, default=None, help="segments per forward pass (default 32; 1 with --part)")
+    p.add_argument("--batch-size", type=int, default=None, help="segments per forward pass (default 32)")
     p.add_argument("--part", help="K/N or auto/N (Slurm array / Kubernetes Indexed Job index): score the K-th of N "
                                   "shares of the subset's clips into OUT/evaluation.part-K-of-N.*; the metrics come "
                                   "from bin/merge_parts.py evaluate OUT, computed once over all clips")
@@ -50,11 +51,12 @@ def main(argv=None):
     a = p.parse_args(argv)
     part = parse_part(a.part) if a.part else None
     data = data_selection(a)
-    settings = dict(task=a.task, hop_seconds=a.hop, batch_size=a.batch_size or (1 if part else 32))
+    settings = dict(task=a.task, hop_seconds=a.hop, batch_size=a.batch_size or 32)
     if part:
         if not a.model or a.compare_splits:
             p.error("--part needs --model (and no --compare-splits)")
-        same = {"model": str(a.model), "hop": a.hop, "batch_size": settings["batch_size"], "data": data.describe()}
+        same = {"model": str(a.model), "model_sha256": sha256(a.model) if Path(a.model).is_file() else None,
+                "hop": a.hop, "batch_size": settings["batch_size"], "data": data.describe()}
         r = evaluate_part(a.model, a.out, data, part, settings=same, **settings)
         print(f"part {part[0]}/{part[1]}: {r['n']} clips -> {r['npz']} ({len(r['skipped'])} skipped)")
         return 0

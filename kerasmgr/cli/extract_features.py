@@ -25,7 +25,7 @@ import argparse
 import sys
 
 from ..data.selection import DataSelection
-from ..jobs.extract import extract_array, extract_files, extract_part, input_files, make_extractor
+from ..jobs.extract import EXTRACT_CHUNK, extract_array, extract_files, extract_part, input_files, make_extractor
 from ..parts import parse_part
 from .common import add_data_arguments, data_selection
 
@@ -60,12 +60,13 @@ def main(argv=None):
                    help="segments per forward pass (default: about a minute of audio, "
                         "kerasmgr.inference.inference_batch_size; fastest and leanest on CPU)")
     p.add_argument("--min-seconds", type=float, default=1.0, help="shorter files are reported, not extracted")
+    p.add_argument("--chunk", type=int, default=EXTRACT_CHUNK,
+                   help=f"with --out: files computed together and written at once (default {EXTRACT_CHUNK}); "
+                        "parts start at multiples of it")
     p.add_argument("--part", help="K/N or auto/N (Slurm array / Kubernetes Indexed Job index): extract the K-th of "
                                   "N shares of the inputs into OUT.part-K-of-N.*; merge with bin/merge_parts.py "
-                                  "extract OUT (needs --out). Parts run one clip per forward pass (unless "
-                                  "--batch-size says otherwise), so the merge is byte-identical to a single "
-                                  "run with --batch-size 1; within a batch a clip's features move by ~1e-6 "
-                                  "with its neighbours")
+                                  "extract OUT (needs --out), byte-identical to a single run with the same "
+                                  "options; a killed part resumes when run again")
     a = p.parse_args(argv)
     part = parse_part(a.part) if a.part else None
     if part and not a.out:
@@ -80,19 +81,19 @@ def main(argv=None):
         p.error("--shards writes one array file: use --out")
     extractor, meta, sr = make_extractor(a.weights, mfcc=a.mfcc, random=a.random, seed=a.seed, layers=a.layers,
                                          tap=a.tap, long=a.long, crop=a.crop,
-                                         batch_size=a.batch_size or (1 if part else None),
+                                         batch_size=a.batch_size,
                                          sample_rate=a.sample_rate)
     if a.out and part:
         settings = {"weights": a.weights, "mfcc": a.mfcc, "random": a.random, "seed": a.seed, "layers": a.layers,
                     "tap": a.tap, "long": a.long, "crop": a.crop, "sample_rate": sr, "min_seconds": a.min_seconds,
-                    "extractor": meta}
+                    "extractor": meta, "batch_size": getattr(extractor, "batch_size", None)}
         r = extract_part(files, a.out, extractor, part, settings=settings, sample_rate=sr, metadata=meta,
-                         overwrite=a.overwrite, min_seconds=a.min_seconds, loader=loader)
+                         overwrite=a.overwrite, min_seconds=a.min_seconds, loader=loader, chunk=a.chunk)
         print(f"part {part[0]}/{part[1]}: {r['n_ok']} of {r['n']} files -> {r['paths']['npy']} "
               f"(part metadata {r['part_json']})")
     elif a.out:
         r = extract_array(files, a.out, extractor, sample_rate=sr, metadata=meta, overwrite=a.overwrite,
-                          min_seconds=a.min_seconds, loader=loader)
+                          min_seconds=a.min_seconds, loader=loader, chunk=a.chunk)
         print(f"{r['n_ok']} of {r['n']} files -> {r['paths']['npy']} (index {r['paths']['csv']}, "
               f"metadata {r['paths']['json']})")
     else:

@@ -17,6 +17,7 @@ import argparse
 import sys
 
 from .. import pretrained
+from ..inference import inference_batch_size
 from ..jobs.tag import format_result, tag_files, tag_part, write_csv
 from ..parts import parse_part
 
@@ -31,12 +32,11 @@ def main(argv=None):
     p.add_argument("--window", type=float, help="window length in seconds (default: the model input)")
     p.add_argument("--hop", type=float, help="hop between windows in seconds (default: the window)")
     p.add_argument("--short", choices=("pad", "repeat"), default="pad", help="files shorter than a window")
-    p.add_argument("--batch-size", type=int, help="segments per forward pass (default: about a minute of audio; "
-                                                  "1 with --part)")
+    p.add_argument("--batch-size", type=int, help="segments per forward pass (default: about a minute of audio)")
     p.add_argument("--part", help="K/N or auto/N (Slurm array / Kubernetes Indexed Job index): tag the K-th of N "
                                   "shares of the files into SAVE.part-K-of-N.csv, resumable; merge with "
-                                  "bin/merge_parts.py tag SAVE (needs --save). Parts run one segment per pass, "
-                                  "so the merge equals a single run with --batch-size 1 byte for byte")
+                                  "bin/merge_parts.py tag SAVE (needs --save), byte for byte the CSV of a single "
+                                  "run with the same options")
     a = p.parse_args(argv)
     part = parse_part(a.part) if a.part else None
     if part and not a.save:
@@ -47,7 +47,7 @@ def main(argv=None):
         print(f"error: cannot load weights {a.weights!r}: {e}", file=sys.stderr)
         return 2
     if part:
-        batch = a.batch_size or 1
+        batch = a.batch_size or inference_batch_size(int(meta["n_samples"]), int(meta["sample_rate"]))
         settings = {"weights": a.weights, "window": a.window, "hop": a.hop, "short": a.short, "batch_size": batch,
                     "sha256": meta.get("sha256")}
         r = tag_part(model, meta, a.files, a.save, part, settings=settings, window=a.window, hop=a.hop,

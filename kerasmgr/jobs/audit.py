@@ -25,7 +25,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import html
+import inspect
 import json
+import os
 import time
 from pathlib import Path
 
@@ -52,17 +54,19 @@ from ..audit import (
     transform_grid,
 )
 from ..data.datasets import gtzan_base, read_artist_table, write_split_lists
-from ..data.pipeline import ClipStore
+from ..data.audio import AudioError, load_audio
 from ..data.selection import DataSelection, open_split
 from ..evaluation import evaluate_segments, infer_task, main_metrics, segment_posteriors
 from ..metrics import classification_metrics
 from ..models import input_spec
+from ..parts import PartError, finish_part, finished_part, load_parts, part_stem, start_part
+from ..presets import sha256
 from . import activations as activations_job
 from . import auralise as auralise_job
 from .evaluate import compare_splits
 from .records import atomic_json, json_default
 
-__all__ = ["run_audit", "SECTIONS", "write_page"]
+__all__ = ["run_audit", "audit_part", "merge_audit", "SECTIONS", "SCORE_BLOCK", "write_page"]
 
 SECTIONS = ("performance", "transformations", "adversarial", "leakage", "responds")
 EXAMPLE_SECONDS = 8.0
@@ -113,8 +117,148 @@ class _Sections:
         return result
 
 
-def _scores(model, clips, batch_size):
-    return np.stack([p.mean(axis=0) for p in segment_posteriors(model, clips, batch_size=batch_size)])
+#: Clips decoded and scored at a time (clean, every transformation, the compared model): the audit's
+#: memory does not grow with the number of clips.
+SCORE_BLOCK = 32
+
+
+def _transform_key(name, strength):
+    return f"{name}@{float(strength):g}"
+
+
+@dataclasses.dataclass
+class _ClipScores:
+    """Everything the audit computes per clip: what a job-array part computes for its share.
+
+    ``index``: positions (in the audited item list) of the clips that could be read;
+    ``posteriors``: their segment posteriors; ``transformed``: {transform key: (n_clips, n_out)
+    mean posteriors of the transformed clips}; ``not_run``: {family: why (a missing encoder)};
+    ``compare``: the second model's mean posteriors, or None; ``skipped``: unreadable items.
+    """
+
+    index: np.ndarray
+    posteriors: list
+    transformed: dict
+    not_run: dict
+    compare: np.ndarray | None
+    skipped: list
+
+    @property
+    def clean(self):
+        return np.stack([p.mean(axis=0) for p in self.posteriors])
+
+    def save(self, stem, key):
+        """``STEM.npz`` (arrays) and ``STEM.json`` (``key``, ``not_run``, ``skipped``), atomically."""
+        n_out = self.posteriors[0].shape[1] if self.posteriors else 0
+        arrays = {"index": np.asarray(self.index, np.int64), "counts": np.array([len(p) for p in self.posteriors], np.int64),
+                  "posteriors": np.concatenate(self.posteriors) if self.posteriors else np.zeros((0, n_out), np.float32)}
+        arrays.update({f"t:{k}": v for k, v in self.transformed.items()})
+        if self.compare is not None:
+            arrays["compare"] = self.compare
+        tmp = Path(f"{stem}.tmp.npz")
+        np.savez(tmp, **arrays)
+        os.replace(tmp, f"{stem}.npz")
+        atomic_json(f"{stem}.json", {"key": key, "not_run": self.not_run, "skipped": self.skipped})
+
+    @classmethod
+    def load(cls, stem, key=None):
+        """The scores saved at ``STEM`` (with settings ``key``, if given), or None."""
+        info_file, npz = Path(f"{stem}.json"), Path(f"{stem}.npz")
+        if not (info_file.is_file() and npz.is_file()):
+            return None
+        info = json.loads(info_file.read_text())
+        if key is not None and info.get("key") != key:
+            return None
+        with np.load(npz, allow_pickle=False) as z:
+            bounds = np.cumsum([0, *z["counts"]])
+            post = [z["posteriors"][a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+            transformed = {k[2:]: z[k] for k in z.files if k.startswith("t:")}
+            return cls(z["index"], post, transformed, info["not_run"], z["compare"] if "compare" in z.files else None,
+                       info["skipped"])
+
+    @classmethod
+    def concat(cls, parts, offsets):
+        """Parts' scores (indices local to each part, whose first item is at ``offsets``) as one."""
+        keys = set().union(*(p.transformed for p in parts)) - set().union(*(p.not_run for p in parts))
+        n_out = next((p.posteriors[0].shape[1] for p in parts if p.posteriors), 0)
+
+        def cat(arrays):
+            arrays = [a for a in arrays if len(a)]
+            return np.concatenate(arrays) if arrays else np.zeros((0, n_out), np.float32)
+
+        return cls(np.concatenate([np.asarray(p.index, np.int64) + o for p, o in zip(parts, offsets)]),
+                   [x for p in parts for x in p.posteriors],
+                   {k: cat([p.transformed.get(k, np.zeros((0, n_out), np.float32)) for p in parts]) for k in keys},
+                   {k: v for p in parts for k, v in p.not_run.items()},
+                   None if parts[0].compare is None else cat([p.compare for p in parts]),
+                   [x for p in parts for x in p.skipped])
+
+
+def _score_clips(model, paths, sample_rate, *, max_seconds, transforms, seed, batch_size, compare=None,
+                 progress=True, block=SCORE_BLOCK):
+    """:class:`_ClipScores` of the files at ``paths``: decoded ``block`` at a time, each scored clean,
+    under every transformation of the grid and by the compared model. A clip's scores depend on
+    nothing but the clip (its segments are batched by themselves), so parts compute exactly the
+    single run's numbers."""
+    grid = transform_grid(transforms, sample_rate)
+    index, post, skipped, cmp_scores = [], [], [], []
+    transformed = {_transform_key(n, s): [] for n, s, _ in grid}
+    not_run = {}
+
+    def mean_scores(m, clips):
+        return np.stack([p.mean(axis=0) for p in segment_posteriors(m, clips, batch_size=batch_size)])
+
+    bar = tqdm(total=len(paths), desc="scoring clips", unit="clip", disable=not progress)
+    for start in range(0, len(paths), block):
+        clips = []
+        for i, p in enumerate(paths[start:start + block], start):
+            try:
+                clips.append(load_audio(p, sample_rate, allow_silent=False, max_seconds=max_seconds))
+                index.append(i)
+            except AudioError as e:
+                skipped.append({"path": e.path, "reason": e.reason})
+        if clips:
+            post += segment_posteriors(model, clips, batch_size=batch_size)
+            for name, strength, _ in grid:
+                if name in not_run:
+                    continue
+                try:
+                    changed = [apply_transform(name, y, sample_rate, strength, seed=seed) for y in clips]
+                except EncoderMissing as e:
+                    not_run[name] = str(e)
+                    continue
+                transformed[_transform_key(name, strength)].append(mean_scores(model, changed))
+            if compare is not None:
+                cmp_scores.append(mean_scores(compare, clips))
+        bar.update(len(paths[start:start + block]))
+    bar.close()
+    n_out = int(model.output_shape[-1])
+
+    def cat(arrays):
+        return np.concatenate(arrays) if arrays else np.zeros((0, n_out), np.float32)
+
+    return _ClipScores(np.asarray(index, np.int64), post,
+                       {k: cat(v) for k, v in transformed.items() if k.split("@")[0] not in not_run}, not_run,
+                       None if compare is None else cat(cmp_scores), skipped)
+
+
+class _Clips:
+    """The audited clips, decoded when a section asks for one (the audit never holds them all)."""
+
+    def __init__(self, paths, sample_rate, max_seconds, keep=16):
+        self.paths, self.sample_rate, self.max_seconds = list(paths), int(sample_rate), max_seconds
+        self._recent, self._keep = {}, int(keep)  # the adversaries come back to the same few clips
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, i):
+        if i not in self._recent:
+            if len(self._recent) >= self._keep:
+                self._recent.pop(next(iter(self._recent)))
+            self._recent[i] = load_audio(self.paths[i], self.sample_rate, allow_silent=False,
+                                         max_seconds=self.max_seconds)
+        return self._recent[i]
 
 
 def _write_wav(path, y, sample_rate, seconds=EXAMPLE_SECONDS):
@@ -130,8 +274,7 @@ def _chance(task, targets, n_out):
 
 
 # ------------------------------------------------------------------------------------------- sections
-def _performance(out, model, clips, targets, labels, task, *, n_boot, seed, batch_size):
-    post = segment_posteriors(model, clips, batch_size=batch_size)
+def _performance(out, post, targets, labels, task, *, n_boot, seed):
     scores = np.stack([p.mean(axis=0) for p in post])
     ev = evaluate_segments(task, post, targets, labels)
     seg_scores = np.concatenate(post)
@@ -175,37 +318,26 @@ def _performance(out, model, clips, targets, labels, task, *, n_boot, seed, batc
                           "flag": verdict, "sentence": sentence + "."}]}
 
 
-def _transformations(out, model, clips, targets, labels, task, sample_rate, *, names, seed, batch_size, examples,
-                     progress):
-    clean = _scores(model, clips, batch_size)
+def _transformations(out, clips, scores, targets, labels, task, sample_rate, *, names, seed, examples):
+    clean = scores.clean
     dec0 = decisions(clean, task)
     clean_metric = task_metric(task, targets, clean)
     grid = transform_grid(names, sample_rate)
-    rows, missing, candidates = [], {}, []
-    bar = tqdm(total=len(grid), desc="transformations", disable=not progress)
+    rows, missing, candidates = [], dict(scores.not_run), []
     for name, strength, perceptual in grid:
         if name in missing:
-            bar.update(1)
             continue
-        try:
-            changed = [apply_transform(name, y, sample_rate, strength, seed=seed) for y in clips]
-        except EncoderMissing as e:
-            missing[name] = str(e)
-            bar.update(1)
-            continue
-        sc = _scores(model, changed, batch_size)
+        sc = scores.transformed[_transform_key(name, strength)]
         dec = decisions(sc, task)
         rows.append({"transform": name, "strength": strength, "unit": TRANSFORMS[name].unit, "perceptual": perceptual,
                      "flip_rate": flip_rate(dec0, dec, task), "metric": task_metric(task, targets, sc),
                      "clean_metric": clean_metric})
         if perceptual != "audible":
             change = np.abs(sc - clean).sum(axis=1)
-            for i in range(len(clips)):
+            for i in range(len(clean)):
                 flipped = dec0[i] != dec[i] if task == "genre" else bool(np.any(dec0[i] != dec[i]))
                 if flipped:
                     candidates.append((float(change[i]), i, name, strength, perceptual, clean[i], sc[i]))
-        bar.update(1)
-    bar.close()
     # audio of the worst flips (largest score change), one per clip and transformation family
     exdir = Path(out) / "audio"
     exdir.mkdir(exist_ok=True)
@@ -411,15 +543,14 @@ def _responds(out, model, data, clips, names, sample_rate, *, n_clips, progress)
     return res
 
 
-def _comparison(model_b, meta_b, clips, targets, labels, task, scores_a, *, n_boot, seed, batch_size):
-    scores_b = _scores(model_b, clips, batch_size)
-    out = {"model": _name(model_b, meta_b), "metric_a": task_metric(task, targets, scores_a),
+def _comparison(name_b, scores_a, scores_b, targets, labels, task, *, n_boot, seed):
+    out = {"model": name_b, "metric_a": task_metric(task, targets, scores_a),
            "metric_b": task_metric(task, targets, scores_b),
            "paired_bootstrap": paired_bootstrap(task, targets, scores_a, scores_b, n_boot=n_boot, seed=seed)}
     if task == "genre":
         out["mcnemar"] = mcnemar(scores_a.argmax(axis=1) == targets, scores_b.argmax(axis=1) == targets)
         out["accuracy_b"] = classification_metrics(targets, scores_b, labels)["accuracy"]
-    return out, scores_b
+    return out
 
 
 # ------------------------------------------------------------------------------------------- the job
@@ -473,21 +604,20 @@ def run_audit(model, out, data=None, *, task=None, limit=None, transforms=None, 
     t_start = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    m, meta, task = _load(model, task)
-    sample_rate, _ = input_spec(m)
-    data = data or DataSelection()
-    ds = open_split(data, sample_rate=sample_rate, progress=progress)
-    labels = list(meta.get("labels") or ds.labels(task))
-    if len(labels) != int(m.output_shape[-1]):
-        raise ValueError(f"the model has {m.output_shape[-1]} outputs but {len(labels)} labels are known")
-    items = ds.items[:limit] if limit else ds.items
-    store = ClipStore([it.path for it in items], sample_rate, progress=progress, desc="loading clips",
-                      max_seconds=ds.max_seconds)
-    clips = list(store)
-    if len(clips) < 2:
-        raise ValueError(f"need at least 2 readable clips, got {len(clips)} ({len(store.errors)} unreadable)")
-    names = [items[i].path for i in store.index]
-    targets = ds.targets(task, labels)[store.index]
+    run = _setup(model, data, task, limit, compare, progress)
+    m, meta, task, labels, sample_rate, data = (run[k] for k in ("model", "meta", "task", "labels", "sample_rate", "data"))
+    key = _scores_key(run, transforms, seed, batch_size)
+    scores = _ClipScores.load(out / "sections" / "scores", key)  # a rerun, or the merge of parts
+    if scores is None:
+        scores = _score_clips(m, run["paths"], sample_rate, max_seconds=run["max_seconds"], transforms=transforms,
+                              seed=seed, batch_size=batch_size, compare=run["compare"], progress=progress)
+        (out / "sections").mkdir(exist_ok=True)
+        scores.save(out / "sections" / "scores", key)
+    if len(scores.index) < 2:
+        raise ValueError(f"need at least 2 readable clips, got {len(scores.index)} ({len(scores.skipped)} unreadable)")
+    names = [run["paths"][i] for i in scores.index]
+    clips = _Clips(names, sample_rate, run["max_seconds"])
+    targets = run["targets"][scores.index]
     settings = {"model": _name(m, meta), "task": task, "data": data.to_dict(), "limit": limit, "transforms": transforms,
                 "adversary_snrs": list(adversary_snrs), "adversary_clips": adversary_clips,
                 "adversary_iterations": adversary_iterations, "responds": responds, "with_splits": with_splits,
@@ -506,11 +636,10 @@ def run_audit(model, out, data=None, *, task=None, limit=None, transforms=None, 
         sections[name] = dict(done, seconds=timings[name])
         store_.put(name, sections[name])
 
-    section("performance", lambda: _performance(out, m, clips, targets, labels, task, n_boot=n_boot, seed=seed,
-                                                batch_size=batch_size))
-    section("transformations", lambda: _transformations(out, m, clips, targets, labels, task, sample_rate,
-                                                        names=transforms, seed=seed, batch_size=batch_size,
-                                                        examples=examples, progress=progress))
+    section("performance", lambda: _performance(out, scores.posteriors, targets, labels, task, n_boot=n_boot,
+                                                seed=seed))
+    section("transformations", lambda: _transformations(out, clips, scores, targets, labels, task, sample_rate,
+                                                        names=transforms, seed=seed, examples=examples))
     if adversary_snrs:
         section("adversarial", lambda: _adversarial(out, m, clips, targets, labels, task, sample_rate,
                                                     snrs=list(adversary_snrs), n_clips=adversary_clips,
@@ -521,18 +650,123 @@ def run_audit(model, out, data=None, *, task=None, limit=None, transforms=None, 
         section("responds", lambda: _responds(out, m, data, clips, names, sample_rate, n_clips=responds_clips,
                                               progress=progress))
     if compare is not None:
-        mb, meta_b, _ = _load(compare, task)
-        scores_a = _scores(m, clips, batch_size)
-        section("comparison", lambda: _comparison(mb, meta_b, clips, targets, labels, task, scores_a, n_boot=n_boot,
-                                                  seed=seed, batch_size=batch_size)[0])
+        section("comparison", lambda: _comparison(_name(run["compare"], run["compare_meta"]), scores.clean,
+                                                  scores.compare, targets, labels, task, n_boot=n_boot, seed=seed))
     verdicts = [v for s in sections.values() for v in s.get("verdicts", [])]
     result = {"model": _name(m, meta), "task": task, "labels": labels, "sample_rate": sample_rate,
-              "data": data.to_dict(), "n_clips": len(clips), "skipped": [{"path": p, "reason": r} for p, r in store.errors],
+              "data": data.to_dict(), "n_clips": len(names), "skipped": scores.skipped,
               "thresholds": THRESHOLDS, "verdicts": verdicts, "sections": sections, "timings": timings,
               "seconds": time.perf_counter() - t_start}
     (out / "audit.json").write_text(json.dumps(result, indent=2, default=json_default))
     write_page(out, result)
     return result
+
+
+def _scores_key(run, transforms, seed, batch_size):
+    return _settings_key({**run["identity"], "transforms": transforms, "seed": seed, "batch_size": batch_size})
+
+
+def audit_part(model, out, data, part, *, overwrite=False, progress=True, **kwargs):
+    """Part ``K`` of ``N`` of an audit (a job-array task): the per-clip scores of the ``K``-th
+    contiguous block of the audited clips — clean segment posteriors, the posteriors under every
+    transformation, the compared model's — the bulk of an audit's computing.
+
+    Writes ``OUT/audit.part-K-of-N.{npz,json}`` and ``.part.json`` (which records ``kwargs`` for
+    the merge). A finished part is not recomputed; an unfinished one is run again.
+    :func:`merge_audit` (``bin/merge_parts.py audit OUT``) joins the parts and runs the rest of
+    the audit (adversaries, leakage, what it responds to, the page) once: the report equals a
+    single run's.
+
+    Parameters
+    ----------
+    model : str
+        A saved model's path or a released-weights name (the merge loads it again).
+    out : str or Path
+        The report folder (every part and the merge use the same).
+    data : DataSelection or None
+    part : (int, int)
+    **kwargs
+        :func:`run_audit`'s options (``task``, ``limit``, ``transforms``, ``seed``,
+        ``batch_size``, ``compare``, ``n_boot``, ...), the same for every part.
+
+    Returns
+    -------
+    dict
+        ``n`` clips in this part, ``skipped``, ``npz``, ``part_json``.
+    """
+    data = data or DataSelection()
+    out = Path(out)
+    opts = {k: kwargs.get(k, v.default) for k, v in inspect.signature(run_audit).parameters.items()
+            if v.kind is inspect.Parameter.KEYWORD_ONLY and k != "progress"}
+    opts["adversary_snrs"] = list(opts["adversary_snrs"])
+    run = _setup(str(model), data, opts["task"], opts["limit"], opts["compare"], progress)
+    key = _scores_key(run, opts["transforms"], opts["seed"], opts["batch_size"])
+    settings = {"model": str(model), "model_sha256": sha256(model) if Path(str(model)).is_file() else None,
+                "data": data.to_dict(), "options": opts, "scores_key": key}
+    stem = out / "audit"
+    done = None if overwrite else finished_part(stem, run["paths"], *part, settings)
+    if done is None:
+        pstem, meta = start_part(stem, run["paths"], *part, settings, overwrite=overwrite)
+        scores = _score_clips(run["model"], run["paths"][meta["start"]:meta["stop"]], run["sample_rate"],
+                              max_seconds=run["max_seconds"], transforms=opts["transforms"], seed=opts["seed"],
+                              batch_size=opts["batch_size"], compare=run["compare"], progress=progress)
+        scores.save(pstem, key)
+        finish_part(pstem, meta)
+        done = {**meta, "complete": True}
+    else:
+        scores = _ClipScores.load(part_stem(stem, *part))
+    pstem = part_stem(stem, *part)
+    return {"n": done["stop"] - done["start"], "skipped": scores.skipped, "npz": f"{pstem}.npz",
+            "part_json": f"{pstem}.part.json"}
+
+
+def merge_audit(out, *, progress=True):
+    """Join the parts of an audit (:func:`audit_part`) and finish it: the merged per-clip scores go
+    to ``OUT/sections/scores``, then :func:`run_audit` runs with the parts' options, computing the
+    sections that need every clip's scores once (performance with its bootstrap, transformations,
+    comparison) and the fixed-size ones (adversaries, leakage, what it responds to).
+
+    Raises
+    ------
+    PartError
+        Missing, overlapping, unfinished or mismatched parts (named).
+
+    Returns
+    -------
+    dict
+        :func:`run_audit`'s result.
+    """
+    out = Path(out)
+    ordered = load_parts(out / "audit")
+    parts = []
+    for m in ordered:
+        sc = _ClipScores.load(m["stem"], m["settings"]["scores_key"])
+        if sc is None:
+            raise PartError(f"{m['stem']}.npz: missing or made with other settings; re-run part {m['part']}/{m['n_parts']}")
+        parts.append(sc)
+    settings = ordered[0]["settings"]
+    (out / "sections").mkdir(parents=True, exist_ok=True)
+    _ClipScores.concat(parts, [m["start"] for m in ordered]).save(out / "sections" / "scores", settings["scores_key"])
+    return run_audit(settings["model"], out, DataSelection(**settings["data"]), progress=progress, **settings["options"])
+
+
+def _setup(model, data, task, limit, compare, progress):
+    """Model(s), task, labels and the audited items: what the single run and every part share."""
+    m, meta, task = _load(model, task)
+    sample_rate, _ = input_spec(m)
+    data = data or DataSelection()
+    ds = open_split(data, sample_rate=sample_rate, progress=progress)
+    labels = list(meta.get("labels") or ds.labels(task))
+    if len(labels) != int(m.output_shape[-1]):
+        raise ValueError(f"the model has {m.output_shape[-1]} outputs but {len(labels)} labels are known")
+    items = ds.items[:limit] if limit else ds.items
+    mb, meta_b = (None, None) if compare is None else _load(compare, task)[:2]
+    paths = [it.path for it in items]
+    identity = {"model": _name(m, meta), "task": task, "data": data.to_dict(), "limit": limit,
+                "compare": None if compare is None else _name(mb, meta_b)}
+    return {"model": m, "meta": meta, "task": task, "labels": labels, "sample_rate": sample_rate, "data": data,
+            "paths": paths, "targets": ds.targets(task, labels)[: len(paths)], "max_seconds": ds.max_seconds,
+            "compare": mb, "compare_meta": meta_b, "identity": identity}
 
 
 # ------------------------------------------------------------------------------------------- the page

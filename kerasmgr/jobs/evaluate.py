@@ -27,7 +27,7 @@ from ..evaluation import (
     summarise_headlines,
 )
 from ..models import input_spec
-from ..parts import finish_part, finished_part, load_parts, part_stem, select, start_part
+from ..parts import finish_part, finished_part, load_parts, part_stem, start_part
 from ..pretrained import read_metadata
 from .train import train_repeated
 
@@ -107,7 +107,7 @@ def _result(setup, post, targets, skipped):
     return result
 
 
-def evaluate_part(model, out, data, part, *, settings, task=None, hop_seconds=None, batch_size=1, progress=True,
+def evaluate_part(model, out, data, part, *, settings, task=None, hop_seconds=None, batch_size=32, progress=True,
                   overwrite=False):
     """Part ``K`` of ``N`` of an evaluation (a job-array task): the segment posteriors of the
     ``K``-th contiguous block of the subset's items, saved for :func:`merge_evaluation`.
@@ -119,8 +119,8 @@ def evaluate_part(model, out, data, part, *, settings, task=None, hop_seconds=No
     Parameters
     ----------
     model, data, task, hop_seconds, batch_size, progress
-        As :func:`evaluate_model` (``batch_size`` 1: each segment alone, so posteriors do not
-        depend on the partition and the merged metrics equal a single run's with the same size).
+        As :func:`evaluate_model`. A clip's segments are batched by themselves, so its
+        posteriors do not depend on the partition: the merged metrics equal a single run's.
     out : str or Path
         The evaluation's output folder.
     part : (int, int)
@@ -142,7 +142,7 @@ def evaluate_part(model, out, data, part, *, settings, task=None, hop_seconds=No
                 "part_json": f"{stem}.part.json"}
     stem, meta = start_part(Path(out) / "evaluation", setup["items"], *part, settings, overwrite=overwrite)
     npz = Path(f"{stem}.npz")
-    mine = select(setup["items"], *part)
+    mine = setup["items"][meta["start"]:meta["stop"]]
     post, index, skipped = _posteriors(setup, mine, batch_size, None, progress)
     counts = np.array([len(p) for p in post], np.int64)
     rows = np.asarray(index, np.int64) + meta["start"]

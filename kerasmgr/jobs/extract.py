@@ -8,6 +8,7 @@ resumable) or :func:`extract_files` (one ``.npy`` per file). The features themse
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from pathlib import Path
@@ -22,10 +23,15 @@ from ..data.datasets import audio_files as dataset_audio_files
 from ..data.selection import open_split
 from ..data.shards import ShardLoader
 from ..features import MFCC_DIM, FeatureExtractor, mfcc_features
-from ..parts import PartError, finish_part, load_parts, output_stem, select, start_part
+from ..parts import PartError, finish_part, load_parts, output_stem, start_part
 
 __all__ = ["audio_files", "input_files", "make_extractor", "extract_array", "extract_files", "extract_part",
            "merge_extraction"]
+
+#: Files per chunk of :func:`extract_array`: computed together and written at once; job-array
+#: parts (:func:`extract_part`) start at multiples of it.
+EXTRACT_CHUNK = 16
+
 
 def audio_files(inputs):
     """Audio files from paths: files as given, directories searched recursively (sorted)."""
@@ -143,7 +149,36 @@ def _describe(ext):
     return {"extractor": "mfcc", "n_mfcc": 20} if isinstance(ext, str) else ext.describe()
 
 
-def extract_array(files, out, computer_or_extractor, *, sample_rate=None, metadata=None, chunk=16, min_seconds=1.0,
+def _finished_rows(index, files, chunk):
+    """The chunks an interrupted :func:`extract_array` finished, from its index CSV: ``{first row:
+    [index rows]}`` of every chunk whose rows are all listed. Rows of a chunk cut short (and a torn
+    last line) are dropped from the index, which is rewritten, so that the chunk is computed again whole."""
+    with open(index, newline="") as f:
+        text = f.read()
+    rows = list(csv.reader(io.StringIO(text)))[1:]
+    torn = bool(rows) and not text.endswith("\n")
+    if torn:
+        rows.pop()  # the last line, cut by the kill
+    by_chunk = {}
+    for r in rows:
+        i = int(r[0])
+        if i >= len(files) or files[i] != r[1]:
+            raise ValueError(f"{index} lists other files than these inputs (row {i}); use overwrite=True "
+                             "or another output")
+        by_chunk.setdefault(i - i % chunk, []).append(r)
+    done = {g: rs for g, rs in by_chunk.items() if len(rs) == min(chunk, len(files) - g)}
+    if torn or len(done) != len(by_chunk):
+        tmp = Path(f"{index}.tmp")
+        with open(tmp, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["row", "path", "status", "error"])
+            for g in sorted(done):
+                w.writerows(done[g])
+        os.replace(tmp, index)
+    return done
+
+
+def extract_array(files, out, computer_or_extractor, *, sample_rate=None, metadata=None, chunk=EXTRACT_CHUNK, min_seconds=1.0,
                   overwrite=False, progress=True, loader=None):
     """Features of ``files`` into one array file, written incrementally and resumable.
 
@@ -164,7 +199,8 @@ def extract_array(files, out, computer_or_extractor, *, sample_rate=None, metada
         Extra JSON metadata (the extractor's own description — layers, boundaries — is always
         written; these keys are added or override it).
     chunk : int
-        Files per write.
+        Files computed together (their segments share forward passes) and written at once; the
+        list is cut into chunks at multiples of ``chunk``, also when a run resumes.
     min_seconds : float
         Shorter files are reported as too short.
     overwrite : bool
@@ -187,13 +223,7 @@ def extract_array(files, out, computer_or_extractor, *, sample_rate=None, metada
     files = [str(f) for f in files]
     done = {}
     if index.exists() and npy.exists() and not overwrite:
-        with open(index, newline="") as f:
-            for r in csv.DictReader(f):
-                done[int(r["row"])] = r
-        bad = [i for i, r in done.items() if i >= len(files) or files[i] != r["path"]]
-        if bad:
-            raise ValueError(f"{index} lists other files than these inputs (row {bad[0]}); use overwrite=True "
-                             "or another output")
+        done = _finished_rows(index, files, chunk)
         arr = np.lib.format.open_memmap(npy, mode="r+")
         if arr.shape != (len(files), comp.dim):
             raise ValueError(f"{npy} has shape {arr.shape}, expected {(len(files), comp.dim)}; use overwrite=True")
@@ -205,10 +235,12 @@ def extract_array(files, out, computer_or_extractor, *, sample_rate=None, metada
             csv.writer(f).writerow(["row", "path", "status", "error"])
     meta = {"n_files": len(files), "dim": comp.dim, "sample_rate": sr, **_describe(ext), **(metadata or {})}
     meta_path.write_text(json.dumps(meta, indent=2))
-    todo = [i for i in range(len(files)) if i not in done]
-    bar = tqdm(total=len(files), initial=len(files) - len(todo), desc="features", unit="file", disable=not progress)
-    for start in range(0, len(todo), chunk):
-        rows = todo[start : start + chunk]
+    # whole chunks of the list, on the grid of multiples of ``chunk``: a file's features are computed
+    # with the same batch neighbours in a fresh run, a resumed one and a job-array part
+    todo = [list(range(g, min(g + chunk, len(files)))) for g in range(0, len(files), chunk) if g not in done]
+    bar = tqdm(total=len(files), initial=len(files) - sum(map(len, todo)), desc="features", unit="file",
+               disable=not progress)
+    for rows in todo:
         ok, feats, errors = comp([files[i] for i in rows])
         for j, f in zip(ok, feats):
             arr[rows[j]] = f
@@ -230,8 +262,10 @@ def extract_part(files, out, computer_or_extractor, part, *, settings, overwrite
     """Part ``K`` of ``N`` of :func:`extract_array` over ``files`` (a job-array task).
 
     Writes ``OUT.part-K-of-N.{npy,csv,json}`` for the ``K``-th contiguous block of ``files``
-    (:func:`kerasmgr.parts.select`) and ``OUT.part-K-of-N.part.json`` (the whole list's and the
-    settings' digests; ``complete`` once every row is written). Re-running the same part resumes
+    (:func:`kerasmgr.parts.part_bounds`, on the grid of ``chunk`` files, so that every chunk is
+    computed as in the single run and the merge is byte-identical to it) and
+    ``OUT.part-K-of-N.part.json`` (the whole list's and the settings' digests; ``complete`` once
+    every row is written). Re-running the same part resumes
     it, like :func:`extract_array`.
 
     Parameters
@@ -255,8 +289,10 @@ def extract_part(files, out, computer_or_extractor, part, *, settings, overwrite
         :func:`extract_array`'s result plus ``part_json``.
     """
     files = [str(f) for f in files]
-    stem, meta = start_part(output_stem(out, ".npy"), files, *part, settings, overwrite=overwrite)
-    r = extract_array(select(files, *part), stem, computer_or_extractor, overwrite=overwrite, **kwargs)
+    chunk = kwargs.pop("chunk", EXTRACT_CHUNK)
+    stem, meta = start_part(output_stem(out, ".npy"), files, *part, settings, grid=chunk, overwrite=overwrite)
+    r = extract_array(files[meta["start"]:meta["stop"]], stem, computer_or_extractor, chunk=chunk,
+                      overwrite=overwrite, **kwargs)
     finish_part(stem, meta)
     return {**r, "part_json": f"{stem}.part.json"}
 

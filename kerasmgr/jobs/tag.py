@@ -20,9 +20,10 @@ from tqdm.auto import tqdm
 from ..data.audio import AudioError, load_audio
 from ..data.windows import clip_windows
 from ..inference import batch_predictor, inference_batch_size
-from ..parts import PartError, finish_part, load_parts, output_stem, select, start_part
+from ..parts import PartError, finish_part, load_parts, output_stem, start_part
 
-__all__ = ["segments", "tag_file", "tag_files", "write_csv", "format_result", "CHUNK_FILES_PER_WORKER", "tag_part",
+__all__ = ["segments", "tag_file", "tag_files", "write_csv", "format_result", "CHUNK_FILES_PER_WORKER", "GROUP_FILES",
+           "tag_part",
            "merge_tags"]
 
 #: Files decoded per decoding thread before the network runs on them. Decoding and the forward
@@ -32,6 +33,14 @@ __all__ = ["segments", "tag_file", "tag_files", "write_csv", "format_result", "C
 #: (~6 ms decode + ~7 ms network per 30-s file, ~80 clips/s). 4 per thread keeps the decoded
 #: audio in memory small (8 files on 2 cores: ~11 MB of 30-s clips at 12 kHz).
 CHUNK_FILES_PER_WORKER = 4
+
+#: Files whose segments share forward passes: the list is cut into groups of ``GROUP_FILES`` at
+#: multiples of it (whatever the number of cores), and a file's scores depend only on its group.
+#: Job-array parts (:func:`tag_part`) and resumed parts start at group boundaries, so that their
+#: merge is byte-identical to a single run. (Most models give the same scores in any batch — see
+#: :class:`kerasmgr.inference.BatchPredictor` — but recurrent and 1-D front-ends such as CRNN,
+#: k2c1 and musicnn move by ~1e-7 with the batch shape.)
+GROUP_FILES = 8
 
 
 def segments(y, sample_rate, n_samples, window=None, hop=None, short="pad"):
@@ -100,11 +109,12 @@ def tag_files(model, meta, files, *, top_n=5, progress=True, window=None, hop=No
               batch_size=None, workers=None):
     """:func:`tag_file` over many files, fast: decoding in parallel, segments of several files per batch.
 
-    Files are decoded and resampled by ``workers`` threads (default: the CPU count), a chunk of
-    :data:`CHUNK_FILES_PER_WORKER` × ``workers`` files at a time, then the network, whose forward
-    pass is compiled once for ``batch_size`` segments, runs on them; segments of consecutive
-    files share batches. Results equal :func:`tag_file`'s (same windows, same mean).
-    Failures are recorded, not raised.
+    Files are decoded and resampled by ``workers`` threads (default: the CPU count), about
+    :data:`CHUNK_FILES_PER_WORKER` × ``workers`` files at a time (whole groups of
+    :data:`GROUP_FILES`), then the network, whose forward pass is compiled once for
+    ``batch_size`` segments, runs on them; segments of the files of one group share batches.
+    Results equal :func:`tag_file`'s (same windows, same mean) to float rounding. Failures are
+    recorded, not raised.
 
     Returns
     -------
@@ -141,7 +151,7 @@ def tag_files(model, meta, files, *, top_n=5, progress=True, window=None, hop=No
         pending = []
 
     workers = workers or os.cpu_count() or 1
-    chunk = CHUNK_FILES_PER_WORKER * workers
+    chunk = GROUP_FILES * -(-CHUNK_FILES_PER_WORKER * workers // GROUP_FILES)  # whole groups
     with ThreadPoolExecutor(workers) as pool, tqdm(total=len(files), desc="tagging", unit="file",
                                                    disable=not progress) as bar:
         for start in range(0, len(files), chunk):
@@ -153,7 +163,9 @@ def tag_files(model, meta, files, *, top_n=5, progress=True, window=None, hop=No
                     out[i] = {"path": files[i], "status": "error", "error": err, "scores": None, "top": []}
                 else:
                     pending.append((i, segs))
-            flush()  # the chunk's segments in batches of batch_size
+                if (i + 1) % GROUP_FILES == 0:
+                    flush()  # the group's segments in batches of batch_size
+            flush()
             bar.update(len(decoded))
     return out
 
@@ -183,10 +195,11 @@ def write_csv(results, labels, path):
 def tag_part(model, meta, files, out, part, *, settings, block=256, overwrite=False, progress=True, **kwargs):
     """Part ``K`` of ``N`` of tagging ``files`` into the CSV ``out`` (a job-array task), resumable.
 
-    Tags the ``K``-th contiguous block of ``files`` (:func:`kerasmgr.parts.select`) into
-    ``OUT.part-K-of-N.csv`` (the rows :func:`write_csv` writes, appended ``block`` files at a
-    time) with ``OUT.part-K-of-N.part.json``. Re-running a killed part keeps the rows already
-    written (a torn last line is dropped) and continues.
+    Tags the ``K``-th contiguous block of ``files`` (:func:`kerasmgr.parts.part_bounds` on the
+    grid of :data:`GROUP_FILES`) into ``OUT.part-K-of-N.csv`` (the rows :func:`write_csv` writes,
+    appended ``block`` files at a time) with ``OUT.part-K-of-N.part.json``. Re-running a killed
+    part keeps the whole groups already written (a torn last line and a group cut short are
+    tagged again) and continues.
 
     Parameters
     ----------
@@ -200,7 +213,7 @@ def tag_part(model, meta, files, out, part, *, settings, block=256, overwrite=Fa
     settings : dict
         What must be equal across parts (weights, window, hop, short, batch size).
     block : int
-        Files per append.
+        Files per append (rounded up to whole groups).
     overwrite : bool
     **kwargs
         :func:`tag_files` options (``window``, ``hop``, ``short``, ``batch_size``, ``workers``).
@@ -212,8 +225,9 @@ def tag_part(model, meta, files, out, part, *, settings, block=256, overwrite=Fa
     """
     files = [str(f) for f in files]
     labels = meta.get("labels") or [f"output_{i}" for i in range(model.output_shape[-1])]
-    stem, pmeta = start_part(output_stem(out, ".csv"), files, *part, settings, overwrite=overwrite)
-    mine = select(files, *part)
+    stem, pmeta = start_part(output_stem(out, ".csv"), files, *part, settings, grid=GROUP_FILES, overwrite=overwrite)
+    mine = files[pmeta["start"]:pmeta["stop"]]
+    block = GROUP_FILES * max(1, -(-int(block) // GROUP_FILES))  # whole groups
     path = Path(f"{stem}.csv")
     header = ["path", "status", "error", *labels]
     rows = []
@@ -226,6 +240,8 @@ def tag_part(model, meta, files, out, part, *, settings, block=256, overwrite=Fa
             if i >= len(mine) or r[:1] != [mine[i]] or len(r) not in (3, len(header)):
                 break
             rows.append(r)
+    if len(rows) < len(mine):
+        del rows[len(rows) - len(rows) % GROUP_FILES:]  # a group cut short is tagged again whole
     with open(path, "w", newline="") as f:
         csv.writer(f).writerows([header, *rows])
     failed = sum(r[1] != "ok" for r in rows)
