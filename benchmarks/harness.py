@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -737,15 +738,16 @@ def extraction_memory(*, sizes=(1000, 10000), seconds=1.0, sample_rate=12000, wo
     return out
 
 
-def part_overhead(*, sizes=(1000, 10000), n_parts=4, seconds=1.0, sample_rate=12000, workdir=None):
-    """Issue 22: what splitting an extraction into job-array parts costs against one run.
+def part_overhead(*, sizes=(1000, 10000), n_parts=4, jobs=("extract", "tag"), seconds=1.0, sample_rate=12000,
+                  workdir=None):
+    """Issue 22: what splitting extraction and tagging into job-array parts costs against one run.
 
-    For each size: ``bin/extract_features.py`` over ``n`` generated files as one process
-    (``--batch-size 1``, the setting the parts use), then as ``n_parts`` processes with
-    ``--part K/N`` run one after another, then ``bin/merge_parts.py extract``. Reports the wall
-    seconds of each, the per-part overhead ((sum of parts − single) / parts: mostly start-up —
-    importing TensorFlow, loading the model, tracing), the merge time, and whether the merged files
-    are byte-identical to the single run's.
+    For each job and size: the job over ``n`` generated files as one process (default options),
+    then as ``n_parts`` processes with ``--part K/N`` run one after another, then
+    ``bin/merge_parts.py``. Reports the wall seconds and peak RSS of each process, the per-part
+    overhead ((sum of parts − single) / parts: mostly start-up — importing TensorFlow, loading the
+    model, tracing), the merge time, and whether the merged files are byte-identical to the single
+    run's.
 
     Returns
     -------
@@ -758,27 +760,40 @@ def part_overhead(*, sizes=(1000, 10000), n_parts=4, seconds=1.0, sample_rate=12
     root = Path(__file__).resolve().parent.parent
     workdir = Path(workdir or tempfile.mkdtemp(prefix="kerasmgr-parts-"))
     paths = _tone_files(max(sizes), seconds, sample_rate, workdir)
-    extract = [sys.executable, str(root / "bin" / "extract_features.py")]
 
     def timed(cmd):
+        """Wall seconds and peak RSS (MB) of one process."""
         t = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        return time.perf_counter() - t
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode not in (0, 1):  # tagging exits 1 when a file failed; generated files do not
+            raise RuntimeError(f"{' '.join(cmd)} exited with {proc.returncode}")
+        return time.perf_counter() - t, usage.ru_maxrss / 1024
+
+    def commands(job, listing, out):
+        if job == "extract":
+            return [sys.executable, str(root / "bin" / "extract_features.py"), "--file-list", str(listing), "--out",
+                    str(out)], [f"{out}.{e}" for e in ("npy", "csv", "json")], str(out)
+        csv = f"{out}.csv"
+        return [sys.executable, str(root / "bin" / "tag.py"), "--file-list", str(listing), "--save", csv], [csv], csv
 
     out = []
-    for n in sizes:
-        listing = workdir / f"files_{n}.txt"
-        listing.write_text("\n".join(paths[:n]) + "\n")
-        single = timed([*extract, "--file-list", str(listing), "--out", str(workdir / f"single_{n}"),
-                        "--batch-size", "1"])
-        parts = [timed([*extract, "--file-list", str(listing), "--out", str(workdir / f"parts_{n}"),
-                        "--part", f"{k}/{n_parts}"]) for k in range(1, n_parts + 1)]
-        merge = timed([sys.executable, str(root / "bin" / "merge_parts.py"), "extract", str(workdir / f"parts_{n}")])
-        same = all(filecmp.cmp(workdir / f"single_{n}.{e}", workdir / f"parts_{n}.{e}", shallow=False)
-                   for e in ("npy", "csv", "json"))
-        out.append({"n_files": n, "n_parts": n_parts, "single_seconds": single, "part_seconds": parts,
-                    "per_part_overhead_seconds": (sum(parts) - single) / n_parts, "merge_seconds": merge,
-                    "byte_identical": same})
+    for job in jobs:
+        for n in sizes:
+            listing = workdir / f"files_{n}.txt"
+            listing.write_text("\n".join(paths[:n]) + "\n")
+            cmd, single_files, _ = commands(job, listing, workdir / f"{job}_single_{n}")
+            single, single_rss = timed(cmd)
+            cmd, part_files, merge_arg = commands(job, listing, workdir / f"{job}_parts_{n}")
+            parts = [timed([*cmd, "--part", f"{k}/{n_parts}"]) for k in range(1, n_parts + 1)]
+            merge, _ = timed([sys.executable, str(root / "bin" / "merge_parts.py"), job, merge_arg])
+            same = all(filecmp.cmp(a, b, shallow=False) for a, b in zip(single_files, part_files))
+            out.append({"job": job, "n_files": n, "n_parts": n_parts, "single_seconds": single,
+                        "single_rss_mb": single_rss, "part_seconds": [t for t, _ in parts],
+                        "part_rss_mb": [m for _, m in parts],
+                        "per_part_overhead_seconds": (sum(t for t, _ in parts) - single) / n_parts,
+                        "merge_seconds": merge, "byte_identical": same})
     return out
 
 

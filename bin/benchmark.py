@@ -79,10 +79,11 @@ def main(argv=None):
     pr = sub.add_parser("prepare", help="peak RSS of bin/prepare_dataset.py + streaming from the shards, 1k vs 10k files")
     pr.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     pr.add_argument("--json", help="also write the figures to this JSON file")
-    pq = sub.add_parser("parts", help="issue 22: extraction as job-array parts against one run (per-part overhead, "
-                                      "merge time), 1k vs 10k files")
+    pq = sub.add_parser("parts", help="issue 22: extraction and tagging as job-array parts against one run "
+                                      "(per-part overhead, merge time, memory per part), 1k vs 10k files")
     pq.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     pq.add_argument("--parts", type=int, default=4)
+    pq.add_argument("--jobs", nargs="+", choices=("extract", "tag"), default=["extract", "tag"])
     pq.add_argument("--json", help="also write the figures to this JSON file")
     pg = sub.add_parser("augment", help="training steps/s with augmentation (tf.data feed) against the plain in-memory rate")
     pg.add_argument("--model", default="k2c2")
@@ -264,13 +265,15 @@ def main(argv=None):
         return 0 if all(e["ok"] for e in r) else 1
 
     if a.what == "parts":
-        r = benchmark.part_overhead(sizes=tuple(a.sizes), n_parts=a.parts)
-        print("feature extraction (k2c2, 1-s 12 kHz files) as one process vs job-array parts run one after another")
+        r = benchmark.part_overhead(sizes=tuple(a.sizes), n_parts=a.parts, jobs=tuple(a.jobs))
+        print("k2c2 feature extraction and tagging of 1-s 12 kHz files: one process vs job-array parts run one after "
+              "another (default options)")
         for e in r:
-            print(f"  {e['n_files']:6d} files: single {e['single_seconds']:7.1f} s; {e['n_parts']} parts "
-                  f"{sum(e['part_seconds']):7.1f} s ({', '.join(f'{t:.1f}' for t in e['part_seconds'])}); "
-                  f"per-part overhead {e['per_part_overhead_seconds']:5.1f} s; merge {e['merge_seconds']:5.1f} s; "
-                  f"byte-identical {e['byte_identical']}")
+            print(f"  {e['job']:<7} {e['n_files']:6d} files: single {e['single_seconds']:6.1f} s "
+                  f"({e['single_rss_mb']:.0f} MB); {e['n_parts']} parts {sum(e['part_seconds']):6.1f} s "
+                  f"({', '.join(f'{t:.1f}' for t in e['part_seconds'])}; peak RSS "
+                  f"{max(e['part_rss_mb']):.0f} MB); per-part overhead {e['per_part_overhead_seconds']:4.1f} s; "
+                  f"merge {e['merge_seconds']:4.1f} s; byte-identical {e['byte_identical']}")
         return _finish(r, a.json)
 
     if a.what == "prepare":

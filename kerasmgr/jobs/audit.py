@@ -142,6 +142,7 @@ class _ClipScores:
     not_run: dict
     compare: np.ndarray | None
     skipped: list
+    seconds: float = 0.0
 
     @property
     def clean(self):
@@ -158,7 +159,8 @@ class _ClipScores:
         tmp = Path(f"{stem}.tmp.npz")
         np.savez(tmp, **arrays)
         os.replace(tmp, f"{stem}.npz")
-        atomic_json(f"{stem}.json", {"key": key, "not_run": self.not_run, "skipped": self.skipped})
+        atomic_json(f"{stem}.json", {"key": key, "not_run": self.not_run, "skipped": self.skipped,
+                                     "seconds": self.seconds})
 
     @classmethod
     def load(cls, stem, key=None):
@@ -174,7 +176,7 @@ class _ClipScores:
             post = [z["posteriors"][a:b] for a, b in zip(bounds[:-1], bounds[1:])]
             transformed = {k[2:]: z[k] for k in z.files if k.startswith("t:")}
             return cls(z["index"], post, transformed, info["not_run"], z["compare"] if "compare" in z.files else None,
-                       info["skipped"])
+                       info["skipped"], info.get("seconds", 0.0))
 
     @classmethod
     def concat(cls, parts, offsets):
@@ -191,7 +193,7 @@ class _ClipScores:
                    {k: cat([p.transformed.get(k, np.zeros((0, n_out), np.float32)) for p in parts]) for k in keys},
                    {k: v for p in parts for k, v in p.not_run.items()},
                    None if parts[0].compare is None else cat([p.compare for p in parts]),
-                   [x for p in parts for x in p.skipped])
+                   [x for p in parts for x in p.skipped], sum(p.seconds for p in parts))
 
 
 def _score_clips(model, paths, sample_rate, *, max_seconds, transforms, seed, batch_size, compare=None,
@@ -200,6 +202,7 @@ def _score_clips(model, paths, sample_rate, *, max_seconds, transforms, seed, ba
     under every transformation of the grid and by the compared model. A clip's scores depend on
     nothing but the clip (its segments are batched by themselves), so parts compute exactly the
     single run's numbers."""
+    t = time.perf_counter()
     grid = transform_grid(transforms, sample_rate)
     index, post, skipped, cmp_scores = [], [], [], []
     transformed = {_transform_key(n, s): [] for n, s, _ in grid}
@@ -239,7 +242,7 @@ def _score_clips(model, paths, sample_rate, *, max_seconds, transforms, seed, ba
 
     return _ClipScores(np.asarray(index, np.int64), post,
                        {k: cat(v) for k, v in transformed.items() if k.split("@")[0] not in not_run}, not_run,
-                       None if compare is None else cat(cmp_scores), skipped)
+                       None if compare is None else cat(cmp_scores), skipped, time.perf_counter() - t)
 
 
 class _Clips:
@@ -623,7 +626,7 @@ def run_audit(model, out, data=None, *, task=None, limit=None, transforms=None, 
                 "adversary_iterations": adversary_iterations, "responds": responds, "with_splits": with_splits,
                 "n_boot": n_boot, "seed": seed, "compare": None if compare is None else str(compare)}
     store_ = _Sections(out, settings)
-    sections, timings = {}, {}
+    sections, timings = {}, {"scores": scores.seconds}  # the scores' computing (the parts' sum after a merge)
 
     def section(name, fn):
         t = time.perf_counter()
@@ -698,6 +701,9 @@ def audit_part(model, out, data, part, *, overwrite=False, progress=True, **kwar
     out = Path(out)
     opts = {k: kwargs.get(k, v.default) for k, v in inspect.signature(run_audit).parameters.items()
             if v.kind is inspect.Parameter.KEYWORD_ONLY and k != "progress"}
+    unknown = sorted(set(kwargs) - set(opts))
+    if unknown:
+        raise TypeError(f"audit_part() got unknown options {unknown}")
     opts["adversary_snrs"] = list(opts["adversary_snrs"])
     run = _setup(str(model), data, opts["task"], opts["limit"], opts["compare"], progress)
     key = _scores_key(run, opts["transforms"], opts["seed"], opts["batch_size"])
