@@ -85,8 +85,12 @@ def test_private_use_check_can_fail():
 #: (test_gtzan_end_to_end), 03 features and the transfer protocols (test_transfer's end-to-end run on the
 #: embedded dataset, test_features), 04 the adversaries and their dataset job (test_adversary, test_audit),
 #: 08 the audit report and training with augmentation (test_audit, test_augment).
+# the longest notebooks run with -m slow; their code paths have cheaper tests (training and evaluation:
+# test_training/test_evaluation; partitions: test_gtzan_end_to_end; transfer: test_transfer/test_features;
+# adversaries: test_adversary; auralisation and label vectors: test_auralisation/test_analysis;
+# activations: test_analysis and the audit's responds section; the audit: test_audit/test_augment)
 SLOW_NOTEBOOKS = ("01_train_evaluate_k2c2", "02_fault_filtered_vs_stratified", "03_transfer_learning", "04_adversaries",
-                  "08_audit")
+                  "05_auralisation_label_vectors", "06_activations_vs_handcrafted", "08_audit")
 RUNS = [pytest.param(p, marks=pytest.mark.slow) if p.stem in SLOW_NOTEBOOKS else p for p in NOTEBOOKS]
 
 

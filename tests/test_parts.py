@@ -143,6 +143,7 @@ def test_extraction_in_four_parts_merges_to_the_single_run(corpus, tmp_path):
     assert meta["complete"] and (meta["start"], meta["stop"], meta["grid"]) == (12, 16, 4) and meta["n_items"] == 23
     r = run_cli("merge_parts.py", "extract", tmp_path / "parts")
     assert r.returncode == 0, r.stderr
+    assert "1 item(s) could not be read" in r.stderr and "clip05.wav" in r.stderr  # named, not fatal
     assert _bytes(tmp_path / "parts") == _bytes(tmp_path / "single")
     # a part cut off mid-chunk (its index torn after the first rows, metadata not complete) resumes
     stem = tmp_path / "parts.part-4-of-4"
@@ -198,6 +199,9 @@ def test_bad_parts_are_errors_naming_the_part(corpus, tmp_path):
     assert r.returncode == 0
     r = run_cli("merge_parts.py", "extract", tmp_path / "x")
     assert r.returncode == 2 and "x.part-2-of-3.part.json: made with different settings" in r.stderr
+    assert run_cli("extract_features.py", corpus, "--out", tmp_path / "x", "--part", "1/2").returncode == 0
+    r = run_cli("merge_parts.py", "extract", tmp_path / "x")  # parts of a 2-way and a 3-way split overlap
+    assert r.returncode == 2 and "made with a different number of parts" in r.stderr and "x.part-" in r.stderr
     r = run_cli("merge_parts.py", "extract", tmp_path / "nothing")
     assert r.returncode == 2 and "no parts to merge" in r.stderr
 
@@ -207,7 +211,8 @@ def test_tagging_in_four_parts_merges_to_the_single_run(corpus, tmp_path):
     assert run_cli("tag.py", corpus, "--save", tmp_path / "single.csv").returncode == 1  # clip05 is unreadable
     (tmp_path / "files.txt").write_text("\n".join(files) + "\n")  # the parts get the same list from a file
     _parts("tag.py", "--file-list", tmp_path / "files.txt", "--save", tmp_path / "tags.csv")
-    assert run_cli("merge_parts.py", "tag", tmp_path / "tags.csv").returncode == 0
+    r = run_cli("merge_parts.py", "tag", tmp_path / "tags.csv")
+    assert r.returncode == 0 and "clip05.wav" in r.stderr
     assert (tmp_path / "tags.csv").read_bytes() == (tmp_path / "single.csv").read_bytes()
     assert (tmp_path / "tags.part-1-of-4.csv").read_text().count("\n") == 1  # the empty part: a header
     # part 3 cut off mid-group: a torn last line, metadata not complete; re-running repairs it
@@ -257,7 +262,9 @@ def test_audit_in_four_parts_gives_the_single_run_report(tmp_path):
               "--adversary-iterations", "1", "--no-responds", "--bootstrap", "50", "--compare",
               ROOT / "weights" / "k2c2-embedded.h5"]
     assert run_cli("audit.py", *common, "--out", tmp_path / "single").returncode == 0
-    _parts("audit.py", *common, "--out", tmp_path / "parts")
+    for k in (1, 2, 3, 4):  # in this process (the other jobs' tests run parts as separate processes too)
+        r = run_cli("audit.py", *common, "--out", tmp_path / "parts", "--part", f"{k}/4")
+        assert r.returncode == 0, r.stderr[-2000:]
     meta = json.loads((tmp_path / "parts" / "audit.part-2-of-4.part.json").read_text())
     n = meta["n_items"]
     assert meta["complete"] and (meta["start"], meta["stop"]) == (n // 4, n // 2) and n >= 8

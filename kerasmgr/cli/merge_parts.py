@@ -17,6 +17,7 @@ leakage, what the model responds to) and writes the page.
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..jobs.audit import merge_audit
 from ..jobs.extract import merge_extraction
@@ -35,15 +36,24 @@ def main(argv=None):
         result, text = merge_evaluation(a.out)
         print(text)
         print(f"\nmerged {a.out}/evaluation.part-*; wrote {a.out}/metrics.json, table.txt")
-        return 0
-    if a.job == "audit":
-        print_report(merge_audit(a.out), a.out)
-        return 0
-    if a.job == "tag":
+        failed = [(s["path"], s["reason"]) for s in result["skipped"]]
+    elif a.job == "audit":
+        result = merge_audit(a.out)
+        print_report(result, a.out)
+        failed = [(s["path"], s["reason"]) for s in result["skipped"]]
+    elif a.job == "tag":
         r = merge_tags(a.out)
         print(f"merged {r['n_parts']} parts, {r['n']} files -> {r['csv']}")
-        return 0
-    r = merge_extraction(a.out)
-    print(f"merged {r['n_parts']} parts, {r['n']} rows -> {r['paths']['npy']} (index {r['paths']['csv']}, "
-          f"metadata {r['paths']['json']})")
+        failed = r["failed"]
+    else:
+        r = merge_extraction(a.out)
+        print(f"merged {r['n_parts']} parts, {r['n']} rows -> {r['paths']['npy']} (index {r['paths']['csv']}, "
+              f"metadata {r['paths']['json']})")
+        failed = r["failed"]
+    if failed:
+        print(f"{len(failed)} item(s) could not be read in their parts (the merged outputs list them):", file=sys.stderr)
+        for path, reason in failed[:20]:
+            print(f"  {path}: {reason}", file=sys.stderr)
+        if len(failed) > 20:
+            print(f"  ... and {len(failed) - 20} more", file=sys.stderr)
     return 0

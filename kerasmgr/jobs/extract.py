@@ -309,7 +309,8 @@ def merge_extraction(out):
     Returns
     -------
     dict
-        ``paths`` of the merged outputs, ``n``, ``n_parts``.
+        ``paths`` of the merged outputs, ``n``, ``n_parts``, ``failed`` [(path, reason)]: the
+        files no part could read (NaN rows).
     """
     stem = output_stem(out, ".npy")
     ordered = load_parts(stem)
@@ -321,6 +322,7 @@ def merge_extraction(out):
             raise PartError(f"{s}.npy: {a.shape[0]} rows, part {m['part']}/{n} should have {m['stop'] - m['start']}")
     npy, index, meta_path = (Path(f"{stem}.{e}") for e in ("npy", "csv", "json"))
     merged = np.lib.format.open_memmap(npy, mode="w+", dtype=np.float32, shape=(total, arrays[0].shape[1]))
+    failed = []
     with open(index, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["row", "path", "status", "error"])
@@ -329,15 +331,18 @@ def merge_extraction(out):
             with open(f"{s}.csv", newline="") as g:
                 for r in csv.DictReader(g):
                     w.writerow([int(r["row"]) + m["start"], r["path"], r["status"], r["error"]])
+                    if r["status"] != "ok":
+                        failed.append((r["path"], r["error"]))
     merged.flush()
     meta = json.loads(Path(f"{stems[0]}.json").read_text())
     meta["n_files"] = total
     meta_path.write_text(json.dumps(meta, indent=2))
-    return {"n": total, "n_parts": n, "paths": {"npy": str(npy), "csv": str(index), "json": str(meta_path)}}
+    return {"n": total, "n_parts": n, "failed": failed,
+            "paths": {"npy": str(npy), "csv": str(index), "json": str(meta_path)}}
 
 
 def extract_files(files, output_dir, computer_or_extractor, *, sample_rate=None, suffix="", overwrite=False,
-                  chunk=16, min_seconds=1.0, metadata=None, progress=True):
+                  chunk=EXTRACT_CHUNK, min_seconds=1.0, metadata=None, progress=True):
     """One ``.npz`` per input file (openl3 style), mirroring the inputs' folders under ``output_dir``.
 
     Each ``.npz`` holds ``features`` (d,) and ``metadata`` (JSON text). Existing outputs are skipped

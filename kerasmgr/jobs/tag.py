@@ -264,10 +264,16 @@ def merge_tags(out):
     ------
     PartError
         Missing, overlapping, unfinished or mismatched parts (named).
+
+    Returns
+    -------
+    dict
+        ``n`` files, ``n_parts``, ``csv``, ``failed`` [(path, reason)]: the files no part could read.
     """
     stem = output_stem(out, ".csv")
     ordered = load_parts(stem)
     path = Path(f"{stem}.csv")
+    failed = []
     with open(path, "w", newline="") as f:
         for i, m in enumerate(ordered):
             with open(f"{m['stem']}.csv", newline="") as g:
@@ -276,4 +282,5 @@ def merge_tags(out):
                 raise PartError(f"{m['stem']}.csv: {len(lines) - 1} rows, part {m['part']}/{m['n_parts']} should have "
                                 f"{m['stop'] - m['start']}; re-run it")
             f.writelines(lines if i == 0 else lines[1:])
-    return {"n": ordered[0]["n_items"], "n_parts": ordered[0]["n_parts"], "csv": str(path)}
+            failed += [(r[0], r[2]) for r in csv.reader(lines[1:]) if r[1] != "ok"]
+    return {"n": ordered[0]["n_items"], "n_parts": ordered[0]["n_parts"], "csv": str(path), "failed": failed}
