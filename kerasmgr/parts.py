@@ -25,10 +25,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 
 __all__ = ["PartError", "parse_part", "part_bounds", "select", "digest", "part_metadata", "check_parts", "part_stem",
-           "start_part", "finish_part", "finished_part", "load_parts", "output_stem"]
+           "start_part", "finish_part", "finished_part", "load_parts", "output_stem", "part_blocks", "block_stem"]
 
 #: Environment variables that carry an array task's index (Slurm; Kubernetes Indexed Jobs).
 ARRAY_INDEX_VARIABLES = ("SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX")
@@ -257,3 +258,35 @@ def load_parts(stem):
         except ValueError as e:
             raise PartError(f"{f}: unreadable part metadata ({e}); re-run that part") from None
     return check_parts(metas)
+
+
+def part_blocks(stem, *, overwrite=False, marker=".npz"):
+    """Where a part saves its finished blocks of items, and which are there (a killed part resumes
+    after the last).
+
+    Parameters
+    ----------
+    stem : str or Path
+        The part's output stem (:func:`part_stem`); blocks go to ``STEM.blocks/``, one per block,
+        named by :func:`block_stem`.
+    overwrite : bool
+        Empty the folder first.
+    marker : str
+        Suffix of the block file written last (its presence means the block is finished).
+
+    Returns
+    -------
+    folder : Path
+    firsts : list of int
+        Positions (in the part's items) of the first item of every finished block, ascending.
+    """
+    folder = Path(f"{stem}.blocks")
+    if overwrite and folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder, sorted(int(f.name[: -len(marker)]) for f in folder.glob(f"[0-9]*[0-9]{marker}"))
+
+
+def block_stem(folder, first):
+    """Stem of the block whose first item is at position ``first``: ``FOLDER/0000000064``."""
+    return Path(folder) / f"{int(first):010d}"

@@ -277,3 +277,53 @@ def test_audit_in_four_parts_gives_the_single_run_report(tmp_path):
     assert _numbers(merged) == _numbers(single)  # bootstrap, flips, comparison: computed once over all clips
     r = run_cli("audit.py", *common, "--out", tmp_path / "parts", "--part", "2/4", "--seed", "1")
     assert r.returncode == 2 and "audit.part-2-of-4.part.json: an earlier run of part 2/4 used other" in r.stderr
+
+
+def _killed_at_second_block(blocks):
+    """``clip_blocks`` as a job killed while it decodes its second block; records what it yields."""
+    seen = []
+
+    def wrapped(*args, **kwargs):
+        for i, b in enumerate(blocks(*args, **kwargs)):
+            if i == 1 and wrapped.kill:
+                raise KeyboardInterrupt
+            seen.append(b[0])
+            yield b
+
+    wrapped.kill, wrapped.seen = True, seen
+    return wrapped
+
+
+def test_evaluation_and_audit_parts_resume_after_their_last_finished_block(tmp_path, monkeypatch):
+    from kerasmgr.data.selection import DataSelection
+    from kerasmgr.jobs import audit as audit_job
+    from kerasmgr.jobs import evaluate as evaluate_job
+
+    model = str(ROOT / "weights" / "k2c2-embedded.h5")
+    data = DataSelection(dataset_kwargs={"clips_per_genre": 5, "duration": 4.0}, subset="train")
+    monkeypatch.setattr(evaluate_job, "EVAL_BLOCK", 4)
+    blocks = _killed_at_second_block(evaluate_job.clip_blocks)
+    monkeypatch.setattr(evaluate_job, "clip_blocks", blocks)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate_job.evaluate_part(model, tmp_path / "e", data, (2, 2), settings={"model": model}, progress=False)
+    assert sorted(p.name for p in (tmp_path / "e").glob("evaluation.part-2-of-2.blocks/*")) == ["0000000000.npz"]
+    blocks.kill = False
+    evaluate_job.evaluate_part(model, tmp_path / "e", data, (2, 2), settings={"model": model}, progress=False)
+    assert blocks.seen == [0, 4, 8] and not (tmp_path / "e" / "evaluation.part-2-of-2.blocks").exists()
+    evaluate_job.evaluate_part(model, tmp_path / "e", data, (1, 2), settings={"model": model}, progress=False)
+    merged, _ = evaluate_job.merge_evaluation(tmp_path / "e")
+    single = evaluate_job.evaluate_model(model, data, progress=False)
+    assert json.loads(json.dumps(merged, default=str)) == json.loads(json.dumps(single, default=str))
+
+    monkeypatch.setattr(audit_job, "SCORE_BLOCK", 4)
+    blocks = _killed_at_second_block(audit_job.clip_blocks)
+    monkeypatch.setattr(audit_job, "clip_blocks", blocks)
+    options = dict(limit=12, transforms=["gain"], adversary_snrs=(), responds=False, n_boot=20, progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        audit_job.audit_part("k2c2-embedded", tmp_path / "a", data, (1, 1), **options)
+    blocks.kill = False
+    audit_job.audit_part("k2c2-embedded", tmp_path / "a", data, (1, 1), **options)
+    assert blocks.seen == [0, 4, 8]  # block 0 kept from the killed run
+    merged = audit_job.merge_audit(tmp_path / "a", progress=False)
+    single = audit_job.run_audit("k2c2-embedded", tmp_path / "single", data, **options)
+    assert _numbers(merged) == _numbers(single)

@@ -24,7 +24,7 @@ from .audio import AudioError, decode_error, fix_length, load_audio
 from .cache import audio_cache_dir
 from .windows import segment_offset
 
-__all__ = ["ClipStore", "training_dataset", "mixup", "STORES", "epoch_permutations", "worker_batches",
+__all__ = ["ClipStore", "clip_blocks", "training_dataset", "mixup", "STORES", "epoch_permutations", "worker_batches",
            "batched_for_strategy"]
 
 STORES = ("memory", "disk", "none")
@@ -138,6 +138,43 @@ class ClipStore:
     def __iter__(self):
         for i in range(len(self)):
             yield self.get(i)
+
+
+def clip_blocks(paths, sample_rate, *, block=32, max_seconds=None, start=0):
+    """Decode files ``block`` at a time, for jobs whose memory must not grow with the list.
+
+    Parameters
+    ----------
+    paths : sequence of str
+    sample_rate : int
+        Decoding rate in Hz.
+    block : int
+        Files per block.
+    max_seconds : float or None
+        Keep only the first ``max_seconds`` of each file.
+    start : int
+        Begin at this position of ``paths`` (a resumed job; a multiple of ``block``).
+
+    Yields
+    ------
+    first : int
+        Position in ``paths`` of the block's first file.
+    index : list of int
+        Positions of the files that could be read (silent files are unreadable here).
+    clips : list of np.ndarray
+        Their waveforms, float32 ``(n_samples,)``.
+    errors : list of (str, str)
+        ``(path, reason)`` of the others.
+    """
+    for first in range(int(start), len(paths), int(block)):
+        index, clips, errors = [], [], []
+        for i, p in enumerate(paths[first:first + block], first):
+            try:
+                clips.append(load_audio(p, sample_rate, allow_silent=False, max_seconds=max_seconds))
+                index.append(i)
+            except AudioError as e:
+                errors.append((e.path, e.reason))
+        yield first, index, clips, errors
 
 
 def training_dataset(store, targets, n_samples, *, segments_per_clip=1, batch_size=16, seed=0,

@@ -28,6 +28,7 @@ import html
 import inspect
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -54,12 +55,22 @@ from ..audit import (
     transform_grid,
 )
 from ..data.datasets import gtzan_base, read_artist_table, write_split_lists
-from ..data.audio import AudioError, load_audio
+from ..data.audio import load_audio
+from ..data.pipeline import clip_blocks
 from ..data.selection import DataSelection, open_split
 from ..evaluation import evaluate_segments, infer_task, main_metrics, segment_posteriors
 from ..metrics import classification_metrics
 from ..models import input_spec
-from ..parts import PartError, finish_part, finished_part, load_parts, part_stem, start_part
+from ..parts import (
+    PartError,
+    block_stem,
+    finish_part,
+    finished_part,
+    load_parts,
+    part_blocks,
+    part_stem,
+    start_part,
+)
 from ..presets import sha256
 from . import activations as activations_job
 from . import auralise as auralise_job
@@ -180,7 +191,9 @@ class _ClipScores:
 
     @classmethod
     def concat(cls, parts, offsets):
-        """Parts' scores (indices local to each part, whose first item is at ``offsets``) as one."""
+        """Parts' (or blocks') scores, indices local to each, whose first item is at ``offsets``, as one."""
+        if not parts:
+            return cls(np.zeros(0, np.int64), [], {}, {}, None, [], 0.0)
         keys = set().union(*(p.transformed for p in parts)) - set().union(*(p.not_run for p in parts))
         n_out = next((p.posteriors[0].shape[1] for p in parts if p.posteriors), 0)
 
@@ -197,52 +210,50 @@ class _ClipScores:
 
 
 def _score_clips(model, paths, sample_rate, *, max_seconds, transforms, seed, batch_size, compare=None,
-                 progress=True, block=SCORE_BLOCK):
-    """:class:`_ClipScores` of the files at ``paths``: decoded ``block`` at a time, each scored clean,
-    under every transformation of the grid and by the compared model. A clip's scores depend on
-    nothing but the clip (its segments are batched by themselves), so parts compute exactly the
-    single run's numbers."""
-    t = time.perf_counter()
+                 progress=True, block=None, start=0, on_block=None):
+    """:class:`_ClipScores` of the files at ``paths``: decoded ``block`` (default
+    :data:`SCORE_BLOCK`) at a time, each scored clean, under every transformation of the grid and
+    by the compared model. A clip's scores depend on nothing but the clip (its segments are
+    batched by themselves), so parts compute exactly the single run's numbers. With ``on_block``,
+    each block's scores (indices local to the block) go to ``on_block(first, scores)`` instead of
+    being joined, from position ``start`` on (a resumed part)."""
+    block = block or SCORE_BLOCK
     grid = transform_grid(transforms, sample_rate)
-    index, post, skipped, cmp_scores = [], [], [], []
-    transformed = {_transform_key(n, s): [] for n, s, _ in grid}
-    not_run = {}
-
-    def mean_scores(m, clips):
-        return np.stack([p.mean(axis=0) for p in segment_posteriors(m, clips, batch_size=batch_size)])
-
-    bar = tqdm(total=len(paths), desc="scoring clips", unit="clip", disable=not progress)
-    for start in range(0, len(paths), block):
-        clips = []
-        for i, p in enumerate(paths[start:start + block], start):
-            try:
-                clips.append(load_audio(p, sample_rate, allow_silent=False, max_seconds=max_seconds))
-                index.append(i)
-            except AudioError as e:
-                skipped.append({"path": e.path, "reason": e.reason})
-        if clips:
-            post += segment_posteriors(model, clips, batch_size=batch_size)
-            for name, strength, _ in grid:
-                if name in not_run:
-                    continue
-                try:
-                    changed = [apply_transform(name, y, sample_rate, strength, seed=seed) for y in clips]
-                except EncoderMissing as e:
-                    not_run[name] = str(e)
-                    continue
-                transformed[_transform_key(name, strength)].append(mean_scores(model, changed))
-            if compare is not None:
-                cmp_scores.append(mean_scores(compare, clips))
-        bar.update(len(paths[start:start + block]))
-    bar.close()
     n_out = int(model.output_shape[-1])
 
-    def cat(arrays):
-        return np.concatenate(arrays) if arrays else np.zeros((0, n_out), np.float32)
+    def mean_scores(m, clips):
+        if not clips:
+            return np.zeros((0, n_out), np.float32)
+        return np.stack([p.mean(axis=0) for p in segment_posteriors(m, clips, batch_size=batch_size)])
 
-    return _ClipScores(np.asarray(index, np.int64), post,
-                       {k: cat(v) for k, v in transformed.items() if k.split("@")[0] not in not_run}, not_run,
-                       None if compare is None else cat(cmp_scores), skipped, time.perf_counter() - t)
+    blocks, firsts = [], []
+    bar = tqdm(total=len(paths), initial=start, desc="scoring clips", unit="clip", disable=not progress)
+    for first, read, clips, errors in clip_blocks(paths, sample_rate, block=block, max_seconds=max_seconds,
+                                                  start=start):
+        t = time.perf_counter()
+        transformed, not_run = {}, {}
+        for name, strength, _ in grid:
+            if name in not_run:
+                continue
+            try:
+                changed = [apply_transform(name, y, sample_rate, strength, seed=seed) for y in clips]
+            except EncoderMissing as e:
+                not_run[name] = str(e)
+                continue
+            transformed[_transform_key(name, strength)] = mean_scores(model, changed)
+        transformed = {k: v for k, v in transformed.items() if k.split("@")[0] not in not_run}
+        scores = _ClipScores(np.asarray(read, np.int64) - first, segment_posteriors(model, clips, batch_size=batch_size),
+                             transformed, not_run, None if compare is None else mean_scores(compare, clips),
+                             [{"path": p, "reason": r} for p, r in errors], 0.0)
+        scores.seconds = time.perf_counter() - t
+        if on_block is None:
+            blocks.append(scores)
+            firsts.append(first)
+        else:
+            on_block(first, scores)
+        bar.update(len(read) + len(errors))
+    bar.close()
+    return _ClipScores.concat(blocks, firsts) if on_block is None else None
 
 
 class _Clips:
@@ -675,7 +686,8 @@ def audit_part(model, out, data, part, *, overwrite=False, progress=True, **kwar
     transformation, the compared model's — the bulk of an audit's computing.
 
     Writes ``OUT/audit.part-K-of-N.{npz,json}`` and ``.part.json`` (which records ``kwargs`` for
-    the merge). A finished part is not recomputed; an unfinished one is run again.
+    the merge). Every finished block of :data:`SCORE_BLOCK` clips is saved under ``….blocks/``:
+    a killed part resumes after its last finished block; a finished part is not recomputed.
     :func:`merge_audit` (``bin/merge_parts.py audit OUT``) joins the parts and runs the rest of
     the audit (adversaries, leakage, what it responds to, the page) once: the report equals a
     single run's.
@@ -713,11 +725,18 @@ def audit_part(model, out, data, part, *, overwrite=False, progress=True, **kwar
     done = None if overwrite else finished_part(stem, run["paths"], *part, settings)
     if done is None:
         pstem, meta = start_part(stem, run["paths"], *part, settings, overwrite=overwrite)
-        scores = _score_clips(run["model"], run["paths"][meta["start"]:meta["stop"]], run["sample_rate"],
-                              max_seconds=run["max_seconds"], transforms=opts["transforms"], seed=opts["seed"],
-                              batch_size=opts["batch_size"], compare=run["compare"], progress=progress)
+        # a block's .json is written after its .npz: a killed part resumes after its last whole block
+        blocks, firsts = part_blocks(pstem, overwrite=overwrite, marker=".json")
+        _score_clips(run["model"], run["paths"][meta["start"]:meta["stop"]], run["sample_rate"],
+                     max_seconds=run["max_seconds"], transforms=opts["transforms"], seed=opts["seed"],
+                     batch_size=opts["batch_size"], compare=run["compare"], progress=progress,
+                     start=firsts[-1] + SCORE_BLOCK if firsts else 0,
+                     on_block=lambda first, sc: sc.save(block_stem(blocks, first), key))
+        firsts = part_blocks(pstem, marker=".json")[1]
+        scores = _ClipScores.concat([_ClipScores.load(block_stem(blocks, f), key) for f in firsts], firsts)
         scores.save(pstem, key)
         finish_part(pstem, meta)
+        shutil.rmtree(blocks)
         done = {**meta, "complete": True}
     else:
         scores = _ClipScores.load(part_stem(stem, *part))

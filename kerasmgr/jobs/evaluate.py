@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import shutil
 from pathlib import Path
 
 import keras
 import numpy as np
+from tqdm.auto import tqdm
 
 from .. import plots
-from ..data.pipeline import ClipStore
+from ..data.pipeline import clip_blocks
 from ..data.selection import DataSelection, open_split
 from ..evaluation import (
     dumps,
@@ -27,7 +30,7 @@ from ..evaluation import (
     summarise_headlines,
 )
 from ..models import input_spec
-from ..parts import finish_part, finished_part, load_parts, part_stem, start_part
+from ..parts import block_stem, finish_part, finished_part, load_parts, part_blocks, part_stem, start_part
 from ..pretrained import read_metadata
 from .train import train_repeated
 
@@ -89,14 +92,30 @@ def _setup(model, data, task, labels, hop, hop_seconds, progress):
             "items": [it.path for it in ds.items], "targets": ds.targets(task, labels), "max_seconds": ds.max_seconds}
 
 
-def _posteriors(setup, paths, batch_size, max_segments, progress):
+#: Clips decoded and scored at a time by an evaluation (and saved at a time by an evaluation part).
+EVAL_BLOCK = 64
+
+
+def _posteriors(setup, paths, batch_size, max_segments, progress, *, start=0, on_block=None):
     """Segment posteriors of the clips at ``paths`` (clips keep their own lengths, as in
-    training's validation); the indices (into ``paths``) of the clips read and the skipped ones."""
-    store = ClipStore(paths, setup["sr"], progress=progress, desc=f"loading {setup['data'].subset}",
-                      max_seconds=setup["max_seconds"])
-    post = segment_posteriors(setup["model"], store, hop=setup["hop"], batch_size=batch_size,
-                              max_segments=max_segments)
-    return post, list(store.index), [{"path": p, "reason": r} for p, r in store.errors]
+    training's validation), decoded :data:`EVAL_BLOCK` at a time: the posteriors, the indices
+    (into ``paths``) of the clips read and the skipped ones. With ``on_block``, each block's
+    ``(first, index, posteriors, skipped)`` goes to it instead (from block ``start`` on)."""
+    post, index, skipped = [], [], []
+    bar = tqdm(total=len(paths), initial=start, desc=f"scoring {setup['data'].subset}", unit="clip",
+               disable=not progress)
+    for first, read, clips, errors in clip_blocks(paths, setup["sr"], block=EVAL_BLOCK,
+                                                  max_seconds=setup["max_seconds"], start=start):
+        p = segment_posteriors(setup["model"], clips, hop=setup["hop"], batch_size=batch_size,
+                               max_segments=max_segments)
+        bad = [{"path": f, "reason": r} for f, r in errors]
+        if on_block is None:
+            post, index, skipped = post + p, index + read, skipped + bad
+        else:
+            on_block(first, read, p, bad)
+        bar.update(len(read) + len(errors))
+    bar.close()
+    return post, index, skipped
 
 
 def _result(setup, post, targets, skipped):
@@ -113,8 +132,9 @@ def evaluate_part(model, out, data, part, *, settings, task=None, hop_seconds=No
     ``K``-th contiguous block of the subset's items, saved for :func:`merge_evaluation`.
 
     Writes ``OUT/evaluation.part-K-of-N.npz`` (posteriors of every segment, segments per clip,
-    the clips' targets and indices) and ``.part.json``. A finished part is not recomputed; an
-    unfinished one is run again.
+    the clips' targets and indices) and ``.part.json``. Clips are decoded and scored
+    :data:`EVAL_BLOCK` at a time, each finished block saved under ``….blocks/``: a killed part
+    resumes after its last finished block; a finished part is not recomputed.
 
     Parameters
     ----------
@@ -141,19 +161,37 @@ def evaluate_part(model, out, data, part, *, settings, task=None, hop_seconds=No
         return {"n": done["stop"] - done["start"], "skipped": info["skipped"], "npz": f"{stem}.npz",
                 "part_json": f"{stem}.part.json"}
     stem, meta = start_part(Path(out) / "evaluation", setup["items"], *part, settings, overwrite=overwrite)
-    npz = Path(f"{stem}.npz")
     mine = setup["items"][meta["start"]:meta["stop"]]
-    post, index, skipped = _posteriors(setup, mine, batch_size, None, progress)
-    counts = np.array([len(p) for p in post], np.int64)
-    rows = np.asarray(index, np.int64) + meta["start"]
+    blocks, firsts = part_blocks(stem, overwrite=overwrite)  # a killed part resumes after its last block
+    n_out = len(setup["labels"])
+
+    def save_block(first, read, post, bad):
+        tmp = Path(f"{block_stem(blocks, first)}.tmp.npz")
+        np.savez(tmp, posteriors=np.concatenate(post) if post else np.zeros((0, n_out), np.float32),
+                 counts=np.array([len(p) for p in post], np.int64), index=np.asarray(read, np.int64),
+                 skipped=np.array([json.dumps(b) for b in bad], dtype=str))
+        os.replace(tmp, f"{block_stem(blocks, first)}.npz")
+
+    _posteriors(setup, mine, batch_size, None, progress, start=firsts[-1] + EVAL_BLOCK if firsts else 0,
+                on_block=save_block)
+    post, rows, skipped = [], [], []
+    for first in part_blocks(stem)[1]:
+        with np.load(f"{block_stem(blocks, first)}.npz", allow_pickle=False) as z:
+            bounds = np.cumsum([0, *z["counts"]])
+            post += [z["posteriors"][a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+            rows += list(z["index"] + meta["start"])
+            skipped += [json.loads(b) for b in z["skipped"]]
+    rows = np.asarray(rows, np.int64)
+    npz = Path(f"{stem}.npz")
     tmp = Path(f"{stem}.tmp.npz")
-    np.savez(tmp, posteriors=np.concatenate(post) if post else np.zeros((0, len(setup["labels"])), np.float32),
-             counts=counts, rows=rows, targets=setup["targets"][rows])
+    np.savez(tmp, posteriors=np.concatenate(post) if post else np.zeros((0, n_out), np.float32),
+             counts=np.array([len(p) for p in post], np.int64), rows=rows, targets=setup["targets"][rows])
     tmp.replace(npz)
     (Path(f"{stem}.skipped.json")).write_text(json.dumps({"skipped": skipped, "task": setup["task"],
                                                           "labels": setup["labels"],
                                                           "data": dataclasses.asdict(setup["data"])}))
     finish_part(stem, meta)
+    shutil.rmtree(blocks)
     return {"n": len(mine), "skipped": skipped, "npz": str(npz), "part_json": f"{stem}.part.json"}
 
 
