@@ -10,6 +10,7 @@ thesis' transfer features). Unreadable files are reported, never fatal.
 from __future__ import annotations
 
 import csv
+import io
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -233,10 +234,13 @@ def tag_part(model, meta, files, out, part, *, settings, block=256, overwrite=Fa
     rows = []
     if path.is_file() and not overwrite:
         with open(path, newline="") as f:
-            found = list(csv.reader(f))
+            text = f.read()
+        found = list(csv.reader(io.StringIO(text)))
         if found and found[0] != header:
             raise PartError(f"{path}: written for other labels; pass --overwrite")
-        for i, r in enumerate(found[1:]):  # keep whole rows of the right files; a torn last line goes
+        if len(found) > 1 and not text.endswith("\n"):
+            found.pop()  # the last line, cut by the kill (even where its fields look whole)
+        for i, r in enumerate(found[1:]):  # keep whole rows of the right files
             if i >= len(mine) or r[:1] != [mine[i]] or len(r) not in (3, len(header)):
                 break
             rows.append(r)
