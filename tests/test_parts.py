@@ -195,10 +195,11 @@ def test_bad_parts_are_errors_naming_the_part(corpus, tmp_path):
         assert run_cli("extract_features.py", corpus, "--out", tmp_path / "x", "--part", f"{k}/3").returncode == 0
     r = run_cli("merge_parts.py", "extract", tmp_path / "x")
     assert r.returncode == 2 and "missing part(s) 2/3" in r.stderr
-    r = run_cli("extract_features.py", corpus, "--out", tmp_path / "x", "--part", "2/3", "--layers", "123")
-    assert r.returncode == 0
-    r = run_cli("merge_parts.py", "extract", tmp_path / "x")
-    assert r.returncode == 2 and "x.part-2-of-3.part.json: made with different settings" in r.stderr
+    for other in (["--weights", "crnn-embedded", "--layers", "1234"], ["--layers", "123"]):  # another model; options
+        r = run_cli("extract_features.py", corpus, "--out", tmp_path / "x", "--part", "2/3", "--overwrite", *other)
+        assert r.returncode == 0, r.stderr[-2000:]
+        r = run_cli("merge_parts.py", "extract", tmp_path / "x")
+        assert r.returncode == 2 and "x.part-2-of-3.part.json: made with different settings" in r.stderr
     assert run_cli("extract_features.py", corpus, "--out", tmp_path / "x", "--part", "1/2").returncode == 0
     r = run_cli("merge_parts.py", "extract", tmp_path / "x")  # parts of a 2-way and a 3-way split overlap
     assert r.returncode == 2 and "made with a different number of parts" in r.stderr and "x.part-" in r.stderr
