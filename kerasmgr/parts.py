@@ -28,8 +28,11 @@ import os
 import shutil
 from pathlib import Path
 
+from .presets import sha256
+
 __all__ = ["PartError", "parse_part", "part_bounds", "select", "digest", "part_metadata", "check_parts", "part_stem",
-           "start_part", "finish_part", "finished_part", "load_parts", "output_stem", "part_blocks", "block_stem"]
+           "start_part", "finish_part", "finished_part", "load_parts", "output_stem", "part_blocks", "block_stem",
+           "model_identity"]
 
 #: Environment variables that carry an array task's index (Slurm; Kubernetes Indexed Jobs).
 ARRAY_INDEX_VARIABLES = ("SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX")
@@ -183,6 +186,12 @@ def check_parts(metas):
     if unfinished:
         raise PartError(f"{unfinished[0]}: the part did not finish; re-run it (it resumes) before merging")
     return [m for _, m in sorted(metas, key=lambda nm: nm[1]["part"])]
+
+
+def model_identity(model):
+    """What identifies a model in part settings: its name or path, and the file's sha256 where it
+    is a file (so that parts made with another file under the same path are told apart)."""
+    return {"model": str(model), "model_sha256": sha256(model) if Path(str(model)).is_file() else None}
 
 
 def output_stem(out, ext):

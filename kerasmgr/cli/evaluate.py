@@ -27,7 +27,6 @@ from pathlib import Path
 
 from ..jobs.evaluate import compare_splits, evaluate_part, evaluate_to_folder
 from ..parts import parse_part
-from ..presets import sha256
 from .common import add_data_arguments, data_selection
 
 
@@ -55,8 +54,7 @@ def main(argv=None):
     if part:
         if not a.model or a.compare_splits:
             p.error("--part needs --model (and no --compare-splits)")
-        same = {"model": str(a.model), "model_sha256": sha256(a.model) if Path(a.model).is_file() else None,
-                "hop": a.hop, "batch_size": settings["batch_size"], "data": data.describe()}
+        same = {"hop": a.hop, "batch_size": settings["batch_size"], "data": data.describe()}
         r = evaluate_part(a.model, a.out, data, part, settings=same, **settings)
         print(f"part {part[0]}/{part[1]}: {r['n']} clips -> {r['npz']} ({len(r['skipped'])} skipped)")
         return 0

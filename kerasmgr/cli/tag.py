@@ -20,7 +20,7 @@ import sys
 from .. import pretrained
 from ..inference import inference_batch_size
 from ..jobs.extract import input_files
-from ..jobs.tag import format_result, tag_files, tag_part, write_csv
+from ..jobs.tag import format_result, tag_files, tag_labels, tag_part, write_csv
 from ..parts import parse_part
 
 
@@ -66,7 +66,7 @@ def main(argv=None):
     for r in results:
         print(format_result(r))
     if a.save:
-        labels = meta.get("labels") or [f"output_{i}" for i in range(model.output_shape[-1])]
+        labels = tag_labels(model, meta)
         write_csv(results, labels, a.save)
         print(f"wrote {a.save}")
     failed = [r for r in results if r["status"] != "ok"]

@@ -23,11 +23,9 @@ With ``compare``, a second model is measured on the same clips, with paired stat
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import html
 import inspect
 import json
-import os
 import shutil
 import time
 from pathlib import Path
@@ -64,18 +62,19 @@ from ..models import input_spec
 from ..parts import (
     PartError,
     block_stem,
+    digest,
     finish_part,
     finished_part,
     load_parts,
+    model_identity,
     part_blocks,
     part_stem,
     start_part,
 )
-from ..presets import sha256
 from . import activations as activations_job
 from . import auralise as auralise_job
 from .evaluate import compare_splits
-from .records import atomic_json, json_default
+from .records import atomic_json, atomic_npz, json_default, pack_ragged, unpack_ragged
 
 __all__ = ["run_audit", "audit_part", "merge_audit", "SECTIONS", "SCORE_BLOCK", "write_page"]
 
@@ -103,7 +102,7 @@ def _name(model, meta):
 
 
 def _settings_key(settings):
-    return hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return digest(settings)[:16]
 
 
 class _Sections:
@@ -161,15 +160,12 @@ class _ClipScores:
 
     def save(self, stem, key):
         """``STEM.npz`` (arrays) and ``STEM.json`` (``key``, ``not_run``, ``skipped``), atomically."""
-        n_out = self.posteriors[0].shape[1] if self.posteriors else 0
-        arrays = {"index": np.asarray(self.index, np.int64), "counts": np.array([len(p) for p in self.posteriors], np.int64),
-                  "posteriors": np.concatenate(self.posteriors) if self.posteriors else np.zeros((0, n_out), np.float32)}
-        arrays.update({f"t:{k}": v for k, v in self.transformed.items()})
+        flat, counts = pack_ragged(self.posteriors, self.posteriors[0].shape[1] if self.posteriors else 0)
+        arrays = {"index": np.asarray(self.index, np.int64), "counts": counts, "posteriors": flat,
+                  **{f"t:{k}": v for k, v in self.transformed.items()}}
         if self.compare is not None:
             arrays["compare"] = self.compare
-        tmp = Path(f"{stem}.tmp.npz")
-        np.savez(tmp, **arrays)
-        os.replace(tmp, f"{stem}.npz")
+        atomic_npz(f"{stem}.npz", **arrays)
         atomic_json(f"{stem}.json", {"key": key, "not_run": self.not_run, "skipped": self.skipped,
                                      "seconds": self.seconds})
 
@@ -183,8 +179,7 @@ class _ClipScores:
         if key is not None and info.get("key") != key:
             return None
         with np.load(npz, allow_pickle=False) as z:
-            bounds = np.cumsum([0, *z["counts"]])
-            post = [z["posteriors"][a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+            post = unpack_ragged(z["posteriors"], z["counts"])
             transformed = {k[2:]: z[k] for k in z.files if k.startswith("t:")}
             return cls(z["index"], post, transformed, info["not_run"], z["compare"] if "compare" in z.files else None,
                        info["skipped"], info.get("seconds", 0.0))
@@ -242,10 +237,10 @@ def _score_clips(model, paths, sample_rate, *, max_seconds, transforms, seed, ba
                 continue
             transformed[_transform_key(name, strength)] = mean_scores(model, changed)
         transformed = {k: v for k, v in transformed.items() if k.split("@")[0] not in not_run}
-        scores = _ClipScores(np.asarray(read, np.int64) - first, segment_posteriors(model, clips, batch_size=batch_size),
-                             transformed, not_run, None if compare is None else mean_scores(compare, clips),
-                             [{"path": p, "reason": r} for p, r in errors], 0.0)
-        scores.seconds = time.perf_counter() - t
+        post = segment_posteriors(model, clips, batch_size=batch_size)
+        cmp = None if compare is None else mean_scores(compare, clips)
+        scores = _ClipScores(np.asarray(read, np.int64) - first, post, transformed, not_run, cmp,
+                             [{"path": p, "reason": r} for p, r in errors], time.perf_counter() - t)
         if on_block is None:
             blocks.append(scores)
             firsts.append(first)
@@ -719,8 +714,7 @@ def audit_part(model, out, data, part, *, overwrite=False, progress=True, **kwar
     opts["adversary_snrs"] = list(opts["adversary_snrs"])
     run = _setup(str(model), data, opts["task"], opts["limit"], opts["compare"], progress)
     key = _scores_key(run, opts["transforms"], opts["seed"], opts["batch_size"])
-    settings = {"model": str(model), "model_sha256": sha256(model) if Path(str(model)).is_file() else None,
-                "data": data.to_dict(), "options": opts, "scores_key": key}
+    settings = {**model_identity(model), "data": data.to_dict(), "options": opts, "scores_key": key}
     stem = out / "audit"
     done = None if overwrite else finished_part(stem, run["paths"], *part, settings)
     if done is None:

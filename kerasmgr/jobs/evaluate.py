@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -30,8 +29,18 @@ from ..evaluation import (
     summarise_headlines,
 )
 from ..models import input_spec
-from ..parts import block_stem, finish_part, finished_part, load_parts, part_blocks, part_stem, start_part
+from ..parts import (
+    block_stem,
+    finish_part,
+    finished_part,
+    load_parts,
+    model_identity,
+    part_blocks,
+    part_stem,
+    start_part,
+)
 from ..pretrained import read_metadata
+from .records import atomic_npz, pack_ragged, unpack_ragged
 from .train import train_repeated
 
 __all__ = ["evaluate_model", "write_report", "evaluate_to_folder", "compare_splits", "evaluate_part",
@@ -153,7 +162,7 @@ def evaluate_part(model, out, data, part, *, settings, task=None, hop_seconds=No
         ``n`` clips in this part, ``skipped``, ``npz``, ``part_json``.
     """
     setup = _setup(model, data or DataSelection(), task, None, None, hop_seconds, progress)
-    settings = {**settings, "task": setup["task"], "labels": setup["labels"]}
+    settings = {**settings, **model_identity(model), "task": setup["task"], "labels": setup["labels"]}
     done = None if overwrite else finished_part(Path(out) / "evaluation", setup["items"], *part, settings)
     if done is not None:  # finished earlier: nothing to redo
         stem = part_stem(Path(out) / "evaluation", *part)
@@ -166,27 +175,22 @@ def evaluate_part(model, out, data, part, *, settings, task=None, hop_seconds=No
     n_out = len(setup["labels"])
 
     def save_block(first, read, post, bad):
-        tmp = Path(f"{block_stem(blocks, first)}.tmp.npz")
-        np.savez(tmp, posteriors=np.concatenate(post) if post else np.zeros((0, n_out), np.float32),
-                 counts=np.array([len(p) for p in post], np.int64), index=np.asarray(read, np.int64),
-                 skipped=np.array([json.dumps(b) for b in bad], dtype=str))
-        os.replace(tmp, f"{block_stem(blocks, first)}.npz")
+        flat, counts = pack_ragged(post, n_out)
+        atomic_npz(f"{block_stem(blocks, first)}.npz", posteriors=flat, counts=counts,
+                   index=np.asarray(read, np.int64), skipped=np.array([json.dumps(b) for b in bad], dtype=str))
 
     _posteriors(setup, mine, batch_size, None, progress, start=firsts[-1] + EVAL_BLOCK if firsts else 0,
                 on_block=save_block)
     post, rows, skipped = [], [], []
     for first in part_blocks(stem)[1]:
         with np.load(f"{block_stem(blocks, first)}.npz", allow_pickle=False) as z:
-            bounds = np.cumsum([0, *z["counts"]])
-            post += [z["posteriors"][a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+            post += unpack_ragged(z["posteriors"], z["counts"])
             rows += list(z["index"] + meta["start"])
             skipped += [json.loads(b) for b in z["skipped"]]
     rows = np.asarray(rows, np.int64)
     npz = Path(f"{stem}.npz")
-    tmp = Path(f"{stem}.tmp.npz")
-    np.savez(tmp, posteriors=np.concatenate(post) if post else np.zeros((0, n_out), np.float32),
-             counts=np.array([len(p) for p in post], np.int64), rows=rows, targets=setup["targets"][rows])
-    tmp.replace(npz)
+    flat, counts = pack_ragged(post, n_out)
+    atomic_npz(npz, posteriors=flat, counts=counts, rows=rows, targets=setup["targets"][rows])
     (Path(f"{stem}.skipped.json")).write_text(json.dumps({"skipped": skipped, "task": setup["task"],
                                                           "labels": setup["labels"],
                                                           "data": dataclasses.asdict(setup["data"])}))
@@ -214,8 +218,7 @@ def merge_evaluation(out, *, title=""):
     info = None
     for m in ordered:
         with np.load(f"{m['stem']}.npz", allow_pickle=False) as z:
-            bounds = np.cumsum([0, *z["counts"]])
-            post += [z["posteriors"][a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+            post += unpack_ragged(z["posteriors"], z["counts"])
             targets.append(z["targets"])
         info = json.loads(Path(f"{m['stem']}.skipped.json").read_text())
         skipped += info["skipped"]

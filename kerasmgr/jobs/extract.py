@@ -8,7 +8,6 @@ resumable) or :func:`extract_files` (one ``.npy`` per file). The features themse
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 from pathlib import Path
@@ -24,6 +23,7 @@ from ..data.selection import open_split
 from ..data.shards import ShardLoader
 from ..features import MFCC_DIM, FeatureExtractor, mfcc_features
 from ..parts import PartError, finish_part, load_parts, output_stem, start_part
+from .records import atomic_npz, read_csv_rows
 
 __all__ = ["audio_files", "input_files", "make_extractor", "extract_array", "extract_files", "extract_part",
            "merge_extraction"]
@@ -153,14 +153,9 @@ def _finished_rows(index, files, chunk):
     """The chunks an interrupted :func:`extract_array` finished, from its index CSV: ``{first row:
     [index rows]}`` of every chunk whose rows are all listed. Rows of a chunk cut short (and a torn
     last line) are dropped from the index, which is rewritten, so that the chunk is computed again whole."""
-    with open(index, newline="") as f:
-        text = f.read()
-    rows = list(csv.reader(io.StringIO(text)))[1:]
-    torn = bool(rows) and not text.endswith("\n")
-    if torn:
-        rows.pop()  # the last line, cut by the kill
+    rows, torn = read_csv_rows(index)
     by_chunk = {}
-    for r in rows:
+    for r in rows[1:]:
         i = int(r[0])
         if i >= len(files) or files[i] != r[1]:
             raise ValueError(f"{index} lists other files than these inputs (row {i}); use overwrite=True "
@@ -371,9 +366,7 @@ def extract_files(files, output_dir, computer_or_extractor, *, sample_rate=None,
         for j, feat in zip(ok, feats):
             t = target[part[j]]
             t.parent.mkdir(parents=True, exist_ok=True)
-            tmp = t.with_name(t.stem + ".tmp.npz")
-            np.savez(tmp, features=feat.astype(np.float32), metadata=np.array(meta_text))
-            os.replace(tmp, t)
+            atomic_npz(t, features=feat.astype(np.float32), metadata=np.array(meta_text))
         failed += [(part[j], reason) for j, reason in errors.items()]
         bar.update(len(part))
     bar.close()

@@ -10,7 +10,6 @@ thesis' transfer features). Unreadable files are reported, never fatal.
 from __future__ import annotations
 
 import csv
-import io
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,10 +21,10 @@ from ..data.audio import AudioError, load_audio
 from ..data.windows import clip_windows
 from ..inference import batch_predictor, inference_batch_size
 from ..parts import PartError, finish_part, load_parts, output_stem, start_part
+from .records import read_csv_rows
 
-__all__ = ["segments", "tag_file", "tag_files", "write_csv", "format_result", "CHUNK_FILES_PER_WORKER", "GROUP_FILES",
-           "tag_part",
-           "merge_tags"]
+__all__ = ["tag_labels", "segments", "tag_file", "tag_files", "write_csv", "format_result", "CHUNK_FILES_PER_WORKER",
+           "GROUP_FILES", "tag_part", "merge_tags"]
 
 #: Files decoded per decoding thread before the network runs on them. Decoding and the forward
 #: pass take turns on all cores instead of overlapping: on 2 cores, TensorFlow's intra-op threads
@@ -42,6 +41,11 @@ CHUNK_FILES_PER_WORKER = 4
 #: :class:`kerasmgr.inference.BatchPredictor` — but recurrent and 1-D front-ends such as CRNN,
 #: k2c1 and musicnn move by ~1e-7 with the batch shape.)
 GROUP_FILES = 8
+
+
+def tag_labels(model, meta):
+    """The model's tag names: its sidecar's ``labels``, else ``output_0``, ``output_1``, ..."""
+    return meta.get("labels") or [f"output_{i}" for i in range(model.output_shape[-1])]
 
 
 def segments(y, sample_rate, n_samples, window=None, hop=None, short="pad"):
@@ -123,7 +127,7 @@ def tag_files(model, meta, files, *, top_n=5, progress=True, window=None, hop=No
         Per file, in input order: ``path``, ``status`` ('ok' or 'error'), ``error`` (reason),
         ``scores`` (array or ``None``), ``top`` [(label, score), ...] (``top_n`` best).
     """
-    labels = meta.get("labels") or [f"output_{i}" for i in range(model.output_shape[-1])]
+    labels = tag_labels(model, meta)
     sr, n = int(meta["sample_rate"]), int(meta["n_samples"])
     files = [str(f) for f in files]
     batch_size = batch_size or inference_batch_size(n, sr)
@@ -225,7 +229,7 @@ def tag_part(model, meta, files, out, part, *, settings, block=256, overwrite=Fa
         ``n`` (files in this part), ``n_failed``, ``csv``, ``part_json``.
     """
     files = [str(f) for f in files]
-    labels = meta.get("labels") or [f"output_{i}" for i in range(model.output_shape[-1])]
+    labels = tag_labels(model, meta)
     stem, pmeta = start_part(output_stem(out, ".csv"), files, *part, settings, grid=GROUP_FILES, overwrite=overwrite)
     mine = files[pmeta["start"]:pmeta["stop"]]
     block = GROUP_FILES * max(1, -(-int(block) // GROUP_FILES))  # whole groups
@@ -233,13 +237,9 @@ def tag_part(model, meta, files, out, part, *, settings, block=256, overwrite=Fa
     header = ["path", "status", "error", *labels]
     rows = []
     if path.is_file() and not overwrite:
-        with open(path, newline="") as f:
-            text = f.read()
-        found = list(csv.reader(io.StringIO(text)))
+        found, _ = read_csv_rows(path)  # without a line cut by a kill
         if found and found[0] != header:
             raise PartError(f"{path}: written for other labels; pass --overwrite")
-        if len(found) > 1 and not text.endswith("\n"):
-            found.pop()  # the last line, cut by the kill (even where its fields look whole)
         for i, r in enumerate(found[1:]):  # keep whole rows of the right files
             if i >= len(mine) or r[:1] != [mine[i]] or len(r) not in (3, len(header)):
                 break
